@@ -1,0 +1,300 @@
+"""The audit log in the store: gap-free indexes, batched appends, proofs, verification.
+
+Entries are canonical JSON ``{"index", "kind", "at", "data"}``. The index
+inside the body ties each entry to its position, so swapping two rows is
+caught even by someone who recomputes every leaf hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..canonical import canonical_json
+from ..errors import IntegrityError, NotFoundError
+from ..store import schema as t
+from ..timeutil import format_instant, now_utc, to_micros
+from .merkle import MerkleTree, leaf_hash
+from .note import Checkpoint, Signer, VerifierKey
+
+if TYPE_CHECKING:
+    from ..store.store import Store
+
+_FETCH = 10_000
+
+
+@dataclass
+class VerifyReport:
+    size: int = 0
+    checkpoints: int = 0
+    redacted: list[int] = field(default_factory=list)
+    ok: bool = True
+    problem: str | None = None
+    bad_index: int | None = None
+
+    def fail(self, problem: str, index: int | None = None) -> VerifyReport:
+        self.ok, self.problem, self.bad_index = False, problem, index
+        return self
+
+
+class AuditLog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._tree = MerkleTree()
+        self._lock = threading.Lock()
+
+    # --- appending --------------------------------------------------------------------
+
+    def append(self, conn: Connection, kind: str, data: dict[str, Any]) -> int:
+        """Append one entry inside the caller's write transaction."""
+        return self.append_many(conn, [(kind, data)])[0]
+
+    def append_many(
+        self, conn: Connection, items: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[int]:
+        """Append entries inside the caller's write transaction (one commit for all)."""
+        if not items:
+            return []
+        # Row lock on PostgreSQL; on SQLite the write transaction already holds the lock.
+        size = conn.execute(
+            select(t.audit_head.c.size).where(t.audit_head.c.id == 1).with_for_update()
+        ).scalar_one()
+        at = format_instant(now_utc())
+        rows = []
+        for i, (kind, data) in enumerate(items):
+            body = canonical_json({"index": size + i, "kind": kind, "at": at, "data": data})
+            rows.append({"idx": size + i, "leaf_hash": leaf_hash(body), "kind": kind, "body": body})
+        conn.execute(insert(t.audit_entries), rows)
+        conn.execute(
+            update(t.audit_head).where(t.audit_head.c.id == 1).values(size=size + len(rows))
+        )
+        return [r["idx"] for r in rows]
+
+    def record(self, kind: str, data: dict[str, Any]) -> int:
+        with self.store.write() as conn:
+            return self.append(conn, kind, data)
+
+    def record_many(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+        with self.store.write() as conn:
+            return self.append_many(conn, items)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self.store.read() as conn:
+            return int(conn.execute(select(t.audit_head.c.size)).scalar_one())
+
+    def tree(self) -> MerkleTree:
+        """The Merkle tree over every committed entry, loading only new leaves."""
+        with self._lock, self.store.read() as conn:
+            size = int(conn.execute(select(t.audit_head.c.size)).scalar_one())
+            while self._tree.size < size:
+                rows = conn.execute(
+                    select(t.audit_entries.c.idx, t.audit_entries.c.leaf_hash)
+                    .where(t.audit_entries.c.idx >= self._tree.size)
+                    .order_by(t.audit_entries.c.idx)
+                    .limit(_FETCH)
+                ).all()
+                if not rows or rows[0].idx != self._tree.size:
+                    raise IntegrityError(f"audit log: entry {self._tree.size} is missing")
+                for r in rows:
+                    if r.idx != self._tree.size:
+                        raise IntegrityError(f"audit log: entry {self._tree.size} is missing")
+                    self._tree.append(bytes(r.leaf_hash))
+            return self._tree
+
+    def entry(self, index: int) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(t.audit_entries).where(t.audit_entries.c.idx == index)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"audit entry {index} does not exist")
+        import json
+
+        return {
+            "index": index,
+            "kind": row.kind,
+            "leaf_hash": bytes(row.leaf_hash).hex(),
+            "redacted": row.body is None,
+            "entry": json.loads(bytes(row.body)) if row.body is not None else None,
+        }
+
+    def origin(self) -> str:
+        origin = self.store.setting("audit_origin")
+        if origin is None:
+            raise NotFoundError("audit log has no origin (run `trainguard init`)")
+        return origin
+
+    # --- checkpoints and proofs -------------------------------------------------------
+
+    def checkpoint(self, signer: Signer) -> str:
+        """Sign the current tree head and store the note."""
+        tree = self.tree()
+        note = signer.sign(Checkpoint(self.origin(), tree.size, tree.root()))
+        with self.store.write() as conn:
+            exists = conn.execute(
+                select(t.audit_checkpoints.c.note).where(t.audit_checkpoints.c.size == tree.size)
+            ).scalar()
+            if exists is None:
+                conn.execute(
+                    insert(t.audit_checkpoints).values(
+                        size=tree.size,
+                        root=tree.root(),
+                        note=note,
+                        created_at_us=to_micros(now_utc()),
+                    )
+                )
+            else:
+                note = exists
+        return note
+
+    def latest_checkpoint(self) -> str | None:
+        with self.store.read() as conn:
+            return conn.execute(
+                select(t.audit_checkpoints.c.note)
+                .order_by(t.audit_checkpoints.c.size.desc())
+                .limit(1)
+            ).scalar()
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        tree = self.tree()
+        n = tree.size if size is None else size
+        if not 0 <= index < n <= tree.size:
+            raise NotFoundError(f"no entry {index} in a log of size {n} (log has {tree.size})")
+        entry = self.entry(index)
+        return {
+            "type": "inclusion",
+            "origin": self.origin(),
+            "index": index,
+            "tree_size": n,
+            "leaf_hash": entry["leaf_hash"],
+            "entry": entry["entry"],
+            "root": tree.root(n).hex(),
+            "proof": [h.hex() for h in tree.inclusion_proof(index, n)],
+        }
+
+    def consistency_proof(self, old: int, new: int) -> dict[str, Any]:
+        tree = self.tree()
+        if not 0 <= old <= new <= tree.size:
+            raise NotFoundError(f"no consistency proof from {old} to {new} (log has {tree.size})")
+        return {
+            "type": "consistency",
+            "origin": self.origin(),
+            "old_size": old,
+            "new_size": new,
+            "old_root": tree.root(old).hex(),
+            "new_root": tree.root(new).hex(),
+            "proof": [h.hex() for h in tree.consistency_proof(old, new)],
+        }
+
+    # --- redaction and verification ---------------------------------------------------
+
+    def redact(self, index: int) -> None:
+        """Erase an entry's body; its leaf hash stays, so proofs still hold."""
+        with self.store.write() as conn:
+            found = conn.execute(
+                update(t.audit_entries)
+                .where(t.audit_entries.c.idx == index)
+                .values(body=None, redacted_at_us=to_micros(now_utc()))
+            ).rowcount
+        if not found:
+            raise NotFoundError(f"audit entry {index} does not exist")
+
+    def verify(self, verifier: VerifierKey | None) -> VerifyReport:
+        """Recompute every leaf and root; check every checkpoint. Names the first bad index."""
+        report = VerifyReport()
+        tree = MerkleTree()
+        import json
+
+        with self.store.read() as conn:
+            head = int(conn.execute(select(t.audit_head.c.size)).scalar_one())
+            checkpoints = conn.execute(
+                select(t.audit_checkpoints).order_by(t.audit_checkpoints.c.size)
+            ).all()
+            pending = list(checkpoints)
+            next_index = 0
+            last = -1
+            while True:
+                rows = conn.execute(
+                    select(t.audit_entries.c.idx, t.audit_entries.c.leaf_hash, t.audit_entries.c.body)
+                    .where(t.audit_entries.c.idx > last)
+                    .order_by(t.audit_entries.c.idx)
+                    .limit(_FETCH)
+                ).all()
+                if not rows:
+                    break
+                for idx, stored_leaf, body in rows:
+                    if idx != next_index:
+                        return report.fail(f"entry {next_index} is missing", next_index)
+                    leaf = bytes(stored_leaf)
+                    if body is None:
+                        report.redacted.append(idx)
+                    else:
+                        raw = bytes(body)
+                        if leaf_hash(raw) != leaf:
+                            return report.fail(f"entry {idx}: body does not match its leaf hash", idx)
+                        try:
+                            claimed = json.loads(raw)["index"]
+                        except (ValueError, KeyError, TypeError):
+                            return report.fail(f"entry {idx}: body is not a log entry", idx)
+                        if claimed != idx:
+                            return report.fail(
+                                f"entry {idx}: holds the body of entry {claimed} (rows moved)", idx
+                            )
+                    tree.append(leaf)
+                    next_index += 1
+                    while pending and pending[0].size == tree.size:
+                        cp = pending.pop(0)
+                        problem = _check_checkpoint(cp.note, tree, verifier, self.origin())
+                        if problem:
+                            return report.fail(
+                                f"checkpoint at size {cp.size}: {problem}", max(cp.size - 1, 0)
+                            )
+                        report.checkpoints += 1
+                last = rows[-1].idx
+        report.size = tree.size
+        if tree.size != head:
+            return report.fail(
+                f"log head says {head} entries but {tree.size} are stored (truncated)", tree.size
+            )
+        while pending and pending[0].size == 0:
+            cp = pending.pop(0)
+            problem = _check_checkpoint(cp.note, tree, verifier, self.origin())
+            if problem:
+                return report.fail(f"checkpoint at size 0: {problem}", 0)
+            report.checkpoints += 1
+        if pending:
+            cp = pending[0]
+            return report.fail(
+                f"checkpoint at size {cp.size} but the log holds only {tree.size} entries (truncated)",
+                tree.size,
+            )
+        return report
+
+
+def _check_checkpoint(
+    note: str, tree: MerkleTree, verifier: VerifierKey | None, origin: str
+) -> str | None:
+    from .note import parse_body
+
+    try:
+        cp = verifier.verify(note) if verifier else parse_body(note.partition("\n\n")[0] + "\n")
+    except IntegrityError as exc:
+        return str(exc).removeprefix("checkpoint: ")
+    if cp.origin != origin:
+        return f"origin {cp.origin!r} is not this log's ({origin!r})"
+    if cp.size != tree.size:
+        return f"note says size {cp.size}"
+    if cp.root != tree.root():
+        return (
+            "signed root "
+            + base64.b64encode(cp.root).decode()
+            + " does not match the recomputed root"
+        )
+    return None

@@ -1,0 +1,177 @@
+"""RFC 9162 (and 6962) Merkle trees: hashes, an append-only tree, proofs.
+
+leaf = SHA-256(0x00 ‖ entry), node = SHA-256(0x01 ‖ left ‖ right). The tree
+keeps every complete, aligned subtree hash (level h, index i covers leaves
+[i·2^h, (i+1)·2^h)), so the hash of any range a proof needs is O(log n)
+lookups and a proof O(log² n) at worst — no re-hashing of the leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+_sha256 = hashlib.sha256
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return _sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return _sha256(b"\x01" + left + right).digest()
+
+
+EMPTY_ROOT = _sha256(b"").digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two strictly smaller than n (n ≥ 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+class MerkleTree:
+    """An append-only Merkle tree over leaf hashes."""
+
+    def __init__(self, leaves: Iterable[bytes] = ()) -> None:
+        self.levels: list[list[bytes]] = [[]]
+        for leaf in leaves:
+            self.append(leaf)
+
+    @property
+    def size(self) -> int:
+        return len(self.levels[0])
+
+    def append(self, leaf: bytes) -> None:
+        self.levels[0].append(leaf)
+        level = 0
+        # A node completes a pair when its index is odd: hash it with its sibling.
+        while len(self.levels[level]) % 2 == 0:
+            row = self.levels[level]
+            parent = node_hash(row[-2], row[-1])
+            if len(self.levels) == level + 1:
+                self.levels.append([])
+            self.levels[level + 1].append(parent)
+            level += 1
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def range_hash(self, lo: int, hi: int) -> bytes:
+        """MTH of leaves [lo, hi): hi ≤ size, lo aligned as RFC 9162 recursion aligns it."""
+        n = hi - lo
+        if n == 0:
+            return EMPTY_ROOT
+        if n & (n - 1) == 0 and lo % n == 0:
+            return self.levels[n.bit_length() - 1][lo // n]
+        k = _split(n)
+        return node_hash(self.range_hash(lo, lo + k), self.range_hash(lo + k, hi))
+
+    def root(self, size: int | None = None) -> bytes:
+        n = self.size if size is None else size
+        if n > self.size or n < 0:
+            raise ValueError(f"tree size {n} is beyond the log's {self.size} entries")
+        return self.range_hash(0, n)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        n = self.size if size is None else size
+        if not 0 <= index < n <= self.size:
+            raise ValueError(f"no entry {index} in a tree of size {n}")
+        proof: list[bytes] = []
+        lo, hi = 0, n
+        # Walk down from the root, collecting siblings; reversed at the end.
+        while hi - lo > 1:
+            k = _split(hi - lo)
+            if index < lo + k:
+                proof.append(self.range_hash(lo + k, hi))
+                hi = lo + k
+            else:
+                proof.append(self.range_hash(lo, lo + k))
+                lo = lo + k
+        proof.reverse()
+        return proof
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        n = self.size if new_size is None else new_size
+        if not 0 <= old_size <= n <= self.size:
+            raise ValueError(f"no consistency proof from size {old_size} to {n}")
+        if old_size == 0 or old_size == n:
+            return []
+        proof: list[bytes] = []
+        lo, hi, m, complete = 0, n, old_size, True
+        while True:
+            size = hi - lo
+            if m == size:
+                if not complete:
+                    proof.append(self.range_hash(lo, hi))
+                break
+            k = _split(size)
+            if m <= k:
+                proof.append(self.range_hash(lo + k, hi))
+                hi = lo + k
+            else:
+                proof.append(self.range_hash(lo, lo + k))
+                lo, m, complete = lo + k, m - k, False
+        proof.reverse()
+        return proof
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2."""
+    if index >= size or index < 0:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    old_size: int, new_size: int, proof: Sequence[bytes], old_root: bytes, new_root: bytes
+) -> bool:
+    """RFC 9162 §2.1.4.2."""
+    if old_size > new_size or old_size < 0:
+        return False
+    if old_size == new_size:
+        return not proof and old_root == new_root
+    if old_size == 0:
+        return not proof
+    if not proof:
+        return False
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == old_root and sr == new_root and sn == 0

@@ -1,0 +1,305 @@
+"""``decide_batch``: the decision for every row of an Arrow table, vectorized.
+
+Rows that share tenant, category set, version in force at collection and
+"collected after the time of use?" share every part of the decision except,
+when the terms need each subject's consent, the subjects. So the table is
+compiled into integer keys with Arrow's hash kernels, :func:`decide_core` runs
+once per distinct key (and per distinct subject set where consent needs it),
+and the answers are scattered back with ``take``. Agreement with ``decide`` is
+by construction, and the per-row work is all numpy/Arrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .decide import CoreDecision, DecisionContext, decide_core
+from .errors import InputError
+from .timeutil import ensure_utc, now_utc, to_micros
+
+DECISION_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("allowed", pa.bool_()),
+        ("reasons", pa.list_(pa.string())),
+        ("rules", pa.list_(pa.string())),
+        ("policy_at_use", pa.string()),
+        ("policy_at_collection", pa.string()),
+        ("consents", pa.list_(pa.string())),
+    ]
+)
+
+_CATEGORY_COLUMNS = ("categories", "category")
+
+
+def decide_batch(
+    ctx: DecisionContext,
+    table: pa.Table | pa.RecordBatch,
+    use: str,
+    at: datetime | None = None,
+) -> pa.Table:
+    """Decide every row of ``table`` for ``use`` at ``at`` (default: now).
+
+    Columns read: ``id``, ``tenant``, ``category`` (string) or ``categories``
+    (list of strings), ``collected_at`` (timestamp with a timezone, or ISO
+    8601 strings), optionally ``subjects`` (list of strings) and
+    ``derived_categories`` (list of strings inherited from sources). Returns a
+    table in :data:`DECISION_SCHEMA`, one row per input row, in order.
+    """
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    n = table.num_rows
+    when = ensure_utc(at, "at") if at is not None else now_utc()
+    at_us = to_micros(when)
+    if n == 0:
+        return DECISION_SCHEMA.empty_table()
+
+    ids = _string_column(table, "id")
+    tenants = _string_column(table, "tenant")
+    tenant_codes, tenant_names = _encode(tenants)
+
+    cat_values, cat_parents = _category_values(table)
+    catset_codes, catsets = _set_codes(cat_values, cat_parents, n, small=True)
+
+    collected = collected_micros(table)
+    # A missing collection time cannot be placed before the time of use: it
+    # becomes INVALID_TIME, a deny, rather than a guess.
+    collected = np.where(collected == _NULL_TIME, at_us + 1, collected)
+
+    ps = ctx.policies
+    p0 = np.full(n, -1, dtype=np.int64)
+    families = [ps.family_for(t) for t in tenant_names]
+    for fam in set(families):
+        if fam is None or fam not in ps.families:
+            continue
+        fam_tenants = np.array([i for i, f in enumerate(families) if f == fam], dtype=np.int64)
+        rows = np.isin(tenant_codes, fam_tenants)
+        starts = np.array([p.effective_micros for p in ps.families[fam]], dtype=np.int64)
+        p0[rows] = np.searchsorted(starts, collected[rows], side="right") - 1
+    invalid = (collected > at_us).astype(np.int64)
+
+    n_sets = len(catsets)
+    n_p0 = int(p0.max()) + 2
+    key = ((tenant_codes.astype(np.int64) * n_sets + catset_codes) * n_p0 + (p0 + 1)) * 2 + invalid
+    key_codes, n_keys = _encode_ints(key)
+    rep = np.empty(n_keys, dtype=np.int64)
+    rep[key_codes] = np.arange(n, dtype=np.int64)
+
+    results: list[CoreDecision] = []
+    needs_subjects = np.zeros(n_keys, dtype=bool)
+    for k in range(n_keys):
+        row = int(rep[k])
+        core = decide_core(
+            ctx,
+            tenant_names[tenant_codes[row]],
+            catsets[catset_codes[row]],
+            int(collected[row]),
+            (),
+            use,
+            at_us,
+        )
+        results.append(core)
+        needs_subjects[k] = core.depends_on_subjects
+    result_idx = key_codes.astype(np.int64)
+
+    stage2_rows = np.flatnonzero(needs_subjects[key_codes])
+    if stage2_rows.size:
+        subj_values, subj_parents = _subject_values(table)
+        subj_codes, subj_sets = _set_codes(subj_values, subj_parents, n, small=False)
+        key2 = key_codes[stage2_rows].astype(np.int64) * len(subj_sets) + subj_codes[stage2_rows]
+        key2_codes, n_keys2 = _encode_ints(key2)
+        rep2 = np.empty(n_keys2, dtype=np.int64)
+        rep2[key2_codes] = stage2_rows
+        base = len(results)
+        for k in range(n_keys2):
+            row = int(rep2[k])
+            results.append(
+                decide_core(
+                    ctx,
+                    tenant_names[tenant_codes[row]],
+                    catsets[catset_codes[row]],
+                    int(collected[row]),
+                    subj_sets[subj_codes[row]],
+                    use,
+                    at_us,
+                )
+            )
+        result_idx[stage2_rows] = base + key2_codes
+
+    take = pa.array(result_idx)
+    return pa.table(
+        [
+            ids,
+            pa.array([r.allowed for r in results], pa.bool_()).take(take),
+            pa.array([list(r.reasons) for r in results], pa.list_(pa.string())).take(take),
+            pa.array([list(r.rules) for r in results], pa.list_(pa.string())).take(take),
+            pa.array(
+                [r.policy_at_use.hash if r.policy_at_use else None for r in results], pa.string()
+            ).take(take),
+            pa.array(
+                [r.policy_at_collection.hash if r.policy_at_collection else None for r in results],
+                pa.string(),
+            ).take(take),
+            pa.array([list(r.consents) for r in results], pa.list_(pa.string())).take(take),
+        ],
+        schema=DECISION_SCHEMA,
+    )
+
+
+# --- column helpers -----------------------------------------------------------------------
+
+_NULL_TIME = np.iinfo(np.int64).min
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    if name not in table.column_names:
+        raise InputError(f"input has no column {name!r} (columns: {', '.join(table.column_names)})")
+    return table.column(name).combine_chunks()
+
+
+def _string_column(table: pa.Table, name: str) -> pa.Array:
+    col = _column(table, name)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        try:
+            col = col.cast(pa.string())
+        except pa.ArrowInvalid as exc:
+            raise InputError(f"column {name!r} of type {col.type} cannot be read as text") from exc
+    if col.null_count:
+        first = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+        raise InputError(f"column {name!r} has {col.null_count} empty values (first at row {first})")
+    return col.cast(pa.string())
+
+
+def _encode(values: pa.Array) -> tuple[np.ndarray, list[str]]:
+    enc = pc.dictionary_encode(values)
+    return (
+        enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        enc.dictionary.to_pylist(),
+    )
+
+
+def _encode_ints(values: np.ndarray) -> tuple[np.ndarray, int]:
+    enc = pc.dictionary_encode(pa.array(values))
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(enc.dictionary)
+
+
+def _list_parts(col: pa.Array, name: str) -> tuple[pa.Array, np.ndarray]:
+    """Flattened string values of a list column and the row each came from."""
+    if pa.types.is_large_list(col.type):
+        col = col.cast(pa.list_(col.type.value_type))
+    if not pa.types.is_list(col.type):
+        raise InputError(f"column {name!r} must be a list of strings, not {col.type}")
+    parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = pc.list_flatten(col)
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    return values.fill_null(""), parents
+
+
+def _category_values(table: pa.Table) -> tuple[pa.Array, np.ndarray]:
+    name = next((c for c in _CATEGORY_COLUMNS if c in table.column_names), None)
+    if name is None:
+        raise InputError("input has no column 'category' or 'categories'")
+    col = table.column(name).combine_chunks()
+    if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+        values, parents = _list_parts(col, name)
+    else:
+        # Null categories become "", which no taxonomy knows: UNKNOWN_CATEGORY.
+        values = col.cast(pa.string()).fill_null("")
+        parents = np.arange(len(col), dtype=np.int64)
+    if "derived_categories" in table.column_names:
+        more, more_parents = _list_parts(
+            table.column("derived_categories").combine_chunks(), "derived_categories"
+        )
+        values = pa.concat_arrays([values, more])
+        parents = np.concatenate([parents, more_parents])
+    return values, parents
+
+
+def _subject_values(table: pa.Table) -> tuple[pa.Array, np.ndarray]:
+    if "subjects" not in table.column_names:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    return _list_parts(table.column("subjects").combine_chunks(), "subjects")
+
+
+def _set_codes(
+    values: pa.Array, parents: np.ndarray, n: int, *, small: bool
+) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """A code per row for the *set* of values it holds, and the sets by code."""
+    codes, names = _encode(values) if len(values) else (np.zeros(0, np.int64), [])
+    if small and len(names) <= 63:
+        masks = np.zeros(n, dtype=np.uint64)
+        np.bitwise_or.at(masks, parents, np.left_shift(np.uint64(1), codes.astype(np.uint64)))
+        set_codes, uniq = _encode_ints_with_values(masks)
+        sets = [
+            tuple(sorted(names[b] for b in range(len(names)) if (int(m) >> b) & 1)) for m in uniq
+        ]
+        return set_codes, sets
+    order = np.lexsort((codes, parents))
+    p, c = parents[order], codes[order]
+    keep = np.ones(len(p), dtype=bool)
+    keep[1:] = (p[1:] != p[:-1]) | (c[1:] != c[:-1])
+    p, c = p[keep], c[keep]
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(p, minlength=n), out=offsets[1:])
+    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(c).cast(pa.string()))
+    joined = pc.binary_join(lists, ",")
+    enc = pc.dictionary_encode(joined)
+    set_codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    sets = [
+        tuple(sorted(names[int(x)] for x in s.split(","))) if s else ()
+        for s in enc.dictionary.to_pylist()
+    ]
+    return set_codes, sets
+
+
+def _encode_ints_with_values(values: np.ndarray) -> tuple[np.ndarray, Sequence[int]]:
+    enc = pc.dictionary_encode(pa.array(values))
+    return (
+        enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        enc.dictionary.to_pylist(),
+    )
+
+
+def collected_micros(table: pa.Table, name: str = "collected_at") -> np.ndarray:
+    """The column as int64 microseconds since the epoch (UTC); nulls as a sentinel."""
+    col = _column(table, name)
+    if pa.types.is_timestamp(col.type):
+        if col.type.tz is None:
+            raise InputError(
+                f"column {name!r} holds timestamps without a timezone; store them as UTC "
+                "(timestamp with tz) so records cannot shift across a policy boundary"
+            )
+        as_us = col.cast(pa.timestamp("us", tz="UTC"))
+    elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        as_us = _parse_time_strings(col.cast(pa.string()), name)
+    else:
+        raise InputError(f"column {name!r} must be a timestamp or ISO 8601 text, not {col.type}")
+    ints = as_us.cast(pa.int64())
+    return ints.fill_null(_NULL_TIME).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _parse_time_strings(col: pa.Array, name: str) -> pa.Array:
+    from .timeutil import parse_instant
+
+    try:
+        # Arrow's ISO 8601 parser takes "Z" and "+hh:mm"; it is strict about
+        # everything else, so anything it refuses goes through our own parser.
+        return pc.strptime(col, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    out: list[int | None] = []
+    for i, v in enumerate(col.to_pylist()):
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            out.append(to_micros(parse_instant(v, f"{name} row {i}")))
+        except InputError as exc:
+            raise InputError(str(exc)) from None
+    return pa.array(out, pa.int64()).cast(pa.timestamp("us", tz="UTC"))

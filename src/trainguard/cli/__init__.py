@@ -1,0 +1,13 @@
+"""Command-line interface: thin adapters over the library."""
+
+from __future__ import annotations
+
+from . import core, demo  # noqa: F401  (registers the commands)
+from ._app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,301 @@
+"""init, policy, tenant, taxonomy, consent and decide commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import typer
+import yaml
+from rich.table import Table
+
+from ..canonical import canonical_json
+from ..consent import ConsentEvent, parse_event
+from ..decide import Record, decide, explain
+from ..errors import ConsentError, InputError
+from ..policy import load_policy_file
+from ..timeutil import format_instant, parse_instant
+from ._app import app, console, open_store, split_csv
+
+policy_app = typer.Typer(help="Versions of the terms.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Which terms each tenant is under.", no_args_is_help=True)
+taxonomy_app = typer.Typer(help="Categories of data and uses of data.", no_args_is_help=True)
+consent_app = typer.Typer(help="The append-only consent ledger.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(consent_app, name="consent")
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the store (or upgrade its schema)."""
+    store = open_store(ctx, ready=False)
+    store.init()
+    console.print(f"initialized {store.display_url}")
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+@policy_app.command("add")
+def policy_add(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="Policy YAML files."),
+) -> None:
+    """Validate policy files and add them; all or nothing."""
+    store = open_store(ctx)
+    taxonomy = store.taxonomy()
+    versions = [(load_policy_file(f, taxonomy), str(f)) for f in files]
+    for (version, _), (h, added) in zip(versions, store.add_policies(versions), strict=True):
+        state = "added" if added else "already present"
+        console.print(f"{version.label}  {h[:12]}  effective {format_instant(version.effective_at)}  {state}")
+
+
+@policy_app.command("list")
+def policy_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List every version, by family and effective time."""
+    store = open_store(ctx)
+    ps = store.policy_set()
+    rows = [
+        {
+            "family": p.version.family,
+            "version": p.version.version,
+            "hash": p.hash,
+            "effective_at": format_instant(p.version.effective_at),
+            "rules": len(p.version.rules),
+            "default": p.version.default,
+            "is_default_family": p.version.family == ps.default_family,
+        }
+        for fam in sorted(ps.families)
+        for p in ps.families[fam]
+    ]
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("family", "version", "hash", "effective at", "rules", "default")
+    for r in rows:
+        fam = f"{r['family']} (default)" if r["is_default_family"] else str(r["family"])
+        table.add_row(fam, str(r["version"]), str(r["hash"])[:12], str(r["effective_at"]),
+                      str(r["rules"]), str(r["default"]))
+    console.print(table)
+
+
+@policy_app.command("show")
+def policy_show(ctx: typer.Context, version: str = typer.Argument(..., help="hash, prefix, version or family@version")) -> None:
+    """Print one version as YAML, with its hash."""
+    store = open_store(ctx)
+    p = store.policy_set().resolve(version)
+    console.print(f"# hash: {p.hash}")
+    console.print(yaml.safe_dump(p.version.canonical(), sort_keys=False, allow_unicode=True), end="")
+
+
+@policy_app.command("default")
+def policy_default(ctx: typer.Context, family: str) -> None:
+    """Make FAMILY the terms of every tenant not assigned another."""
+    open_store(ctx).set_default_family(family)
+    console.print(f"default family: {family}")
+
+
+@tenant_app.command("assign")
+def tenant_assign(ctx: typer.Context, tenant: str, family: str) -> None:
+    """Put TENANT under FAMILY (an enterprise contract)."""
+    open_store(ctx).assign_tenant(tenant, family)
+    console.print(f"tenant {tenant}: {family}")
+
+
+# --- taxonomy -----------------------------------------------------------------------------
+
+
+@taxonomy_app.command("show")
+def taxonomy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Categories and uses, with their fideslang and CAWG counterparts."""
+    from ..taxonomy import CAWG_USES, FIDESLANG_CATEGORIES, FIDESLANG_USES
+
+    tax = open_store(ctx).taxonomy()
+    data = {
+        "categories": {k: {"description": v, "fideslang": FIDESLANG_CATEGORIES.get(k)} for k, v in tax.categories.items()},
+        "uses": {
+            k: {"description": v, "fideslang": FIDESLANG_USES.get(k), "cawg": CAWG_USES.get(k)}
+            for k, v in tax.uses.items()
+        },
+    }
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    for kind in ("categories", "uses"):
+        table = Table(kind[:-1] if kind == "uses" else "category", "description", "fideslang", *(["cawg"] if kind == "uses" else []))
+        for k, v in data[kind].items():
+            row = [k, str(v["description"]), str(v.get("fideslang") or "—")]
+            if kind == "uses":
+                row.append(str(v.get("cawg") or "—"))
+            table.add_row(*row)
+        console.print(table)
+
+
+@taxonomy_app.command("add")
+def taxonomy_add(ctx: typer.Context, file: Path) -> None:
+    """Add categories and uses from a YAML file: {categories: {key: text}, uses: {key: text}}."""
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{file}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or set(data) - {"categories", "uses"}:
+        raise InputError(f"{file}: expected only the keys 'categories' and 'uses'")
+    cats = data.get("categories") or {}
+    uses = data.get("uses") or {}
+    if not isinstance(cats, dict) or not isinstance(uses, dict):
+        raise InputError(f"{file}: 'categories' and 'uses' must map keys to descriptions")
+    try:
+        n = open_store(ctx).extend_taxonomy({str(k): str(v) for k, v in cats.items()}, {str(k): str(v) for k, v in uses.items()})
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from None
+    console.print(f"added {n} keys")
+
+
+# --- consent ------------------------------------------------------------------------------
+
+
+def _event_from_options(
+    ctx: typer.Context, kind: str, tenant: str, subject: str, role: str, categories: list[str],
+    uses: list[str], mode: str | None, policy_version: str, at: str | None, notice_id: str | None,
+) -> ConsentEvent:
+    store = open_store(ctx)
+    version = store.policy_set().resolve(policy_version)
+    when = parse_instant(at, "--at") if at else datetime.now().astimezone()
+    data = {
+        "tenant": tenant, "kind": kind, "subject": subject, "role": role,
+        "categories": split_csv(categories), "uses": split_csv(uses), "mode": mode,
+        "policy_version": version.hash, "notice_id": notice_id, "at": format_instant(when),
+    }
+    return parse_event({k: v for k, v in data.items() if v is not None}, "consent", store.taxonomy())
+
+
+_ROLE = typer.Option(..., "--role", help="account_admin (for the whole tenant) or self (own content).")
+_CATS = typer.Option(..., "--categories", help="Category patterns, P[,P].")
+_USES = typer.Option(..., "--uses", help="Use patterns, P[,P].")
+_PV = typer.Option(..., "--policy-version", help="Version the consent is given under.")
+
+
+@consent_app.command("grant")
+def consent_grant(
+    ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant"),
+    subject: str = typer.Option(..., "--subject", help="The person giving consent (a user id)."),
+    role: str = _ROLE,
+    categories: list[str] = _CATS,
+    uses: list[str] = _USES,
+    mode: str = typer.Option(..., "--mode", help="explicit or implied."),
+    policy_version: str = _PV,
+    at: str | None = typer.Option(None, "--at", help="ISO 8601 time (default: now)."),
+    notice_id: str | None = typer.Option(None, "--notice-id"),
+) -> None:
+    """Record a grant of consent."""
+    event = _event_from_options(ctx, "grant", tenant, subject, role, categories, uses, mode, policy_version, at, notice_id)
+    added, _ = open_store(ctx).add_consent_events([event])
+    console.print(f"{event.event_id}  {'recorded' if added else 'already on record'}")
+
+
+@consent_app.command("withdraw")
+def consent_withdraw(
+    ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant"),
+    subject: str = typer.Option(..., "--subject", help="The person withdrawing consent."),
+    role: str = _ROLE,
+    categories: list[str] = _CATS,
+    uses: list[str] = _USES,
+    mode: str | None = typer.Option(None, "--mode", help="Ignored for withdrawals; accepted for symmetry."),
+    policy_version: str = _PV,
+    at: str | None = typer.Option(None, "--at", help="ISO 8601 time (default: now)."),
+    notice_id: str | None = typer.Option(None, "--notice-id"),
+) -> None:
+    """Record a withdrawal of consent."""
+    event = _event_from_options(ctx, "withdraw", tenant, subject, role, categories, uses, mode, policy_version, at, notice_id)
+    added, _ = open_store(ctx).add_consent_events([event])
+    console.print(f"{event.event_id}  {'recorded' if added else 'already on record'}")
+
+
+@consent_app.command("list")
+def consent_list(
+    ctx: typer.Context,
+    tenant: str | None = typer.Option(None, "--tenant"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List consent events in the order they were recorded."""
+    events = open_store(ctx).consent_events(tenant)
+    if as_json:
+        for e in events:
+            console.print(canonical_json({"id": e.event_id, **e.canonical()}).decode(), markup=False)
+        return
+    table = Table("id", "at", "tenant", "kind", "subject", "role", "categories", "uses", "mode", "policy")
+    for e in events:
+        table.add_row(e.event_id, format_instant(e.at), e.tenant, e.kind, e.subject, e.role,
+                      ",".join(e.categories), ",".join(e.uses), e.mode or "", e.policy_version[:12])
+    console.print(table)
+
+
+@consent_app.command("import")
+def consent_import(ctx: typer.Context, file: Path) -> None:
+    """Import events from JSONL; every line is checked before anything is written."""
+    store = open_store(ctx)
+    policies = store.policy_set()
+    taxonomy = store.taxonomy()
+    events = []
+    try:
+        handle = file.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file") from None
+    with handle:
+        for n, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{file}:{n}"
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConsentError(f"{where}: not valid JSON ({exc.msg})") from None
+            if not isinstance(data, dict):
+                raise ConsentError(f"{where}: each line must be a JSON object")
+            data.pop("id", None)
+            if isinstance(data.get("policy_version"), str):
+                try:
+                    data["policy_version"] = policies.resolve(data["policy_version"]).hash
+                except InputError as exc:
+                    raise ConsentError(f"{where}: {exc}") from None
+            events.append(parse_event(data, where, taxonomy))
+    added, present = store.add_consent_events(events)
+    console.print(f"{file}: {added} events recorded, {present} already on record")
+
+
+# --- decide -------------------------------------------------------------------------------
+
+
+@app.command("decide")
+def decide_cmd(
+    ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant"),
+    category: list[str] = typer.Option(..., "--category", help="C[,C]; several mean a derived record."),
+    use: str = typer.Option(..., "--use"),
+    collected_at: str = typer.Option(..., "--collected-at"),
+    subjects: list[str] = typer.Option([], "--subjects", help="A,B: the people whose content it is."),
+    at: str | None = typer.Option(None, "--at", help="Time of use (default: now)."),
+    record_id: str = typer.Option("-", "--id", help="Record id to echo in the decision."),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision object (canonical JSON)."),
+) -> None:
+    """Is this use of this content allowed? Exit 0 allowed, 1 denied, 2 bad input."""
+    store = open_store(ctx)
+    record = Record(
+        record_id, tenant, tuple(split_csv(category)),
+        parse_instant(collected_at, "--collected-at"), tuple(split_csv(subjects)),
+    )
+    when = parse_instant(at, "--at") if at else None
+    decision = decide(store.context(), record, use, when)
+    if as_json:
+        console.print(decision.canonical_bytes().decode(), markup=False)
+    else:
+        for line in explain(decision):
+            console.print(line, markup=False)
+    raise typer.Exit(0 if decision.allowed else 1)

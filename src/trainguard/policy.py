@@ -1,0 +1,315 @@
+"""Policy versions: one version of a set of terms, loaded strictly from YAML.
+
+A version is immutable once added and is known by its content hash: the
+SHA-256 of its canonical JSON form, so comments and formatting in the YAML do
+not change it but any change of meaning does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .canonical import canonical_json
+from .errors import PolicyFileError, TaxonomyError
+from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, pattern_matches
+from .timeutil import format_instant, parse_instant
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_FAMILY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+Effect = Literal["allow", "deny", "require_consent"]
+ConsentFrom = Literal["account_admin", "every_subject"]
+ConsentMode = Literal["explicit", "any"]
+
+_FROM_STRICTNESS = {"account_admin": 0, "every_subject": 1}
+_MODE_STRICTNESS = {"any": 0, "explicit": 1}
+
+
+class ConsentRequirement(BaseModel):
+    """Whose consent a use needs, and whether implied consent counts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: ConsentFrom = Field(alias="from")
+    mode: ConsentMode
+
+    def stricter(self, other: ConsentRequirement) -> ConsentRequirement:
+        """The requirement that satisfies both: the stricter party and mode."""
+        from_ = max(self.from_, other.from_, key=_FROM_STRICTNESS.__getitem__)
+        mode = max(self.mode, other.mode, key=_MODE_STRICTNESS.__getitem__)
+        return ConsentRequirement(**{"from": from_, "mode": mode})
+
+    def as_json(self) -> dict[str, str]:
+        return {"from": self.from_, "mode": self.mode}
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    categories: tuple[str, ...] = Field(min_length=1)
+    uses: tuple[str, ...] = Field(min_length=1)
+    effect: Effect
+    consent: ConsentRequirement | None = None
+    description: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("rule id must be lower-case letters, digits, '.', '_' or '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _consent_iff_required(self) -> Rule:
+        if self.effect == "require_consent" and self.consent is None:
+            raise ValueError("effect require_consent needs a consent: {from:, mode:}")
+        if self.effect != "require_consent" and self.consent is not None:
+            raise ValueError(f"consent is only allowed with effect require_consent, not {self.effect}")
+        return self
+
+
+class PolicyVersion(BaseModel):
+    """One version of one family of terms."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: str
+    version: str = Field(min_length=1)
+    effective_at: datetime
+    default: Literal["allow", "deny"]
+    title: str | None = None
+    rules: tuple[Rule, ...] = ()
+
+    @field_validator("family")
+    @classmethod
+    def _family_shape(cls, v: str) -> str:
+        if not _FAMILY.match(v):
+            raise ValueError("family must be lower-case letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("effective_at", mode="before")
+    @classmethod
+    def _parse_time(cls, v: Any) -> datetime:
+        if isinstance(v, datetime):
+            if v.tzinfo is None:
+                raise ValueError("effective_at needs a timezone")
+            return v
+        if not isinstance(v, str):
+            raise ValueError("effective_at must be an ISO 8601 date-time with a timezone")
+        try:
+            return parse_instant(v, "effective_at")
+        except Exception as exc:  # parse_instant's message is already the right one
+            raise ValueError(str(exc).removeprefix("effective_at: ")) from exc
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> PolicyVersion:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"duplicate rule id {rule.id!r}")
+            seen.add(rule.id)
+        return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The JSON form the hash is taken over."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        body["effective_at"] = format_instant(self.effective_at)
+        return body
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.canonical())).hexdigest()
+
+    @property
+    def label(self) -> str:
+        return f"{self.family}@{self.version}"
+
+    def check_taxonomy(self, taxonomy: Taxonomy) -> None:
+        for rule in self.rules:
+            for c in rule.categories:
+                taxonomy.check_category_pattern(c)
+            for u in rule.uses:
+                taxonomy.check_use_pattern(u)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one version says about one (category, use)."""
+
+    effect: Effect
+    requirement: ConsentRequirement | None
+    rule_ids: tuple[str, ...]
+
+    def same_terms(self, other: Outcome) -> bool:
+        """Same effect and consent requirement: a consent given under one holds under the other."""
+        return self.effect == other.effect and self.requirement == other.requirement
+
+
+class CompiledPolicy:
+    """A policy version with a memo of its answers per (category, use)."""
+
+    def __init__(self, version: PolicyVersion) -> None:
+        self.version = version
+        self.hash = version.content_hash
+        self.effective_micros = _micros(version.effective_at)
+        self._memo: dict[tuple[str, str], Outcome] = {}
+
+    def evaluate(self, category: str, use: str) -> Outcome:
+        key = (category, use)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = evaluate_rules(self.version, category, use)
+        return hit
+
+    def ref(self) -> dict[str, str]:
+        v = self.version
+        return {
+            "family": v.family,
+            "version": v.version,
+            "hash": self.hash,
+            "effective_at": format_instant(v.effective_at),
+        }
+
+
+def evaluate_rules(version: PolicyVersion, category: str, use: str) -> Outcome:
+    """Normative single-version evaluation: deny wins, then require_consent, then allow,
+    then the version's stated default."""
+    matching = [
+        r
+        for r in version.rules
+        if any(pattern_matches(p, category) for p in r.categories)
+        and any(pattern_matches(p, use) for p in r.uses)
+    ]
+    label = version.version
+    for effect in ("deny", "require_consent", "allow"):
+        fired = [r for r in matching if r.effect == effect]
+        if not fired:
+            continue
+        requirement: ConsentRequirement | None = None
+        for r in fired:
+            if r.consent is not None:
+                requirement = r.consent if requirement is None else requirement.stricter(r.consent)
+        return Outcome(effect, requirement, tuple(f"{label}#{r.id}" for r in fired))  # type: ignore[arg-type]
+    return Outcome(version.default, None, (f"{label}#default",))
+
+
+def _micros(value: datetime) -> int:
+    from .timeutil import to_micros
+
+    return to_micros(value)
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+class _StringLoader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps: dates stay strings so that
+    ``version: 2023-08-11`` is a version name and times are parsed (and their
+    timezones checked) by us, not guessed by YAML."""
+
+
+_StringLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _node_to_python(
+    node: yaml.Node, loader: _StringLoader, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]
+) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in out:
+                raise PolicyFileError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            out[key] = _node_to_python(value_node, loader, (*path, key), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _node_to_python(child, loader, (*path, i), lines) for i, child in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def _parse_yaml(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    loader = _StringLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise PolicyFileError("the file is empty")
+        lines: dict[tuple[Any, ...], int] = {}
+        return _node_to_python(node, loader, (), lines), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise PolicyFileError(f"{where}not valid YAML ({exc.problem})") from exc
+    finally:
+        loader.dispose()
+
+
+def _line_for(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int | None:
+    # Walk up the location until we reach a path we saw in the file.
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
+def parse_policy(text: str, source: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> PolicyVersion:
+    """Parse and validate one policy version. Errors name ``source`` and the line."""
+    try:
+        data, lines = _parse_yaml(text)
+    except PolicyFileError as exc:
+        raise PolicyFileError(f"{source}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyFileError(f"{source}: line 1: a policy file must be a mapping")
+    try:
+        policy = PolicyVersion.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        line = _line_for(loc, lines)
+        field = ".".join(str(p) for p in loc) or "file"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        where = f"line {line}: " if line is not None else ""
+        raise PolicyFileError(f"{source}: {where}{field}: {msg}") from None
+    for i, rule in enumerate(policy.rules):
+        for kind, patterns in (("categories", rule.categories), ("uses", rule.uses)):
+            for j, pattern in enumerate(patterns):
+                try:
+                    if kind == "categories":
+                        taxonomy.check_category_pattern(pattern)
+                    else:
+                        taxonomy.check_use_pattern(pattern)
+                except TaxonomyError as exc:
+                    line = _line_for(("rules", i, kind, j), lines)
+                    where = f"line {line}: " if line is not None else ""
+                    raise PolicyFileError(f"{source}: {where}rule {rule.id!r}: {exc}") from None
+    return policy
+
+
+def load_policy_file(path: str | Path, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> PolicyVersion:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyFileError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyFileError(f"{p}: cannot read ({exc})") from None
+    return parse_policy(text, str(p), taxonomy)

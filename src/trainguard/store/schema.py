@@ -1,0 +1,101 @@
+"""Table definitions the store reads and writes (the migrations create them).
+
+Times are integer microseconds since the epoch, UTC: exact, sortable and the
+same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+settings = Table(
+    "tg_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+policy_versions = Table(
+    "tg_policy_versions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("family", String(200), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("effective_at_us", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("added_at_us", BigInteger, nullable=False),
+    UniqueConstraint("family", "version", name="uq_policy_family_version"),
+    UniqueConstraint("family", "effective_at_us", name="uq_policy_family_effective"),
+)
+
+tenant_families = Table(
+    "tg_tenant_families",
+    metadata,
+    Column("tenant", String(200), primary_key=True),
+    Column("family", String(200), nullable=False),
+)
+
+taxonomy_keys = Table(
+    "tg_taxonomy_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("description", Text, nullable=False),
+)
+
+consent_events = Table(
+    "tg_consent_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("tenant", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Index("ix_consent_tenant_at", "tenant", "at_us"),
+)
+
+audit_entries = Table(
+    "tg_audit_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    Column("redacted_at_us", BigInteger, nullable=True),
+)
+
+audit_checkpoints = Table(
+    "tg_audit_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+
+# One row: the log's size, locked by the single writer (SELECT … FOR UPDATE on
+# PostgreSQL, BEGIN IMMEDIATE on SQLite) so indexes are assigned without gaps.
+audit_head = Table(
+    "tg_audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+)
