@@ -171,7 +171,9 @@ def _string_column(table: pa.Table, name: str) -> pa.Array:
             raise InputError(f"column {name!r} of type {col.type} cannot be read as text") from exc
     if col.null_count:
         first = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-        raise InputError(f"column {name!r} has {col.null_count} empty values (first at row {first})")
+        raise InputError(
+            f"column {name!r} has {col.null_count} empty values (first at row {first})"
+        )
     return col.cast(pa.string())
 
 
@@ -281,7 +283,8 @@ def collected_micros(table: pa.Table, name: str = "collected_at") -> np.ndarray:
     else:
         raise InputError(f"column {name!r} must be a timestamp or ISO 8601 text, not {col.type}")
     ints = as_us.cast(pa.int64())
-    return ints.fill_null(_NULL_TIME).to_numpy(zero_copy_only=False).astype(np.int64)
+    out: np.ndarray = ints.fill_null(_NULL_TIME).to_numpy(zero_copy_only=False).astype(np.int64)
+    return out
 
 
 def _parse_time_strings(col: pa.Array, name: str) -> pa.Array:

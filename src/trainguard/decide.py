@@ -187,7 +187,9 @@ class PolicySet:
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
-            raise NotFoundError(f"policy version {ref!r} is ambiguous: use family@version or a hash")
+            raise NotFoundError(
+                f"policy version {ref!r} is ambiguous: use family@version or a hash"
+            )
         raise NotFoundError(f"policy version {ref!r} is not in the store")
 
 
@@ -200,9 +202,7 @@ class DecisionContext:
     taxonomy: Taxonomy = DEFAULT_TAXONOMY
 
 
-def decide(
-    ctx: DecisionContext, record: Record, use: str, at: datetime | None = None
-) -> Decision:
+def decide(ctx: DecisionContext, record: Record, use: str, at: datetime | None = None) -> Decision:
     """Decide whether ``record`` may be put to ``use`` at ``at`` (default: now)."""
     when = ensure_utc(at, "at") if at is not None else now_utc()
     core = decide_core(
@@ -271,10 +271,12 @@ def decide_core(
         required = req if required is None else required.stricter(req)
     used: set[str] = set()
     events = ctx.ledger.tenant_events(tenant)
-    for c, o1, req in needs:
+    for c, o1, _ in needs:
         # Every category must meet the strictest requirement of the record.
         assert required is not None
-        ok, ids, problems = _consent_satisfied(ctx, events, c, use, at_micros, required, o1, subjects)
+        ok, ids, problems = _consent_satisfied(
+            ctx, events, c, use, at_micros, required, o1, subjects
+        )
         used.update(ids)
         if not ok:
             reasons.update(problems)
@@ -310,17 +312,19 @@ def _consent_satisfied(
 ) -> tuple[bool, list[str], set[str]]:
     """Whether the ledger holds the consent ``required`` for (category, use) at ``at``."""
     if required.from_ == "account_admin":
-        ok, event_id, problems = _party_consent(
+        ok, event_id, admin_problems = _party_consent(
             ctx, events, category, use, at, required, at_use, "account_admin", None
         )
-        return ok, [event_id] if event_id else [], problems
+        return ok, [event_id] if event_id else [], admin_problems
     if not subjects:
         # Nobody on record to consent: when unsure, deny.
         return False, [], {CONSENT_MISSING}
     ids: list[str] = []
     problems: set[str] = set()
     for s in subjects:
-        ok, event_id, p = _party_consent(ctx, events, category, use, at, required, at_use, "self", s)
+        ok, event_id, p = _party_consent(
+            ctx, events, category, use, at, required, at_use, "self", s
+        )
         if event_id:
             ids.append(event_id)
         problems |= p
@@ -386,9 +390,7 @@ def _withdrawn(
     return False
 
 
-def inherit_categories(
-    record: Record, sources: Mapping[str, Sequence[str]]
-) -> tuple[str, ...]:
+def inherit_categories(record: Record, sources: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
     """The record's own categories plus those of everything it was derived from."""
     cats = set(record.categories)
     for src in record.derived_from:
@@ -408,10 +410,14 @@ def explain(decision: Decision) -> list[str]:
         lines.append(f"  reason  {r}: {REASON_TEXT[r]}")
     if c.policy_at_collection:
         ref = c.policy_at_collection.ref()
-        lines.append(f"  terms when collected  {ref['family']}@{ref['version']} ({ref['hash'][:12]})")
+        lines.append(
+            f"  terms when collected  {ref['family']}@{ref['version']} ({ref['hash'][:12]})"
+        )
     if c.policy_at_use:
         ref = c.policy_at_use.ref()
-        lines.append(f"  terms at use          {ref['family']}@{ref['version']} ({ref['hash'][:12]})")
+        lines.append(
+            f"  terms at use          {ref['family']}@{ref['version']} ({ref['hash'][:12]})"
+        )
     if c.rules:
         lines.append(f"  rules   {', '.join(c.rules)}")
     if c.consent_required:

@@ -27,7 +27,11 @@ HYPOTHETICAL_FILE = "v4-hypothetical.yaml"
 PERIODS = (
     ("before 2023-08-07", datetime(2023, 4, 1, tzinfo=UTC), datetime(2023, 8, 6, tzinfo=UTC)),
     ("2023-08-07 .. 08-08", datetime(2023, 8, 7, tzinfo=UTC), datetime(2023, 8, 8, 23, tzinfo=UTC)),
-    ("2023-08-11 .. 08-14", datetime(2023, 8, 11, tzinfo=UTC), datetime(2023, 8, 14, 23, tzinfo=UTC)),
+    (
+        "2023-08-11 .. 08-14",
+        datetime(2023, 8, 11, tzinfo=UTC),
+        datetime(2023, 8, 14, 23, tzinfo=UTC),
+    ),
 )
 CATEGORIES = ("customer.chat", "customer.audio", "customer.whiteboard", "service.telemetry")
 NOT_YET = "NOT_YET_COLLECTED"
@@ -39,7 +43,9 @@ QUESTIONS = (
 )
 
 
-def copy_policy_files(dest: Path, names: tuple[str, ...] = (*TIMELINE_FILES, HYPOTHETICAL_FILE)) -> list[Path]:
+def copy_policy_files(
+    dest: Path, names: tuple[str, ...] = (*TIMELINE_FILES, HYPOTHETICAL_FILE)
+) -> list[Path]:
     src = resources.files("trainguard") / "demo_policies"
     out = []
     for name in names:
@@ -108,13 +114,29 @@ def build_demo(workdir: Path) -> DemoResult:
     v3 = ps.resolve("meetco-terms@2023-08-11").hash
     consents = [
         # acme's admin turned on an AI feature under v2: implied consent to training.
-        ConsentEvent(tenant="acme", kind="grant", subject="admin-acme", role="account_admin",
-                     categories=("customer.*",), uses=("train.*", "infer.feature"), mode="implied",
-                     policy_version=v2, at=datetime(2023, 8, 8, 9, tzinfo=UTC)),
+        ConsentEvent(
+            tenant="acme",
+            kind="grant",
+            subject="admin-acme",
+            role="account_admin",
+            categories=("customer.*",),
+            uses=("train.*", "infer.feature"),
+            mode="implied",
+            policy_version=v2,
+            at=datetime(2023, 8, 8, 9, tzinfo=UTC),
+        ),
         # Under v3 acme's admin enabled meeting summaries.
-        ConsentEvent(tenant="acme", kind="grant", subject="admin-acme", role="account_admin",
-                     categories=("customer.*",), uses=("infer.feature",), mode="implied",
-                     policy_version=v3, at=datetime(2023, 8, 12, 9, tzinfo=UTC)),
+        ConsentEvent(
+            tenant="acme",
+            kind="grant",
+            subject="admin-acme",
+            role="account_admin",
+            categories=("customer.*",),
+            uses=("infer.feature",),
+            mode="implied",
+            policy_version=v3,
+            at=datetime(2023, 8, 12, 9, tzinfo=UTC),
+        ),
     ]
     store.add_consent_events(consents)
     records = synthetic_records()
@@ -133,8 +155,12 @@ def build_demo(workdir: Path) -> DemoResult:
     for qi, (use, when) in enumerate(QUESTIONS):
         out = decide_batch(ctx, records, use, when)
         for tenant, kind, period, allowed, reasons in zip(
-            tenants, kinds, periods, out.column("allowed").to_pylist(),
-            out.column("reasons").to_pylist(), strict=True,
+            tenants,
+            kinds,
+            periods,
+            out.column("allowed").to_pylist(),
+            out.column("reasons").to_pylist(),
+            strict=True,
         ):
             if reasons == ["INVALID_TIME"]:
                 # Content collected after the question's date: not a decision to show.

@@ -74,7 +74,9 @@ class Rule(BaseModel):
         if self.effect == "require_consent" and self.consent is None:
             raise ValueError("effect require_consent needs a consent: {from:, mode:}")
         if self.effect != "require_consent" and self.consent is not None:
-            raise ValueError(f"consent is only allowed with effect require_consent, not {self.effect}")
+            raise ValueError(
+                f"consent is only allowed with effect require_consent, not {self.effect}"
+            )
         return self
 
 
@@ -199,7 +201,7 @@ def evaluate_rules(version: PolicyVersion, category: str, use: str) -> Outcome:
         for r in fired:
             if r.consent is not None:
                 requirement = r.consent if requirement is None else requirement.stricter(r.consent)
-        return Outcome(effect, requirement, tuple(f"{label}#{r.id}" for r in fired))  # type: ignore[arg-type]
+        return Outcome(effect, requirement, tuple(f"{label}#{r.id}" for r in fired))
     return Outcome(version.default, None, (f"{label}#default",))
 
 

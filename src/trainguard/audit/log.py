@@ -222,7 +222,9 @@ class AuditLog:
             last = -1
             while True:
                 rows = conn.execute(
-                    select(t.audit_entries.c.idx, t.audit_entries.c.leaf_hash, t.audit_entries.c.body)
+                    select(
+                        t.audit_entries.c.idx, t.audit_entries.c.leaf_hash, t.audit_entries.c.body
+                    )
                     .where(t.audit_entries.c.idx > last)
                     .order_by(t.audit_entries.c.idx)
                     .limit(_FETCH)
@@ -238,7 +240,9 @@ class AuditLog:
                     else:
                         raw = bytes(body)
                         if leaf_hash(raw) != leaf:
-                            return report.fail(f"entry {idx}: body does not match its leaf hash", idx)
+                            return report.fail(
+                                f"entry {idx}: body does not match its leaf hash", idx
+                            )
                         try:
                             claimed = json.loads(raw)["index"]
                         except (ValueError, KeyError, TypeError):

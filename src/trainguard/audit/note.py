@@ -150,7 +150,9 @@ class Signer:
         try:
             text = path.read_text().strip()
         except FileNotFoundError:
-            raise InputError(f"{path}: no such signing key (create one with `audit keygen`)") from None
+            raise InputError(
+                f"{path}: no such signing key (create one with `audit keygen`)"
+            ) from None
         except OSError as exc:
             raise InputError(f"{path}: cannot read the signing key ({exc.strerror})") from None
         parts = text.split("+")

@@ -11,7 +11,6 @@ import os
 import sys
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 
@@ -23,20 +22,22 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail_line(message: str) -> None:
-    # click.echo rather than rich: messages may hold brackets rich would eat.
-    click.echo(f"trainguard: error: {message}", err=True)
+    # typer.echo rather than rich: messages may hold brackets rich would eat.
+    typer.echo(f"trainguard: error: {message}", err=True)
 
 
 class GuardedGroup(typer.core.TyperGroup):
     """Turns every error into one line and an exit code; no tracebacks."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    # Typer carries its own fork of click: its exceptions are typer.Exit,
+    # typer.Abort and subclasses of typer.TyperException (usage errors).
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except TrainguardError as exc:
             fail_line(str(exc))
             ctx.exit(exc.exit_code)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except (typer.TyperException, typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:
             fail_line("interrupted")
@@ -49,14 +50,18 @@ class GuardedGroup(typer.core.TyperGroup):
             )
             ctx.exit(3)
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             rv = super().main(*args, **kwargs)
-        except click.exceptions.ClickException as exc:
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                # A group run without a subcommand prints its help; that is not an error.
+                typer.echo(exc.format_message())
+                sys.exit(0)
             fail_line(exc.format_message().replace("\n", " "))
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except typer.Abort:
             fail_line("aborted")
             sys.exit(130)
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -94,7 +99,7 @@ def open_store(ctx: typer.Context, *, ready: bool = True) -> Store:
         root.obj = obj
     if ready:
         store.check_ready()
-    return store  # type: ignore[no-any-return]
+    return store
 
 
 def split_csv(values: list[str] | None) -> list[str]:

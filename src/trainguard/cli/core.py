@@ -50,7 +50,9 @@ def policy_add(
     versions = [(load_policy_file(f, taxonomy), str(f)) for f in files]
     for (version, _), (h, added) in zip(versions, store.add_policies(versions), strict=True):
         state = "added" if added else "already present"
-        console.print(f"{version.label}  {h[:12]}  effective {format_instant(version.effective_at)}  {state}")
+        console.print(
+            f"{version.label}  {h[:12]}  effective {format_instant(version.effective_at)}  {state}"
+        )
 
 
 @policy_app.command("list")
@@ -77,18 +79,29 @@ def policy_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
     table = Table("family", "version", "hash", "effective at", "rules", "default")
     for r in rows:
         fam = f"{r['family']} (default)" if r["is_default_family"] else str(r["family"])
-        table.add_row(fam, str(r["version"]), str(r["hash"])[:12], str(r["effective_at"]),
-                      str(r["rules"]), str(r["default"]))
+        table.add_row(
+            fam,
+            str(r["version"]),
+            str(r["hash"])[:12],
+            str(r["effective_at"]),
+            str(r["rules"]),
+            str(r["default"]),
+        )
     console.print(table)
 
 
 @policy_app.command("show")
-def policy_show(ctx: typer.Context, version: str = typer.Argument(..., help="hash, prefix, version or family@version")) -> None:
+def policy_show(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="hash, prefix, version or family@version"),
+) -> None:
     """Print one version as YAML, with its hash."""
     store = open_store(ctx)
     p = store.policy_set().resolve(version)
     console.print(f"# hash: {p.hash}")
-    console.print(yaml.safe_dump(p.version.canonical(), sort_keys=False, allow_unicode=True), end="")
+    console.print(
+        yaml.safe_dump(p.version.canonical(), sort_keys=False, allow_unicode=True), end=""
+    )
 
 
 @policy_app.command("default")
@@ -115,7 +128,10 @@ def taxonomy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
 
     tax = open_store(ctx).taxonomy()
     data = {
-        "categories": {k: {"description": v, "fideslang": FIDESLANG_CATEGORIES.get(k)} for k, v in tax.categories.items()},
+        "categories": {
+            k: {"description": v, "fideslang": FIDESLANG_CATEGORIES.get(k)}
+            for k, v in tax.categories.items()
+        },
         "uses": {
             k: {"description": v, "fideslang": FIDESLANG_USES.get(k), "cawg": CAWG_USES.get(k)}
             for k, v in tax.uses.items()
@@ -125,7 +141,12 @@ def taxonomy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
         console.print_json(json.dumps(data))
         return
     for kind in ("categories", "uses"):
-        table = Table(kind[:-1] if kind == "uses" else "category", "description", "fideslang", *(["cawg"] if kind == "uses" else []))
+        table = Table(
+            kind[:-1] if kind == "uses" else "category",
+            "description",
+            "fideslang",
+            *(["cawg"] if kind == "uses" else []),
+        )
         for k, v in data[kind].items():
             row = [k, str(v["description"]), str(v.get("fideslang") or "—")]
             if kind == "uses":
@@ -150,7 +171,9 @@ def taxonomy_add(ctx: typer.Context, file: Path) -> None:
     if not isinstance(cats, dict) or not isinstance(uses, dict):
         raise InputError(f"{file}: 'categories' and 'uses' must map keys to descriptions")
     try:
-        n = open_store(ctx).extend_taxonomy({str(k): str(v) for k, v in cats.items()}, {str(k): str(v) for k, v in uses.items()})
+        n = open_store(ctx).extend_taxonomy(
+            {str(k): str(v) for k, v in cats.items()}, {str(k): str(v) for k, v in uses.items()}
+        )
     except InputError as exc:
         raise InputError(f"{file}: {exc}") from None
     console.print(f"added {n} keys")
@@ -160,21 +183,41 @@ def taxonomy_add(ctx: typer.Context, file: Path) -> None:
 
 
 def _event_from_options(
-    ctx: typer.Context, kind: str, tenant: str, subject: str, role: str, categories: list[str],
-    uses: list[str], mode: str | None, policy_version: str, at: str | None, notice_id: str | None,
+    ctx: typer.Context,
+    kind: str,
+    tenant: str,
+    subject: str,
+    role: str,
+    categories: list[str],
+    uses: list[str],
+    mode: str | None,
+    policy_version: str,
+    at: str | None,
+    notice_id: str | None,
 ) -> ConsentEvent:
     store = open_store(ctx)
     version = store.policy_set().resolve(policy_version)
     when = parse_instant(at, "--at") if at else datetime.now().astimezone()
     data = {
-        "tenant": tenant, "kind": kind, "subject": subject, "role": role,
-        "categories": split_csv(categories), "uses": split_csv(uses), "mode": mode,
-        "policy_version": version.hash, "notice_id": notice_id, "at": format_instant(when),
+        "tenant": tenant,
+        "kind": kind,
+        "subject": subject,
+        "role": role,
+        "categories": split_csv(categories),
+        "uses": split_csv(uses),
+        "mode": mode,
+        "policy_version": version.hash,
+        "notice_id": notice_id,
+        "at": format_instant(when),
     }
-    return parse_event({k: v for k, v in data.items() if v is not None}, "consent", store.taxonomy())
+    return parse_event(
+        {k: v for k, v in data.items() if v is not None}, "consent", store.taxonomy()
+    )
 
 
-_ROLE = typer.Option(..., "--role", help="account_admin (for the whole tenant) or self (own content).")
+_ROLE = typer.Option(
+    ..., "--role", help="account_admin (for the whole tenant) or self (own content)."
+)
 _CATS = typer.Option(..., "--categories", help="Category patterns, P[,P].")
 _USES = typer.Option(..., "--uses", help="Use patterns, P[,P].")
 _PV = typer.Option(..., "--policy-version", help="Version the consent is given under.")
@@ -194,7 +237,9 @@ def consent_grant(
     notice_id: str | None = typer.Option(None, "--notice-id"),
 ) -> None:
     """Record a grant of consent."""
-    event = _event_from_options(ctx, "grant", tenant, subject, role, categories, uses, mode, policy_version, at, notice_id)
+    event = _event_from_options(
+        ctx, "grant", tenant, subject, role, categories, uses, mode, policy_version, at, notice_id
+    )
     added, _ = open_store(ctx).add_consent_events([event])
     console.print(f"{event.event_id}  {'recorded' if added else 'already on record'}")
 
@@ -207,13 +252,27 @@ def consent_withdraw(
     role: str = _ROLE,
     categories: list[str] = _CATS,
     uses: list[str] = _USES,
-    mode: str | None = typer.Option(None, "--mode", help="Ignored for withdrawals; accepted for symmetry."),
+    mode: str | None = typer.Option(
+        None, "--mode", help="Ignored for withdrawals; accepted for symmetry."
+    ),
     policy_version: str = _PV,
     at: str | None = typer.Option(None, "--at", help="ISO 8601 time (default: now)."),
     notice_id: str | None = typer.Option(None, "--notice-id"),
 ) -> None:
     """Record a withdrawal of consent."""
-    event = _event_from_options(ctx, "withdraw", tenant, subject, role, categories, uses, mode, policy_version, at, notice_id)
+    event = _event_from_options(
+        ctx,
+        "withdraw",
+        tenant,
+        subject,
+        role,
+        categories,
+        uses,
+        mode,
+        policy_version,
+        at,
+        notice_id,
+    )
     added, _ = open_store(ctx).add_consent_events([event])
     console.print(f"{event.event_id}  {'recorded' if added else 'already on record'}")
 
@@ -228,12 +287,26 @@ def consent_list(
     events = open_store(ctx).consent_events(tenant)
     if as_json:
         for e in events:
-            console.print(canonical_json({"id": e.event_id, **e.canonical()}).decode(), markup=False)
+            console.print(
+                canonical_json({"id": e.event_id, **e.canonical()}).decode(), markup=False
+            )
         return
-    table = Table("id", "at", "tenant", "kind", "subject", "role", "categories", "uses", "mode", "policy")
+    table = Table(
+        "id", "at", "tenant", "kind", "subject", "role", "categories", "uses", "mode", "policy"
+    )
     for e in events:
-        table.add_row(e.event_id, format_instant(e.at), e.tenant, e.kind, e.subject, e.role,
-                      ",".join(e.categories), ",".join(e.uses), e.mode or "", e.policy_version[:12])
+        table.add_row(
+            e.event_id,
+            format_instant(e.at),
+            e.tenant,
+            e.kind,
+            e.subject,
+            e.role,
+            ",".join(e.categories),
+            ",".join(e.uses),
+            e.mode or "",
+            e.policy_version[:12],
+        )
     console.print(table)
 
 
@@ -277,19 +350,28 @@ def consent_import(ctx: typer.Context, file: Path) -> None:
 def decide_cmd(
     ctx: typer.Context,
     tenant: str = typer.Option(..., "--tenant"),
-    category: list[str] = typer.Option(..., "--category", help="C[,C]; several mean a derived record."),
+    category: list[str] = typer.Option(
+        ..., "--category", help="C[,C]; several mean a derived record."
+    ),
     use: str = typer.Option(..., "--use"),
     collected_at: str = typer.Option(..., "--collected-at"),
-    subjects: list[str] = typer.Option([], "--subjects", help="A,B: the people whose content it is."),
+    subjects: list[str] = typer.Option(
+        [], "--subjects", help="A,B: the people whose content it is."
+    ),
     at: str | None = typer.Option(None, "--at", help="Time of use (default: now)."),
     record_id: str = typer.Option("-", "--id", help="Record id to echo in the decision."),
-    as_json: bool = typer.Option(False, "--json", help="Print the decision object (canonical JSON)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the decision object (canonical JSON)."
+    ),
 ) -> None:
     """Is this use of this content allowed? Exit 0 allowed, 1 denied, 2 bad input."""
     store = open_store(ctx)
     record = Record(
-        record_id, tenant, tuple(split_csv(category)),
-        parse_instant(collected_at, "--collected-at"), tuple(split_csv(subjects)),
+        record_id,
+        tenant,
+        tuple(split_csv(category)),
+        parse_instant(collected_at, "--collected-at"),
+        tuple(split_csv(subjects)),
     )
     when = parse_instant(at, "--at") if at else None
     decision = decide(store.context(), record, use, when)

@@ -6,9 +6,8 @@ import tempfile
 from pathlib import Path
 
 import typer
-from rich.table import Table
-
 from rich.console import Console
+from rich.table import Table
 
 from ..demo import NOT_YET, PERIODS, build_demo
 from ..timeutil import format_instant
@@ -16,7 +15,9 @@ from ._app import app, console
 
 
 @app.command()
-def demo(keep: Path | None = typer.Option(None, "--keep", help="Build in this folder and keep it.")) -> None:
+def demo(
+    keep: Path | None = typer.Option(None, "--keep", help="Build in this folder and keep it."),
+) -> None:
     """Run the 2023 terms timeline end to end on a temporary SQLite store."""
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
@@ -32,11 +33,17 @@ def _run(workdir: Path) -> None:
     ps = result.store.policy_set()
     console.print("Terms (policy files, each version immutable and known by its hash):")
     for p in ps.families["meetco-terms"]:
-        console.print(f"  {p.version.version:<24} {p.hash[:12]}  effective {format_instant(p.version.effective_at)}  {p.version.title or ''}")
+        console.print(
+            f"  {p.version.version:<24} {p.hash[:12]}  effective {format_instant(p.version.effective_at)}  {p.version.title or ''}"
+        )
     console.print("Consent on record:")
     for e in result.consents:
-        console.print(f"  {format_instant(e.at)}  {e.tenant}: {e.role} {e.subject} {e.kind} {','.join(e.uses)} ({e.mode})")
-    console.print(f"Records: {result.records.num_rows} synthetic records of tenants acme and globex.\n")
+        console.print(
+            f"  {format_instant(e.at)}  {e.tenant}: {e.role} {e.subject} {e.kind} {','.join(e.uses)} ({e.mode})"
+        )
+    console.print(
+        f"Records: {result.records.num_rows} synthetic records of tenants acme and globex.\n"
+    )
 
     table = Table(title="How the same kinds of content fare (allowed/total, main reason)")
     for name in ("tenant", "content", "collected"):

@@ -237,8 +237,12 @@ class Store:
                 self.audit.append(
                     conn,
                     "policy.added",
-                    {"hash": h, "family": version.family, "version": version.version,
-                     "effective_at": format_instant(version.effective_at)},
+                    {
+                        "hash": h,
+                        "family": version.family,
+                        "version": version.version,
+                        "effective_at": format_instant(version.effective_at),
+                    },
                 )
                 out.append((h, True))
         return out

@@ -1,0 +1,88 @@
+"""Shared fixtures: a fresh store per test, on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from trainguard.demo import copy_policy_files
+from trainguard.policy import load_policy_file
+from trainguard.store import Store
+
+PG_URL = os.environ.get("TRAINGUARD_TEST_DATABASE_URL")
+PG_SKIP = "PostgreSQL tests need TRAINGUARD_TEST_DATABASE_URL (CI sets it to 127.0.0.1:5432)"
+MEETINGS = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
+)
+
+
+def _pg_store() -> Iterator[Store]:
+    if not PG_URL:
+        pytest.skip(PG_SKIP)
+    from trainguard.store.store import resolve_url
+
+    schema = f"tg_test_{uuid.uuid4().hex[:12]}"
+    url = resolve_url(PG_URL)
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        store = Store(url, engine=engine)
+        store.init()
+        yield store
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh, initialized store on each backend."""
+    if request.param == "sqlite":
+        store = Store(str(tmp_path / "t.db"))
+        store.init()
+        yield store
+        store.engine.dispose()
+    else:
+        yield from _pg_store()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh SQLite store (for tests that are about logic, not the backend)."""
+    s = Store(str(tmp_path / "t.db"))
+    s.init()
+    yield s
+    s.engine.dispose()
+
+
+@pytest.fixture
+def policy_files(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    files = copy_policy_files(folder)
+    return {f.name.split("-")[0]: f for f in files}
+
+
+@pytest.fixture
+def timeline_store(store: Store, policy_files: dict[str, Path]) -> Store:
+    """A store holding v1–v3 of the design's timeline."""
+    store.add_policies(
+        [(load_policy_file(policy_files[v]), str(policy_files[v])) for v in ("v1", "v2", "v3")]
+    )
+    return store
+
+
+@pytest.fixture
+def meetings_path() -> Path:
+    if not MEETINGS.exists():
+        pytest.skip(f"real transcripts not found at {MEETINGS}")
+    return MEETINGS
