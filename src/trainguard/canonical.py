@@ -11,6 +11,7 @@ code units, which differs from code-point order only for keys outside the BMP.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,8 +50,39 @@ def _normalize(value: Any, path: str) -> Any:
     raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
+_BEYOND_SURROGATES = re.compile("[\ud800-\U0010ffff]")
+
+
+def _reject_float(text: str) -> Any:
+    raise ValueError(f"floats are not allowed in canonical documents ({text})")
+
+
+def _check_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise ValueError(f"integer {value} is outside ±(2^53−1)")
+    return value
+
+
 def canonical_json(value: Any) -> bytes:
     """Serialize ``value`` as RFC 8785 canonical JSON (UTF-8 bytes)."""
+    # Fast path, all in C: let json sort and encode, then parse the result back
+    # to prove it says exactly what ``value`` says (no floats, no int keys
+    # turned into strings, safe integers). Only text with characters at or
+    # above U+D800, where code-point order and UTF-16 order can differ, and
+    # values json would coerce take the slow, checked path.
+    try:
+        text = json.dumps(
+            value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and not _BEYOND_SURROGATES.search(text):
+        try:
+            if json.loads(text, parse_float=_reject_float, parse_int=_check_int) == value:
+                return text.encode("utf-8")
+        except ValueError:
+            pass
     normalized = _normalize(value, "$")
     return json.dumps(
         normalized, ensure_ascii=False, separators=(",", ":"), allow_nan=False

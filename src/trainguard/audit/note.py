@@ -51,7 +51,7 @@ class VerifierKey:
 
     @classmethod
     def parse(cls, text: str, source: str = "verifier key") -> VerifierKey:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)
         if len(parts) != 3:
             raise InputError(f"{source}: not a verifier key (name+keyid+base64 key)")
         name, kid_hex, b64 = parts
@@ -155,7 +155,7 @@ class Signer:
             ) from None
         except OSError as exc:
             raise InputError(f"{path}: cannot read the signing key ({exc.strerror})") from None
-        parts = text.split("+")
+        parts = text.split("+", 3)
         if len(parts) != 4 or parts[:2] != ["PRIVATE", "KEY"]:
             raise InputError(f"{path}: not a trainguard signing key")
         try:

@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..demo import NOT_YET, PERIODS, build_demo
+from ..audit.note import Signer
 from ..timeutil import format_instant
+from ..verify import verify_proof
 from ._app import app, console
 
 
@@ -67,6 +69,16 @@ def _run(workdir: Path) -> None:
         table.add_row(*row)
     wide = Console(highlight=False, width=max(console.width, 170))
     wide.print(table)
+    signer = Signer.generate(result.store.audit.origin())
+    note = result.store.audit.checkpoint(signer)
+    report = result.store.audit.verify(signer.verifier)
+    proof = result.store.audit.inclusion_proof(0)
+    shown = verify_proof(signer.verifier, note, proof)
+    console.print(
+        f"\nAudit log: {report.size} entries (policy versions and consent events), checkpoint signed; "
+        f"verify: {'OK' if report.ok else report.problem}; offline proof: {shown}.",
+        markup=False,
+    )
     console.print(
         "Read it as the design's worked timeline: chat collected in spring trains on 2023-08-09 with "
         "acme's implied admin consent, is DENIED_AT_USE from 2023-08-11, and the hypothetical 2024 "
