@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..demo import NOT_YET, PERIODS, build_demo
 from ..audit.note import Signer
+from ..demo import NOT_YET, PERIODS, build_demo
 from ..timeutil import format_instant
 from ..verify import verify_proof
 from ._app import app, console
