@@ -1,0 +1,120 @@
+"""Keyed fingerprints of word n-grams.
+
+Each token is hashed (xxh3, unkeyed); each window of ``n`` token hashes is
+folded into a 64-bit polynomial rolling hash; the rolling hash is then run
+through SipHash-2-4 under the tenant's 128-bit secret key. The keyed step is a
+PRF: without the key, the fingerprint index does not let anyone test whether a
+given text is in it, and two tenants' indexes cannot be joined. The loops are
+compiled with numba.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numba
+import numpy as np
+import xxhash
+
+from .normalize import Tokens
+
+DEFAULT_N = 13
+_BASE = np.uint64(0x100000001B3)  # odd multiplier for the rolling hash
+
+KEY_BYTES = 16
+
+
+def new_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def token_hashes(tokens: Tokens) -> np.ndarray:
+    h = xxhash.xxh3_64_intdigest
+    return np.fromiter(
+        (h(w.encode("utf-8")) for w in tokens.words), dtype=np.uint64, count=len(tokens)
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _rotl(x: np.uint64, b: int) -> np.uint64:
+    return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
+
+
+@numba.njit(cache=True)
+def _siphash24(k0: np.uint64, k1: np.uint64, m: np.uint64) -> np.uint64:
+    """SipHash-2-4 of one 8-byte little-endian word (the message length is 8)."""
+    v0 = k0 ^ np.uint64(0x736F6D6570736575)
+    v1 = k1 ^ np.uint64(0x646F72616E646F6D)
+    v2 = k0 ^ np.uint64(0x6C7967656E657261)
+    v3 = k1 ^ np.uint64(0x7465646279746573)
+    b = np.uint64(8) << np.uint64(56)
+    for word in (m, b):
+        v3 ^= word
+        for _ in range(2):
+            v0 += v1
+            v1 = _rotl(v1, 13)
+            v1 ^= v0
+            v0 = _rotl(v0, 32)
+            v2 += v3
+            v3 = _rotl(v3, 16)
+            v3 ^= v2
+            v0 += v3
+            v3 = _rotl(v3, 21)
+            v3 ^= v0
+            v2 += v1
+            v1 = _rotl(v1, 17)
+            v1 ^= v2
+            v2 = _rotl(v2, 32)
+        v0 ^= word
+    v2 ^= np.uint64(0xFF)
+    for _ in range(4):
+        v0 += v1
+        v1 = _rotl(v1, 13)
+        v1 ^= v0
+        v0 = _rotl(v0, 32)
+        v2 += v3
+        v3 = _rotl(v3, 16)
+        v3 ^= v2
+        v0 += v3
+        v3 = _rotl(v3, 21)
+        v3 ^= v0
+        v2 += v1
+        v1 = _rotl(v1, 17)
+        v1 ^= v2
+        v2 = _rotl(v2, 32)
+    return v0 ^ v1 ^ v2 ^ v3
+
+
+@numba.njit(cache=True)
+def _ngram_fingerprints(hashes: np.ndarray, n: int, k0: np.uint64, k1: np.uint64) -> np.ndarray:
+    count = hashes.shape[0] - n + 1
+    if count <= 0:
+        return np.empty(0, dtype=np.uint64)
+    out = np.empty(count, dtype=np.uint64)
+    top = np.uint64(1)
+    for _ in range(n - 1):
+        top *= _BASE
+    rolling = np.uint64(0)
+    for i in range(n):
+        rolling = rolling * _BASE + hashes[i]
+    out[0] = _siphash24(k0, k1, rolling)
+    for i in range(1, count):
+        rolling = (rolling - hashes[i - 1] * top) * _BASE + hashes[i + n - 1]
+        out[i] = _siphash24(k0, k1, rolling)
+    return out
+
+
+def ngram_fingerprints(tokens: Tokens, key: bytes, n: int = DEFAULT_N) -> np.ndarray:
+    """Keyed fingerprint of every window of ``n`` tokens; entry i covers tokens [i, i+n)."""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"fingerprint key must be {KEY_BYTES} bytes")
+    k0 = np.uint64(int.from_bytes(key[:8], "little"))
+    k1 = np.uint64(int.from_bytes(key[8:], "little"))
+    return _ngram_fingerprints(token_hashes(tokens), n, k0, k1)
+
+
+def siphash24_word(key: bytes, word: int) -> int:
+    """SipHash-2-4 of one 64-bit word, exposed for checking against reference vectors."""
+    k0 = np.uint64(int.from_bytes(key[:8], "little"))
+    k1 = np.uint64(int.from_bytes(key[8:], "little"))
+    return int(_siphash24(k0, k1, np.uint64(word)))
