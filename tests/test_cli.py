@@ -92,6 +92,9 @@ def test_grant_then_decide_follows_the_timeline(db: Path) -> None:
     )
     assert code == 1
     assert "DENIED" in out and "DENIED_AT_USE" in out
+    # Both decisions are in the audit log, after 3 policies and 1 consent event.
+    code, out, _ = run(db, "audit", "show", "5")
+    assert code == 0 and json.loads(out)["kind"] == "decision"
 
 
 def test_several_categories_mean_a_derived_record(db: Path) -> None:

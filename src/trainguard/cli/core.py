@@ -375,6 +375,8 @@ def decide_cmd(
     )
     when = parse_instant(at, "--at") if at else None
     decision = decide(store.context(), record, use, when)
+    # A decision someone asked for is evidence: it goes into the audit log.
+    store.audit.record("decision", decision.to_json())
     if as_json:
         console.print(decision.canonical_bytes().decode(), markup=False)
     else:
