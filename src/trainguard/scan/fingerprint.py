@@ -40,6 +40,27 @@ def _rotl(x: np.uint64, b: int) -> np.uint64:
     return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
 
 
+@numba.njit(cache=True, inline="always")
+def _sipround(
+    v0: np.uint64, v1: np.uint64, v2: np.uint64, v3: np.uint64
+) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
+    v0 += v1
+    v1 = _rotl(v1, 13)
+    v1 ^= v0
+    v0 = _rotl(v0, 32)
+    v2 += v3
+    v3 = _rotl(v3, 16)
+    v3 ^= v2
+    v0 += v3
+    v3 = _rotl(v3, 21)
+    v3 ^= v0
+    v2 += v1
+    v1 = _rotl(v1, 17)
+    v1 ^= v2
+    v2 = _rotl(v2, 32)
+    return v0, v1, v2, v3
+
+
 @numba.njit(cache=True)
 def _siphash24(k0: np.uint64, k1: np.uint64, m: np.uint64) -> np.uint64:
     """SipHash-2-4 of one 8-byte little-endian word (the message length is 8)."""
@@ -47,41 +68,15 @@ def _siphash24(k0: np.uint64, k1: np.uint64, m: np.uint64) -> np.uint64:
     v1 = k1 ^ np.uint64(0x646F72616E646F6D)
     v2 = k0 ^ np.uint64(0x6C7967656E657261)
     v3 = k1 ^ np.uint64(0x7465646279746573)
-    b = np.uint64(8) << np.uint64(56)
-    for word in (m, b):
+    # Two blocks: the word, then the length byte (8) in the top byte.
+    for word in (m, np.uint64(8) << np.uint64(56)):
         v3 ^= word
-        for _ in range(2):
-            v0 += v1
-            v1 = _rotl(v1, 13)
-            v1 ^= v0
-            v0 = _rotl(v0, 32)
-            v2 += v3
-            v3 = _rotl(v3, 16)
-            v3 ^= v2
-            v0 += v3
-            v3 = _rotl(v3, 21)
-            v3 ^= v0
-            v2 += v1
-            v1 = _rotl(v1, 17)
-            v1 ^= v2
-            v2 = _rotl(v2, 32)
+        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
         v0 ^= word
     v2 ^= np.uint64(0xFF)
     for _ in range(4):
-        v0 += v1
-        v1 = _rotl(v1, 13)
-        v1 ^= v0
-        v0 = _rotl(v0, 32)
-        v2 += v3
-        v3 = _rotl(v3, 16)
-        v3 ^= v2
-        v0 += v3
-        v3 = _rotl(v3, 21)
-        v3 ^= v0
-        v2 += v1
-        v1 = _rotl(v1, 17)
-        v1 ^= v2
-        v2 = _rotl(v2, 32)
+        v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
     return v0 ^ v1 ^ v2 ^ v3
 
 
