@@ -8,6 +8,7 @@ caught even by someone who recomputes every leaf hash.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,7 +116,6 @@ class AuditLog:
             ).first()
         if row is None:
             raise NotFoundError(f"audit entry {index} does not exist")
-        import json
 
         return {
             "index": index,
