@@ -186,8 +186,17 @@ def _encode(values: pa.Array) -> tuple[np.ndarray, list[str]]:
 
 
 def _encode_ints(values: np.ndarray) -> tuple[np.ndarray, int]:
+    codes, distinct = _encode_ints_with_values(values)
+    return codes, len(distinct)
+
+
+def _encode_ints_with_values(values: np.ndarray) -> tuple[np.ndarray, Sequence[int]]:
+    """Dense codes for integer keys (Arrow's hash kernel, no sort) and the distinct keys."""
     enc = pc.dictionary_encode(pa.array(values))
-    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(enc.dictionary)
+    return (
+        enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        enc.dictionary.to_pylist(),
+    )
 
 
 def _list_parts(col: pa.Array, name: str) -> tuple[pa.Array, np.ndarray]:
@@ -258,14 +267,6 @@ def _set_codes(
         for s in enc.dictionary.to_pylist()
     ]
     return set_codes, sets
-
-
-def _encode_ints_with_values(values: np.ndarray) -> tuple[np.ndarray, Sequence[int]]:
-    enc = pc.dictionary_encode(pa.array(values))
-    return (
-        enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-        enc.dictionary.to_pylist(),
-    )
 
 
 def collected_micros(table: pa.Table, name: str = "collected_at") -> np.ndarray:
