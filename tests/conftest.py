@@ -8,11 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
 from trainguard.demo import copy_policy_files
 from trainguard.policy import load_policy_file
 from trainguard.store import Store
+
+# No timing thresholds in tests: these machines are shared and noisy, and the
+# first example of a test may include a numba compilation.
+settings.register_profile("trainguard", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("trainguard")
 
 PG_URL = os.environ.get("TRAINGUARD_TEST_DATABASE_URL")
 PG_SKIP = "PostgreSQL tests need TRAINGUARD_TEST_DATABASE_URL (CI sets it to 127.0.0.1:5432)"

@@ -3,19 +3,45 @@
 trainguard's own documents (decisions, log entries, manifests) never hold
 floats, so the one part of JCS that needs a full ECMAScript number printer is
 refused outright instead of approximated. For strings, integers, booleans,
-null, arrays and objects, ``json.dumps`` with ``ensure_ascii=False`` already
-emits exactly what JCS asks for; what it does not do is order keys by UTF-16
-code units, which differs from code-point order only for keys outside the BMP.
+null, arrays and objects, sorted-key compact JSON without ASCII escaping is
+exactly what JCS asks for, except that JCS orders keys by UTF-16 code units,
+which differs from code-point order only for keys at or above U+D800.
+
+The fast path lets orjson (C) do the work and then proves the result: the
+output parses back to a value equal to the input (nothing was coerced: no
+NaN turned into null, no enum or UUID turned into a string), holds no number
+with a fraction or exponent (no float slipped through as ``1.0``), and holds
+no character where code-point and UTF-16 order can differ. Anything that
+fails a proof takes the slow, checked path, which refuses what JCS cannot
+represent unambiguously.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numba
+import numpy as np
+import orjson
+
 MAX_SAFE_INTEGER = 2**53 - 1
+
+# Subclasses, datetimes and dataclasses go to ``default`` (which refuses), so
+# orjson never quietly turns them into strings or objects.
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+_BEYOND_SURROGATES = re.compile("[\ud800-\U0010ffff]")
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _utf16_key(key: str) -> bytes:
@@ -30,11 +56,12 @@ def _normalize(value: Any, path: str) -> Any:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
                 raise ValueError(f"{path}: string is not valid Unicode") from exc
+            return str(value)
         return value
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INTEGER:
             raise ValueError(f"{path}: integer {value} is outside ±(2^53−1)")
-        return value
+        return int(value)
     if isinstance(value, float):
         raise ValueError(f"{path}: floats are not allowed in canonical documents")
     if isinstance(value, Mapping):
@@ -42,7 +69,7 @@ def _normalize(value: Any, path: str) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ValueError(f"{path}: object key {k!r} is not a string")
-            items.append((k, _normalize(v, f"{path}.{k}")))
+            items.append((str(k), _normalize(v, f"{path}.{k}")))
         items.sort(key=lambda kv: _utf16_key(kv[0]))
         return dict(items)
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
@@ -50,40 +77,66 @@ def _normalize(value: Any, path: str) -> Any:
     raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
-_BEYOND_SURROGATES = re.compile("[\ud800-\U0010ffff]")
+def _slow(value: Any) -> bytes:
+    import json
 
-
-def _reject_float(text: str) -> Any:
-    raise ValueError(f"floats are not allowed in canonical documents ({text})")
-
-
-def _check_int(text: str) -> int:
-    value = int(text)
-    if abs(value) > MAX_SAFE_INTEGER:
-        raise ValueError(f"integer {value} is outside ±(2^53−1)")
-    return value
-
-
-def canonical_json(value: Any) -> bytes:
-    """Serialize ``value`` as RFC 8785 canonical JSON (UTF-8 bytes)."""
-    # Fast path, all in C: let json sort and encode, then parse the result back
-    # to prove it says exactly what ``value`` says (no floats, no int keys
-    # turned into strings, safe integers). Only text with characters at or
-    # above U+D800, where code-point order and UTF-16 order can differ, and
-    # values json would coerce take the slow, checked path.
-    try:
-        text = json.dumps(
-            value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
-    except (TypeError, ValueError):
-        text = None
-    if text is not None and not _BEYOND_SURROGATES.search(text):
-        try:
-            if json.loads(text, parse_float=_reject_float, parse_int=_check_int) == value:
-                return text.encode("utf-8")
-        except ValueError:
-            pass
     normalized = _normalize(value, "$")
     return json.dumps(
         normalized, ensure_ascii=False, separators=(",", ":"), allow_nan=False
     ).encode("utf-8")
+
+
+@numba.njit(cache=True)
+def _first_fraction(buf: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Offset of the first number with a fraction or exponent outside strings, or -1."""
+    in_string = False
+    escaped = False
+    prev = 0
+    for i in range(buf.shape[0]):
+        c = buf[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 92:  # backslash
+                escaped = True
+            elif c == 34:  # quote
+                in_string = False
+        elif c == 34:
+            in_string = True
+        elif (c == 46 or c == 101 or c == 69) and 48 <= prev <= 57:  # . e E after a digit
+            return i
+        prev = c
+    return -1
+
+
+def _fast_many(values: Sequence[Any]) -> list[bytes] | None:
+    """All values through the fast path, or None if any of them needs the slow one."""
+    try:
+        encoded = [orjson.dumps(v, default=_refuse, option=_ORJSON_OPTIONS) for v in values]
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    # A newline never appears unescaped in compact JSON, so it can join documents.
+    joined = b"\n".join(encoded)
+    if _first_fraction(np.frombuffer(joined, dtype=np.uint8)) >= 0:
+        return None
+    if not joined.isascii() and _BEYOND_SURROGATES.search(joined.decode("utf-8")):
+        return None
+    if orjson.loads(b"[" + b",".join(encoded) + b"]") != list(values):
+        return None
+    return encoded
+
+
+def canonical_json_many(values: Sequence[Any]) -> list[bytes]:
+    """RFC 8785 canonical JSON for many values at once (one proof for the batch)."""
+    fast = _fast_many(values)
+    if fast is not None:
+        return fast
+    return [canonical_json(v) for v in values]
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialize ``value`` as RFC 8785 canonical JSON (UTF-8 bytes)."""
+    fast = _fast_many((value,))
+    if fast is not None:
+        return fast[0]
+    return _slow(value)

@@ -6,6 +6,8 @@ import hashlib
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trainguard.audit.merkle import (
     EMPTY_ROOT,
@@ -193,3 +195,16 @@ def test_out_of_range_requests_are_refused() -> None:
         tree.root(9)
     assert not verify_inclusion(_leaves(1)[0], 8, 8, [], tree.root())
     assert not verify_consistency(8, 6, [], tree.root(8), tree.root(6))
+
+
+@given(st.lists(st.integers(0, 40), max_size=12))
+def test_bulk_extend_builds_the_same_tree_as_appending_one_by_one(chunks: list[int]) -> None:
+    leaves = _leaves(sum(chunks))
+    one_by_one, bulk = MerkleTree(), MerkleTree()
+    for leaf in leaves:
+        one_by_one.append(leaf)
+    at = 0
+    for n in chunks:
+        bulk.extend(leaves[at : at + n])
+        at += n
+    assert bulk.levels == one_by_one.levels

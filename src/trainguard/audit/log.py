@@ -8,15 +8,18 @@ caught even by someone who recomputes every leaf hash.
 from __future__ import annotations
 
 import base64
+import gc
+import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from ..canonical import canonical_json
+from ..canonical import canonical_json_many
 from ..errors import IntegrityError, NotFoundError
 from ..store import schema as t
 from ..timeutil import format_instant, now_utc, to_micros
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from ..store.store import Store
 
 _FETCH = 10_000
+_sha256 = hashlib.sha256
 
 
 @dataclass
@@ -66,15 +70,28 @@ class AuditLog:
             select(t.audit_head.c.size).where(t.audit_head.c.id == 1).with_for_update()
         ).scalar_one()
         at = format_instant(now_utc())
-        rows = []
-        for i, (kind, data) in enumerate(items):
-            body = canonical_json({"index": size + i, "kind": kind, "at": at, "data": data})
-            rows.append({"idx": size + i, "leaf_hash": leaf_hash(body), "kind": kind, "body": body})
-        conn.execute(insert(t.audit_entries), rows)
+        bodies = canonical_json_many(
+            [
+                {"index": size + i, "kind": kind, "at": at, "data": data}
+                for i, (kind, data) in enumerate(items)
+            ]
+        )
+        rows = [
+            (size + i, leaf_hash(body), kind, body)
+            for i, ((kind, _), body) in enumerate(zip(items, bodies, strict=True))
+        ]
+        # Straight to the driver's executemany: SQLAlchemy's per-row parameter
+        # processing cost as much as canonicalizing the entries.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO {t.audit_entries.name} (idx, leaf_hash, kind, body) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark})",
+            rows,
+        )
         conn.execute(
             update(t.audit_head).where(t.audit_head.c.id == 1).values(size=size + len(rows))
         )
-        return [r["idx"] for r in rows]
+        return [r[0] for r in rows]
 
     def record(self, kind: str, data: dict[str, Any]) -> int:
         with self.store.write() as conn:
@@ -101,12 +118,13 @@ class AuditLog:
                     .order_by(t.audit_entries.c.idx)
                     .limit(_FETCH)
                 ).all()
-                if not rows or rows[0].idx != self._tree.size:
-                    raise IntegrityError(f"audit log: entry {self._tree.size} is missing")
-                for r in rows:
-                    if r.idx != self._tree.size:
-                        raise IntegrityError(f"audit log: entry {self._tree.size} is missing")
-                    self._tree.append(bytes(r.leaf_hash))
+                start = self._tree.size
+                missing = _first_gap([r[0] for r in rows], start)
+                if missing is not None or not rows:
+                    raise IntegrityError(
+                        f"audit log: entry {start if not rows else missing} is missing"
+                    )
+                self._tree.extend(bytes(r[1]) for r in rows[: size - start])
             return self._tree
 
     def entry(self, index: int) -> dict[str, Any]:
@@ -207,77 +225,118 @@ class AuditLog:
             raise NotFoundError(f"audit entry {index} does not exist")
 
     def verify(self, verifier: VerifierKey | None) -> VerifyReport:
-        """Recompute every leaf and root; check every checkpoint. Names the first bad index."""
-        report = VerifyReport()
-        tree = MerkleTree()
+        """Recompute every leaf and root; check every checkpoint. Names the first bad index.
 
-        with self.store.read() as conn:
+        Rows are checked a chunk at a time with list-wide comparisons, and the
+        tree is built level by level; only when a chunk fails is it walked row
+        by row to name the first bad index. A checkpoint at size s covers
+        entries before s, so it is judged before any fault at index ≥ s.
+        """
+        report = VerifyReport()
+        leaves: list[bytes] = []
+        fault: tuple[str, int] | None = None
+        origin = self.origin()
+        # Millions of short-lived bytes and tuples: the cyclic collector would
+        # rescan them again and again and find nothing (none of them form cycles).
+        with _collector_paused(), self.store.read() as conn:
             head = int(conn.execute(select(t.audit_head.c.size)).scalar_one())
             checkpoints = conn.execute(
-                select(t.audit_checkpoints).order_by(t.audit_checkpoints.c.size)
+                select(t.audit_checkpoints.c.size, t.audit_checkpoints.c.note).order_by(
+                    t.audit_checkpoints.c.size
+                )
             ).all()
-            pending = list(checkpoints)
-            next_index = 0
-            last = -1
-            while True:
-                rows = conn.execute(
-                    select(
-                        t.audit_entries.c.idx, t.audit_entries.c.leaf_hash, t.audit_entries.c.body
-                    )
-                    .where(t.audit_entries.c.idx > last)
-                    .order_by(t.audit_entries.c.idx)
-                    .limit(_FETCH)
-                ).all()
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            query = (
+                f"SELECT idx, leaf_hash, body FROM {t.audit_entries.name} "
+                f"WHERE idx >= {mark} ORDER BY idx LIMIT {mark}"
+            )
+            while fault is None:
+                rows = conn.exec_driver_sql(query, (len(leaves), _VERIFY_FETCH)).fetchall()
                 if not rows:
                     break
-                for idx, stored_leaf, body in rows:
-                    if idx != next_index:
-                        return report.fail(f"entry {next_index} is missing", next_index)
-                    leaf = bytes(stored_leaf)
-                    if body is None:
-                        report.redacted.append(idx)
-                    else:
-                        raw = bytes(body)
-                        if leaf_hash(raw) != leaf:
-                            return report.fail(
-                                f"entry {idx}: body does not match its leaf hash", idx
-                            )
-                        claimed = _claimed_index(raw)
-                        if claimed is None:
-                            return report.fail(f"entry {idx}: body is not a log entry", idx)
-                        if claimed != idx:
-                            return report.fail(
-                                f"entry {idx}: holds the body of entry {claimed} (rows moved)", idx
-                            )
-                    tree.append(leaf)
-                    next_index += 1
-                    while pending and pending[0].size == tree.size:
-                        cp = pending.pop(0)
-                        problem = _check_checkpoint(cp.note, tree, verifier, self.origin())
-                        if problem:
-                            return report.fail(
-                                f"checkpoint at size {cp.size}: {problem}", max(cp.size - 1, 0)
-                            )
-                        report.checkpoints += 1
-                last = rows[-1].idx
+                fault = _check_chunk(rows, len(leaves), leaves, report.redacted)
+        tree = MerkleTree(leaves)
         report.size = tree.size
+        for size, note in checkpoints:
+            if size > tree.size:
+                break
+            problem = _check_checkpoint(note, size, tree.root(size), verifier, origin)
+            if problem:
+                return report.fail(f"checkpoint at size {size}: {problem}", max(size - 1, 0))
+            report.checkpoints += 1
+        if fault is not None:
+            return report.fail(*fault)
         if tree.size != head:
             return report.fail(
                 f"log head says {head} entries but {tree.size} are stored (truncated)", tree.size
             )
-        while pending and pending[0].size == 0:
-            cp = pending.pop(0)
-            problem = _check_checkpoint(cp.note, tree, verifier, self.origin())
-            if problem:
-                return report.fail(f"checkpoint at size 0: {problem}", 0)
-            report.checkpoints += 1
-        if pending:
-            cp = pending[0]
+        if report.checkpoints < len(checkpoints):
+            size = checkpoints[report.checkpoints][0]
             return report.fail(
-                f"checkpoint at size {cp.size} but the log holds only {tree.size} entries (truncated)",
+                f"checkpoint at size {size} but the log holds only {tree.size} entries (truncated)",
                 tree.size,
             )
         return report
+
+
+_VERIFY_FETCH = 100_000
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _first_gap(indexes: list[int], start: int) -> int | None:
+    """The first index missing from ``indexes`` (which should be start, start+1, …)."""
+    if indexes == list(range(start, start + len(indexes))):
+        return None
+    for expected, idx in enumerate(indexes, start):
+        if idx != expected:
+            return expected
+    return None
+
+
+def _check_chunk(
+    rows: Sequence[Any], start: int, leaves: list[bytes], redacted: list[int]
+) -> tuple[str, int] | None:
+    """Check one chunk of rows; extend ``leaves`` with the good prefix. A fault names its index."""
+    good = len(rows)
+    fault: tuple[str, int] | None = None
+    gap = _first_gap([r[0] for r in rows], start)
+    if gap is not None:
+        good, fault = gap - start, (f"entry {gap} is missing", gap)
+    stored = [bytes(r[1]) for r in rows[:good]]
+    bodies = [r[2] for r in rows[:good]]
+    computed = [
+        stored[i] if body is None else _sha256(b"\x00" + body).digest()
+        for i, body in enumerate(bodies)
+    ]
+    claimed = [
+        start + i if body is None else _claimed_index(bytes(body)) for i, body in enumerate(bodies)
+    ]
+    if computed != stored or claimed != list(range(start, start + good)):
+        for i in range(good):
+            idx = start + i
+            if computed[i] != stored[i]:
+                good, fault = i, (f"entry {idx}: body does not match its leaf hash", idx)
+                break
+            if claimed[i] is None:
+                good, fault = i, (f"entry {idx}: body is not a log entry", idx)
+                break
+            if claimed[i] != idx:
+                problem = f"entry {idx}: holds the body of entry {claimed[i]} (rows moved)"
+                good, fault = i, (problem, idx)
+                break
+    redacted.extend(start + i for i, body in enumerate(bodies[:good]) if body is None)
+    leaves.extend(stored[:good])
+    return fault
 
 
 def _claimed_index(body: bytes) -> int | None:
@@ -297,7 +356,7 @@ def _claimed_index(body: bytes) -> int | None:
 
 
 def _check_checkpoint(
-    note: str, tree: MerkleTree, verifier: VerifierKey | None, origin: str
+    note: str, size: int, root: bytes, verifier: VerifierKey | None, origin: str
 ) -> str | None:
     from .note import parse_body
 
@@ -307,9 +366,9 @@ def _check_checkpoint(
         return str(exc).removeprefix("checkpoint: ")
     if cp.origin != origin:
         return f"origin {cp.origin!r} is not this log's ({origin!r})"
-    if cp.size != tree.size:
+    if cp.size != size:
         return f"note says size {cp.size}"
-    if cp.root != tree.root():
+    if cp.root != root:
         return (
             "signed root "
             + base64.b64encode(cp.root).decode()

