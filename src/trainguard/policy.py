@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .canonical import canonical_json
 from .errors import PolicyFileError, TaxonomyError
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, pattern_matches
 from .timeutil import format_instant, parse_instant
+from .yamlfile import line_for, parse_yaml, validation_message
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FAMILY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -214,65 +213,10 @@ def _micros(value: datetime) -> int:
 # --- loading -------------------------------------------------------------------------
 
 
-class _StringLoader(yaml.SafeLoader):
-    """SafeLoader without implicit timestamps: dates stay strings so that
-    ``version: 2023-08-11`` is a version name and times are parsed (and their
-    timezones checked) by us, not guessed by YAML."""
-
-
-_StringLoader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _node_to_python(
-    node: yaml.Node, loader: _StringLoader, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]
-) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if key in out:
-                raise PolicyFileError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-            out[key] = _node_to_python(value_node, loader, (*path, key), lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _node_to_python(child, loader, (*path, i), lines) for i, child in enumerate(node.value)
-        ]
-    return loader.construct_object(node, deep=True)
-
-
-def _parse_yaml(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    loader = _StringLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise PolicyFileError("the file is empty")
-        lines: dict[tuple[Any, ...], int] = {}
-        return _node_to_python(node, loader, (), lines), lines
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise PolicyFileError(f"{where}not valid YAML ({exc.problem})") from exc
-    finally:
-        loader.dispose()
-
-
-def _line_for(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int | None:
-    # Walk up the location until we reach a path we saw in the file.
-    for cut in range(len(loc), -1, -1):
-        if loc[:cut] in lines:
-            return lines[loc[:cut]]
-    return None
-
-
 def parse_policy(text: str, source: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> PolicyVersion:
     """Parse and validate one policy version. Errors name ``source`` and the line."""
     try:
-        data, lines = _parse_yaml(text)
+        data, lines = parse_yaml(text, PolicyFileError)
     except PolicyFileError as exc:
         raise PolicyFileError(f"{source}: {exc}") from exc
     if not isinstance(data, dict):
@@ -280,17 +224,7 @@ def parse_policy(text: str, source: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY) 
     try:
         policy = PolicyVersion.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        line = _line_for(loc, lines)
-        field = ".".join(str(p) for p in loc) or "file"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        where = f"line {line}: " if line is not None else ""
-        raise PolicyFileError(f"{source}: {where}{field}: {msg}") from None
+        raise PolicyFileError(f"{source}: {validation_message(exc, lines)}") from None
     for i, rule in enumerate(policy.rules):
         for kind, patterns in (("categories", rule.categories), ("uses", rule.uses)):
             for j, pattern in enumerate(patterns):
@@ -300,7 +234,7 @@ def parse_policy(text: str, source: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY) 
                     else:
                         taxonomy.check_use_pattern(pattern)
                 except TaxonomyError as exc:
-                    line = _line_for(("rules", i, kind, j), lines)
+                    line = line_for(("rules", i, kind, j), lines)
                     where = f"line {line}: " if line is not None else ""
                     raise PolicyFileError(f"{source}: {where}rule {rule.id!r}: {exc}") from None
     return policy

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from trainguard.audit.merkle import (
     EMPTY_ROOT,
+    MerkleFrontier,
     MerkleTree,
     leaf_hash,
     verify_consistency,
@@ -208,3 +209,15 @@ def test_bulk_extend_builds_the_same_tree_as_appending_one_by_one(chunks: list[i
         bulk.extend(leaves[at : at + n])
         at += n
     assert bulk.levels == one_by_one.levels
+
+
+@given(st.lists(st.integers(0, 70), max_size=10))
+def test_frontier_root_equals_the_full_tree_root(chunks: list[int]) -> None:
+    leaves = _leaves(sum(chunks))
+    frontier = MerkleFrontier()
+    at = 0
+    for n in chunks:
+        frontier.extend(leaves[at : at + n])
+        at += n
+        assert frontier.root() == MerkleTree(leaves[:at]).root()
+    assert frontier.size == len(leaves)

@@ -64,12 +64,7 @@ class MerkleTree:
             parents = self.levels[level + 1]
             done, due = len(parents), len(row) // 2
             if due > done:
-                # One joined buffer and slices of it: a third cheaper than
-                # concatenating the two child hashes for every parent.
-                buf = b"".join(row[2 * done : 2 * due])
-                parents.extend(
-                    _sha256(b"\x01" + buf[i : i + 64]).digest() for i in range(0, len(buf), 64)
-                )
+                parents.extend(_parents(row[2 * done : 2 * due]))
             level += 1
 
     def range_hash(self, lo: int, hi: int) -> bytes:
@@ -129,6 +124,45 @@ class MerkleTree:
                 lo, m, complete = lo + k, m - k, False
         proof.reverse()
         return proof
+
+
+def _parents(row: list[bytes]) -> list[bytes]:
+    """Node hashes of consecutive pairs of ``row`` (an odd last one is left out).
+
+    One joined buffer and slices of it: a third cheaper than concatenating
+    the two child hashes for every parent."""
+    buf = b"".join(row[: len(row) // 2 * 2])
+    return [_sha256(b"\x01" + buf[i : i + 64]).digest() for i in range(0, len(buf), 64)]
+
+
+class MerkleFrontier:
+    """The root of an append-only tree in O(log n) memory: only the unpaired
+    subtree at each level is kept. For streams too long to hold every leaf
+    (a gate manifest of twenty million rows); same root as :class:`MerkleTree`."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._pending: list[list[bytes]] = []
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        self.size += len(leaves)
+        carry = list(leaves)
+        level = 0
+        while carry:
+            if len(self._pending) == level:
+                self._pending.append([])
+            row = self._pending[level] + carry
+            carry = _parents(row)
+            self._pending[level] = row[len(row) // 2 * 2 :]
+            level += 1
+
+    def root(self) -> bytes:
+        """Each pending node is a complete subtree; RFC 9162 joins them right to left."""
+        root: bytes | None = None
+        for row in self._pending:
+            for node in row:
+                root = node if root is None else node_hash(node, root)
+        return EMPTY_ROOT if root is None else root
 
 
 def verify_inclusion(

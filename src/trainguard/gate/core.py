@@ -1,0 +1,314 @@
+"""The gate for one batch: decide every row, keep the admitted ones, describe them all.
+
+:class:`Gate` is what every entry point shares — the streaming run that
+writes a gate output folder, the Arrow/pandas/polars helpers, and the
+function Ray Data maps over blocks — so all of them decide alike.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..batch import _NULL_TIME, collected_micros, decide_batch
+from ..decide import DecisionContext
+from ..errors import InputError
+from ..timeutil import ensure_utc, now_utc
+from .content import content_digests, hex_digests
+from .manifest import MANIFEST_SCHEMA, leaf_hashes
+from .mapping import ColumnMapping, ResolvedMapping
+
+REGISTERED_CUSTOMER_CONTENT = "REGISTERED_CUSTOMER_CONTENT"
+# A source id the run could not find: no taxonomy knows this category, so a
+# record derived from it is denied with UNKNOWN_CATEGORY rather than guessed at.
+UNKNOWN_SOURCE = "?unknown-source"
+_STR_LIST = pa.list_(pa.string())
+
+# Given the rows that would be admitted and the content columns, say which
+# of them hold registered customer content.
+ContentCheck = Callable[[pa.RecordBatch, Sequence[str]], np.ndarray]
+
+
+@dataclass
+class GateBatch:
+    admitted: pa.RecordBatch
+    manifest: pa.RecordBatch
+    leaves: list[bytes]
+
+
+@dataclass
+class Lineage:
+    """Categories of records by id, so derived records can inherit them."""
+
+    own: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    known: dict[str, tuple[str, ...]] = field(default_factory=dict)  # from earlier manifests
+
+    def add(
+        self,
+        ids: Iterable[str],
+        cats: Iterable[Sequence[str]],
+        parents: Iterable[Sequence[str] | None],
+    ) -> None:
+        for i, c, p in zip(ids, cats, parents, strict=True):
+            self.own[i] = tuple(c)
+            if p:
+                self.parents[i] = tuple(p)
+
+    def effective(self, record_id: str) -> tuple[str, ...]:
+        """Own categories ∪ everything inherited, transitively; unknown sources marked."""
+        out: set[str] = set()
+        stack, seen = [record_id], set()
+        while stack:
+            rid = stack.pop()
+            if rid in seen:
+                continue
+            seen.add(rid)
+            if rid in self.own:
+                out.update(self.own[rid])
+                stack.extend(self.parents.get(rid, ()))
+            elif rid in self.known:
+                out.update(self.known[rid])
+            else:
+                out.add(UNKNOWN_SOURCE)
+        return tuple(sorted(out))
+
+
+class Gate:
+    """Decides batches for one use at one time under one decision context."""
+
+    def __init__(
+        self,
+        ctx: DecisionContext,
+        use: str,
+        at: datetime | None = None,
+        mapping: ColumnMapping | None = None,
+        lineage: Lineage | None = None,
+        content_check: ContentCheck | None = None,
+    ) -> None:
+        ctx.taxonomy.check_use(use)
+        self.ctx = ctx
+        self.use = use
+        self.at = ensure_utc(at, "at") if at is not None else now_utc()
+        self.mapping = mapping or ColumnMapping()
+        self.lineage = lineage
+        self.content_check = content_check
+        self.counts: Counter[tuple[str, bool, str]] = Counter()
+        self.policy_hashes: set[str] = set()
+
+    def resolve(self, schema: pa.Schema, source: str) -> ResolvedMapping:
+        return self.mapping.resolve(schema, source, self.ctx.taxonomy)
+
+    # --- one batch --------------------------------------------------------------------
+
+    def run(
+        self,
+        batch: pa.RecordBatch | pa.Table,
+        source: str = "input",
+        m: ResolvedMapping | None = None,
+    ) -> GateBatch:
+        if isinstance(batch, pa.Table):
+            batch = (
+                batch.combine_chunks().to_batches()[0]
+                if batch.num_rows
+                else pa.RecordBatch.from_pylist([], schema=batch.schema)
+            )
+        m = m or self.resolve(batch.schema, source)
+        n = batch.num_rows
+        ids = text_column(batch, m.id, source, "id")
+        own = self.own_categories(batch, m, source)
+        derived = id_lists(batch, m.derived_from, n, source) if m.derived_from else None
+        subjects = id_lists(batch, m.subjects, n, source) if m.subjects else _empty_lists(n)
+
+        effective = own
+        inherited = None
+        if derived is not None and pc.sum(pc.list_value_length(derived)).as_py():
+            id_list = ids.to_pylist()
+            lineage = self.lineage
+            if lineage is None:  # no earlier pass: sources must be in this batch
+                lineage = Lineage()
+                lineage.add(id_list, own.to_pylist(), derived.to_pylist())
+            has_parents = pc.list_value_length(derived).to_numpy(zero_copy_only=False) > 0
+            eff = own.to_pylist()
+            inh: list[list[str]] = [[] for _ in range(n)]
+            for i in np.flatnonzero(has_parents).tolist():
+                cats = lineage.effective(id_list[i])
+                inh[i] = [c for c in cats if c not in eff[i]]
+                eff[i] = list(cats)
+            effective, inherited = pa.array(eff, _STR_LIST), pa.array(inh, _STR_LIST)
+
+        meta_cols = {
+            "id": ids,
+            "tenant": text_column(batch, m.tenant, source, "tenant"),
+            "categories": own,
+            "collected_at": batch.column(m.collected_at),
+            "subjects": subjects,
+        }
+        if inherited is not None:
+            meta_cols["derived_categories"] = inherited
+        meta = pa.table(meta_cols)
+        try:
+            decisions = decide_batch(self.ctx, meta, self.use, self.at)
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from None
+        allowed = decisions.column("allowed").combine_chunks()
+        reasons = decisions.column("reasons").combine_chunks()
+        rules = decisions.column("rules").combine_chunks()
+
+        digests = content_digests(batch, m.content)
+        if self.content_check is not None and pc.any(allowed).as_py():
+            candidates = np.flatnonzero(allowed.to_numpy(zero_copy_only=False))
+            hits = self.content_check(batch.take(pa.array(candidates)), m.content)
+            if hits.any():
+                flagged = np.zeros(n, dtype=bool)
+                flagged[candidates[hits]] = True
+                mask = pa.array(flagged)
+                allowed = pc.and_(allowed, pc.invert(mask))
+                reasons = pc.if_else(
+                    mask, pa.scalar([REGISTERED_CUSTOMER_CONTENT], _STR_LIST), reasons
+                )
+
+        micros = collected_micros(meta)
+        stamps = pa.array(np.where(micros == _NULL_TIME, 0, micros), pa.int64()).cast(
+            pa.timestamp("us", tz="UTC")
+        )
+        collected_text = pc.if_else(
+            pa.array(micros == _NULL_TIME),
+            pa.scalar(None, pa.string()),
+            pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%SZ"),
+        )
+        manifest = pa.RecordBatch.from_arrays(
+            [
+                ids,
+                meta_cols["tenant"],
+                _sorted_sets(effective),
+                collected_text,
+                subjects,
+                derived if derived is not None else _empty_lists(n),
+                hex_digests(digests),
+                allowed,
+                reasons,
+                rules,
+                decisions.column("policy_at_use").combine_chunks(),
+                decisions.column("policy_at_collection").combine_chunks(),
+                decisions.column("consents").combine_chunks(),
+            ],
+            schema=MANIFEST_SCHEMA,
+        )
+        self._count(manifest)
+        return GateBatch(batch.filter(allowed), manifest, leaf_hashes(manifest))
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def own_categories(self, batch: pa.RecordBatch, m: ResolvedMapping, source: str) -> pa.Array:
+        n = batch.num_rows
+        if m.category_value is not None:
+            return pa.array([[m.category_value]] * n, _STR_LIST)
+        assert m.category is not None
+        col = batch.column(m.category)
+        if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            cats = col.cast(_STR_LIST)
+        else:
+            text = col.cast(pa.string())
+            offsets = pa.array(np.arange(n + 1, dtype=np.int32))
+            cats = pa.ListArray.from_arrays(offsets, text, mask=pc.is_null(text))
+        values = pc.list_flatten(cats)
+        bad_rows = pc.is_null(cats)
+        if pc.any(bad_rows).as_py() or values.null_count:
+            row = _first_true(bad_rows) if pc.any(bad_rows).as_py() else None
+            raise InputError(
+                f"{source}: column {m.category!r} is empty in row {row if row is not None else '?'}"
+            )
+        for value in pc.unique(values).to_pylist():
+            if value not in self.ctx.taxonomy.categories:
+                parents = pc.list_parent_indices(cats)
+                first = int(parents[pc.index(values, value).as_py()].as_py())
+                rid = batch.column(m.id)[first].as_py()
+                raise InputError(
+                    f"{source}: row {first} (id {rid!r}): unknown category {value!r} "
+                    "(add it with `trainguard taxonomy add` or fix the data)"
+                )
+        return cats
+
+    def _count(self, manifest: pa.RecordBatch) -> None:
+        reasons = manifest.column("reasons")
+        parents = pc.list_parent_indices(reasons)
+        table = pa.table(
+            {
+                "category": pc.binary_join(manifest.column("categories"), "+").take(parents),
+                "allowed": manifest.column("allowed").take(parents),
+                "reason": pc.list_flatten(reasons),
+            }
+        )
+        grouped = table.group_by(["category", "allowed", "reason"]).aggregate([("reason", "count")])
+        for row in grouped.to_pylist():
+            self.counts[(row["category"], row["allowed"], row["reason"])] += row["reason_count"]
+        for name in ("policy_at_use", "policy_at_collection"):
+            self.policy_hashes.update(h for h in pc.unique(manifest.column(name)).to_pylist() if h)
+
+
+def _empty_lists(n: int) -> pa.Array:
+    return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], pa.string()))
+
+
+def _first_true(mask: pa.Array) -> int:
+    return int(np.flatnonzero(mask.to_numpy(zero_copy_only=False))[0])
+
+
+def text_column(batch: pa.RecordBatch, name: str, source: str, role: str) -> pa.Array:
+    col = batch.column(name)
+    try:
+        text = col.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError(
+            f"{source}: column {name!r} ({role}) of type {col.type} is not text"
+        ) from None
+    if text.null_count:
+        raise InputError(
+            f"{source}: column {name!r} ({role}) is empty in row {_first_true(pc.is_null(text))}"
+        )
+    return text
+
+
+def id_lists(batch: pa.RecordBatch, name: str | None, n: int, source: str) -> pa.Array:
+    assert name is not None
+    col = batch.column(name)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        # A lone id in a text column is a list of one; empty text is no list.
+        text = col.cast(pa.string())
+        lists = pa.array([[v] if v else [] for v in text.to_pylist()], _STR_LIST)
+        return lists
+    try:
+        lists = col.cast(_STR_LIST)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError(
+            f"{source}: column {name!r} must hold lists of ids, not {col.type}"
+        ) from None
+    if lists.null_count:
+        lists = pa.array([v or [] for v in lists.to_pylist()], _STR_LIST)
+    return lists
+
+
+def _sorted_sets(lists: pa.Array) -> pa.Array:
+    """Each list sorted with duplicates removed (worked out once per distinct list)."""
+    key = pc.binary_join(lists, "\x1f")
+    enc = pc.dictionary_encode(key)
+    distinct = [sorted(set(k.split("\x1f"))) if k else [] for k in enc.dictionary.to_pylist()]
+    return pa.array(distinct, _STR_LIST).take(enc.indices)
+
+
+def categories_by_id(manifests: Iterable[pa.Table]) -> Mapping[str, tuple[str, ...]]:
+    """Effective categories of every record in earlier manifests (for inheritance)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for table in manifests:
+        for rid, cats in zip(
+            table.column("id").to_pylist(), table.column("categories").to_pylist(), strict=True
+        ):
+            out[rid] = tuple(cats)
+    return out

@@ -1,0 +1,231 @@
+"""A gate run: sources in, a gate output folder out, the run in the audit log.
+
+``DIR/data/part-NNNNN.parquet`` (admitted rows of source N, the source's own
+schema), ``DIR/manifest.parquet`` (one row per input record) and
+``DIR/manifest.json`` (what went in, under which terms, the counts and the
+Merkle root). Everything is written into a hidden sibling folder and renamed
+into place at the end, so a failed run leaves nothing half-written in DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..audit.merkle import MerkleFrontier
+from ..errors import ConflictError, InputError
+from ..sources import BATCH_ROWS, Source, expand_sources, read_batches
+from ..timeutil import format_instant
+from .core import ContentCheck, Gate, Lineage, categories_by_id, id_lists, text_column
+from .manifest import MANIFEST_SCHEMA, read_manifest
+from .mapping import ColumnMapping, ResolvedMapping
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+Progress = Callable[[Source, int], None]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    out_dir: Path
+    records: int
+    admitted: int
+    root: str
+    manifest: dict[str, Any]
+    audit_index: int | None
+
+
+def run_gate(
+    store: Store,
+    sources: Sequence[str],
+    use: str,
+    out_dir: str | Path,
+    *,
+    mapping: ColumnMapping | None = None,
+    at: datetime | None = None,
+    replace: bool = False,
+    lineage_dirs: Sequence[str | Path] = (),
+    content_check: ContentCheck | None = None,
+    scan_info: dict[str, Any] | None = None,
+    fmt: Any = None,
+    batch_rows: int = BATCH_ROWS,
+    progress: Progress | None = None,
+) -> GateResult:
+    """Gate every record of ``sources`` for ``use`` into ``out_dir``; record the run."""
+    out = Path(out_dir)
+    _check_target(out, replace)
+    files = expand_sources(sources, fmt)
+    for f in files:
+        if f.format == "text":
+            raise InputError(
+                f"{f.url}: plain text has no record columns; use parquet, jsonl or csv"
+            )
+    ctx = store.context()
+    gate = Gate(ctx, use, at, mapping, content_check=content_check)
+    gate.lineage = _lineage(gate, files, lineage_dirs, batch_rows)
+
+    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    (tmp / "data").mkdir(parents=True)
+    try:
+        frontier = MerkleFrontier()
+        inputs: list[dict[str, Any]] = []
+        mappings: dict[str, ResolvedMapping] = {}
+        with pq.ParquetWriter(tmp / "manifest.parquet", MANIFEST_SCHEMA) as manifest_out:
+            for number, source in enumerate(files):
+                rows = admitted = 0
+                writer: pq.ParquetWriter | None = None
+                schema: pa.Schema | None = None
+                m: ResolvedMapping | None = None
+                for batch in read_batches(source, batch_rows):
+                    if schema is None:
+                        schema, m = batch.schema, gate.resolve(batch.schema, source.url)
+                        writer = pq.ParquetWriter(
+                            tmp / "data" / f"part-{number:05d}.parquet", schema
+                        )
+                    batch = _conform(batch, schema, source)
+                    result = gate.run(batch, source.url, m)
+                    manifest_out.write_batch(result.manifest)
+                    assert writer is not None
+                    writer.write_batch(result.admitted)
+                    frontier.extend(result.leaves)
+                    rows += batch.num_rows
+                    admitted += result.admitted.num_rows
+                    if progress is not None:
+                        progress(source, batch.num_rows)
+                if writer is not None:
+                    writer.close()
+                if m is not None:
+                    mappings[source.url] = m
+                inputs.append(
+                    {
+                        "url": source.url,
+                        "format": source.format,
+                        "sha256": source.sha256(),
+                        "bytes": source.size(),
+                        "records": rows,
+                        "admitted": admitted,
+                        "content_columns": list(m.content) if m else [],
+                    }
+                )
+        records = frontier.size
+        admitted_total = sum(i["admitted"] for i in inputs)
+        root = frontier.root().hex()
+        policies = sorted(
+            (ctx.policies.resolve(h).ref() for h in gate.policy_hashes),
+            key=lambda r: (r["family"], r["effective_at"]),
+        )
+        manifest: dict[str, Any] = {
+            "trainguard_version": _version(),
+            "use": use,
+            "at": format_instant(gate.at),
+            "inputs": inputs,
+            "mapping": mapping.model_dump(mode="json") if mapping else None,
+            "policies": policies,
+            "lineage": [str(Path(d)) for d in lineage_dirs],
+            "scan": scan_info,
+            "records": records,
+            "admitted": admitted_total,
+            "denied": records - admitted_total,
+            "counts": [
+                {"category": c, "allowed": a, "reason": r, "records": k}
+                for (c, a, r), k in sorted(gate.counts.items())
+            ],
+            "merkle": {
+                "algorithm": "RFC 9162 SHA-256",
+                "leaf": "SHA-256(0x00 || RFC 8785 JSON of the manifest.parquet row)",
+                "tree_size": records,
+                "root": root,
+            },
+        }
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        audit_index = store.audit.record(
+            "gate.run",
+            {
+                "out": str(out.resolve()),
+                "use": use,
+                "at": manifest["at"],
+                "records": records,
+                "admitted": admitted_total,
+                "root": root,
+                "inputs": [{"url": i["url"], "sha256": i["sha256"]} for i in inputs],
+                "policies": [p["hash"] for p in policies],
+            },
+        )
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return GateResult(out, records, admitted_total, root, manifest, audit_index)
+
+
+def _check_target(out: Path, replace: bool) -> None:
+    if not out.exists():
+        if not out.parent.is_dir():
+            raise InputError(f"--out {out}: the folder {out.parent} does not exist")
+        return
+    if not replace:
+        raise ConflictError(f"--out {out} already exists; pass --replace to overwrite it")
+    if not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists()):
+        raise ConflictError(f"--out {out} is not a gate output folder; refusing to replace it")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(out, old)
+    os.rename(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema, source: Source) -> pa.RecordBatch:
+    """Later batches of JSONL or CSV may infer other types: hold them to the first's."""
+    if batch.schema.equals(schema):
+        return batch
+    try:
+        return batch.select(schema.names).cast(schema)
+    except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+        raise InputError(f"{source.url}: rows do not keep one schema ({exc})") from None
+
+
+def _lineage(
+    gate: Gate, files: Sequence[Source], lineage_dirs: Sequence[str | Path], batch_rows: int
+) -> Lineage | None:
+    """First pass, only when some input maps ``derived_from``: categories by record id."""
+    lineage = Lineage(known=dict(categories_by_id(read_manifest(d)[1] for d in lineage_dirs)))
+    needed = False
+    for source in files:
+        m: ResolvedMapping | None = None
+        for batch in read_batches(source, batch_rows):
+            m = m or gate.resolve(batch.schema, source.url)
+            if m.derived_from is None:
+                break
+            needed = True
+            own = gate.own_categories(batch, m, source.url)
+            lineage.add(
+                text_column(batch, m.id, source.url, "id").to_pylist(),
+                own.to_pylist(),
+                id_lists(batch, m.derived_from, batch.num_rows, source.url).to_pylist(),
+            )
+    return lineage if needed or lineage_dirs else None
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
