@@ -141,8 +141,16 @@ def expand_sources(
     return out
 
 
-def read_batches(source: Source, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """Stream a tabular source as record batches; a corrupt file is one clear error."""
+def read_batches(
+    source: Source, batch_rows: int = BATCH_ROWS, as_text: Sequence[str] = ()
+) -> Iterator[pa.RecordBatch]:
+    """Stream a tabular source as record batches; a corrupt file is one clear error.
+
+    ``as_text`` columns are read from JSONL and CSV as text, untouched: Arrow
+    would otherwise turn ISO 8601 strings into timestamps and drop their
+    offsets, and a time without a zone must be refused, not guessed at.
+    """
+    text_schema = pa.schema([(c, pa.string()) for c in as_text])
     if source.format == "text":
         raise InputError(f"{source.url}: plain text has no columns; use parquet, jsonl or csv")
     f = source.open()
@@ -155,11 +163,23 @@ def read_batches(source: Source, batch_rows: int = BATCH_ROWS) -> Iterator[pa.Re
             batches: Iterator[pa.RecordBatch] = reader.iter_batches(batch_size=batch_rows)
         elif source.format == "jsonl":
             batches = iter(
-                pajson.open_json(f, read_options=pajson.ReadOptions(block_size=_JSON_BLOCK))
+                pajson.open_json(
+                    f,
+                    read_options=pajson.ReadOptions(block_size=_JSON_BLOCK),
+                    parse_options=pajson.ParseOptions(
+                        explicit_schema=text_schema, unexpected_field_behavior="infer"
+                    ),
+                )
             )
         else:
             batches = iter(
-                pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=_JSON_BLOCK))
+                pacsv.open_csv(
+                    f,
+                    read_options=pacsv.ReadOptions(block_size=_JSON_BLOCK),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={c: pa.string() for c in as_text}
+                    ),
+                )
             )
         while True:
             try:

@@ -102,6 +102,11 @@ class Gate:
         self.counts: Counter[tuple[str, bool, str]] = Counter()
         self.policy_hashes: set[str] = set()
 
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        """Columns readers must leave as text (times keep their offsets)."""
+        return (self.mapping.collected_at,)
+
     def resolve(self, schema: pa.Schema, source: str) -> ResolvedMapping:
         return self.mapping.resolve(schema, source, self.ctx.taxonomy)
 

@@ -41,7 +41,7 @@ class ColumnMapping(BaseModel):
     collected_at: str = "collected_at"
     subjects: str | None = None
     derived_from: str | None = None
-    content: tuple[str, ...] | None = None
+    content: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_category(self) -> ColumnMapping:

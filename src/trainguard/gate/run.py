@@ -27,13 +27,17 @@ from ..errors import ConflictError, InputError
 from ..sources import BATCH_ROWS, Source, expand_sources, read_batches
 from ..timeutil import format_instant
 from .core import ContentCheck, Gate, Lineage, categories_by_id, id_lists, text_column
-from .manifest import MANIFEST_SCHEMA, read_manifest
+from .manifest import MANIFEST_SCHEMA, leaf_hashes, read_manifest
 from .mapping import ColumnMapping, ResolvedMapping
 
 if TYPE_CHECKING:
     from ..store import Store
 
 Progress = Callable[[Source, int], None]
+ManifestSink = Callable[[pa.RecordBatch, list[bytes]], None]
+# Runs gate_source for every file (into tmp/manifest-NNNNN.parquet) and returns
+# the input summaries in order: how the Ray engine plugs in.
+Engine = Callable[["Gate", Sequence[Source], Path, int], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ def run_gate(
     fmt: Any = None,
     batch_rows: int = BATCH_ROWS,
     progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> GateResult:
     """Gate every record of ``sources`` for ``use`` into ``out_dir``; record the run."""
     out = Path(out_dir)
@@ -79,45 +84,21 @@ def run_gate(
     (tmp / "data").mkdir(parents=True)
     try:
         frontier = MerkleFrontier()
-        inputs: list[dict[str, Any]] = []
-        mappings: dict[str, ResolvedMapping] = {}
-        with pq.ParquetWriter(tmp / "manifest.parquet", MANIFEST_SCHEMA) as manifest_out:
-            for number, source in enumerate(files):
-                rows = admitted = 0
-                writer: pq.ParquetWriter | None = None
-                schema: pa.Schema | None = None
-                m: ResolvedMapping | None = None
-                for batch in read_batches(source, batch_rows):
-                    if schema is None:
-                        schema, m = batch.schema, gate.resolve(batch.schema, source.url)
-                        writer = pq.ParquetWriter(
-                            tmp / "data" / f"part-{number:05d}.parquet", schema
-                        )
-                    batch = _conform(batch, schema, source)
-                    result = gate.run(batch, source.url, m)
-                    manifest_out.write_batch(result.manifest)
-                    assert writer is not None
-                    writer.write_batch(result.admitted)
-                    frontier.extend(result.leaves)
-                    rows += batch.num_rows
-                    admitted += result.admitted.num_rows
-                    if progress is not None:
-                        progress(source, batch.num_rows)
-                if writer is not None:
-                    writer.close()
-                if m is not None:
-                    mappings[source.url] = m
-                inputs.append(
-                    {
-                        "url": source.url,
-                        "format": source.format,
-                        "sha256": source.sha256(),
-                        "bytes": source.size(),
-                        "records": rows,
-                        "admitted": admitted,
-                        "content_columns": list(m.content) if m else [],
-                    }
-                )
+        if engine is None:
+            inputs = []
+            with pq.ParquetWriter(tmp / "manifest.parquet", MANIFEST_SCHEMA) as manifest_out:
+
+                def sink(manifest: pa.RecordBatch, leaves: list[bytes]) -> None:
+                    manifest_out.write_batch(manifest)
+                    frontier.extend(leaves)
+
+                for number, source in enumerate(files):
+                    inputs.append(
+                        gate_source(gate, source, number, tmp, sink, batch_rows, progress)
+                    )
+        else:
+            inputs = engine(gate, files, tmp, batch_rows)
+            _assemble_manifest(tmp, len(files), frontier)
         records = frontier.size
         admitted_total = sum(i["admitted"] for i in inputs)
         root = frontier.root().hex()
@@ -172,6 +153,67 @@ def run_gate(
     return GateResult(out, records, admitted_total, root, manifest, audit_index)
 
 
+def gate_source(
+    gate: Gate,
+    source: Source,
+    number: int,
+    tmp: Path,
+    sink: ManifestSink,
+    batch_rows: int = BATCH_ROWS,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Gate one file: admitted rows to tmp/data/part-NNNNN.parquet, manifest rows to sink."""
+    rows = admitted = 0
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    m: ResolvedMapping | None = None
+    try:
+        for batch in read_batches(source, batch_rows, gate.text_columns):
+            if schema is None:
+                schema, m = batch.schema, gate.resolve(batch.schema, source.url)
+                writer = pq.ParquetWriter(tmp / "data" / f"part-{number:05d}.parquet", schema)
+            batch = _conform(batch, schema, source)
+            result = gate.run(batch, source.url, m)
+            sink(result.manifest, result.leaves)
+            assert writer is not None
+            writer.write_batch(result.admitted)
+            rows += batch.num_rows
+            admitted += result.admitted.num_rows
+            if progress is not None:
+                progress(source, batch.num_rows)
+    finally:
+        if writer is not None:
+            writer.close()
+    return {
+        "url": source.url,
+        "format": source.format,
+        "sha256": source.sha256(),
+        "bytes": source.size(),
+        "records": rows,
+        "admitted": admitted,
+        "content_columns": list(m.content) if m else [],
+    }
+
+
+def part_manifest_path(tmp: Path, number: int) -> Path:
+    return tmp / f"manifest-{number:05d}.parquet"
+
+
+def _assemble_manifest(tmp: Path, parts: int, frontier: MerkleFrontier) -> None:
+    """Concatenate per-file manifests row group by row group: the same batches, the
+    same bytes as a run that wrote them in one go."""
+    with pq.ParquetWriter(tmp / "manifest.parquet", MANIFEST_SCHEMA) as out:
+        for number in range(parts):
+            path = part_manifest_path(tmp, number)
+            part = pq.ParquetFile(path)
+            for i in range(part.num_row_groups):
+                group = part.read_row_group(i)
+                for batch in group.to_batches():
+                    out.write_batch(batch)
+                    frontier.extend(leaf_hashes(batch))
+            path.unlink()
+
+
 def _check_target(out: Path, replace: bool) -> None:
     if not out.exists():
         if not out.parent.is_dir():
@@ -211,7 +253,7 @@ def _lineage(
     needed = False
     for source in files:
         m: ResolvedMapping | None = None
-        for batch in read_batches(source, batch_rows):
+        for batch in read_batches(source, batch_rows, gate.text_columns):
             m = m or gate.resolve(batch.schema, source.url)
             if m.derived_from is None:
                 break

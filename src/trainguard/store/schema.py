@@ -99,3 +99,24 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
 )
+
+models = Table(
+    "tg_models",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("trained_at_us", BigInteger, nullable=True),
+    Column("registered_at_us", BigInteger, nullable=False),
+)
+
+model_manifests = Table(
+    "tg_model_manifests",
+    metadata,
+    Column("model", String(200), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("use", String(200), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("admitted", BigInteger, nullable=False),
+)

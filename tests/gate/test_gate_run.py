@@ -1,0 +1,226 @@
+"""Gate runs end to end: what is admitted, what the manifest says, and that it proves."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from trainguard.audit.merkle import MerkleTree, leaf_hash
+from trainguard.errors import ConflictError, IntegrityError
+from trainguard.gate import prove_record, run_gate, verify_manifest
+from trainguard.gate.manifest import check_record_proof, row_json
+from trainguard.store import Store
+
+from .conftest import AUG_9, AUG_15, records
+
+
+def manifest_rows(out: Path) -> dict[str, dict[str, object]]:
+    return {r["id"]: r for r in pq.read_table(out / "manifest.parquet").to_pylist()}
+
+
+def test_on_aug_9_consented_chat_is_admitted_and_on_aug_15_it_is_not(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    from .conftest import admin_grant
+
+    timeline_store.add_consent_events([admin_grant(timeline_store)])
+    before = run_gate(
+        timeline_store, [str(records_parquet)], "train.first_party", tmp_path / "a", at=AUG_9
+    )
+    after = run_gate(
+        timeline_store, [str(records_parquet)], "train.first_party", tmp_path / "b", at=AUG_15
+    )
+
+    rows = manifest_rows(tmp_path / "a")
+    assert rows["chat-1"]["allowed"] and rows["chat-1"]["consents"]
+    assert rows["tele-1"]["reasons"] == ["ALLOWED"]
+    later = manifest_rows(tmp_path / "b")
+    assert later["chat-1"]["reasons"] == ["DENIED_AT_USE"]
+    assert later["tele-1"]["allowed"]
+    assert (before.records, after.records) == (5, 5)
+    # The admitted data keeps the input's schema and holds exactly the admitted ids.
+    data = pq.read_table(tmp_path / "b" / "data")
+    assert data.schema.names == records().schema.names
+    assert sorted(data.column("id").to_pylist()) == sorted(
+        i for i, r in later.items() if r["allowed"]
+    )
+
+
+def test_derived_records_inherit_the_categories_of_their_sources(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    run_gate(timeline_store, [str(records_parquet)], "train.first_party", tmp_path / "o", at=AUG_15)
+    rows = manifest_rows(tmp_path / "o")
+    # A summary of a chat is chat too; usage compiled from telemetry stays service data.
+    assert rows["summary-1"]["categories"] == ["customer.ai_output", "customer.chat"]
+    assert not rows["summary-1"]["allowed"]
+    assert rows["usage-1"]["categories"] == ["service.telemetry", "service.usage"]
+    assert rows["usage-1"]["allowed"]
+
+
+def test_sources_can_be_found_in_an_earlier_manifest(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    run_gate(
+        timeline_store, [str(records_parquet)], "train.first_party", tmp_path / "first", at=AUG_15
+    )
+    later = pa.table(
+        {
+            "id": ["embedding-1", "orphan-1"],
+            "tenant": ["acme", "acme"],
+            "category": ["service.diagnostics", "service.diagnostics"],
+            "collected_at": ["2023-08-12T00:00:00Z"] * 2,
+            "derived_from": [["chat-1"], ["no-such-record"]],
+        }
+    )
+    pq.write_table(later, tmp_path / "later.parquet")
+    run_gate(
+        timeline_store,
+        [str(tmp_path / "later.parquet")],
+        "train.first_party",
+        tmp_path / "second",
+        at=AUG_15,
+        lineage_dirs=[tmp_path / "first"],
+    )
+    rows = manifest_rows(tmp_path / "second")
+    assert "customer.chat" in rows["embedding-1"]["categories"]
+    assert not rows["embedding-1"]["allowed"]
+    # A source no one can find: its categories are unknown, so the record is denied.
+    assert rows["orphan-1"]["reasons"] == ["UNKNOWN_CATEGORY"]
+
+
+def test_the_root_can_be_recomputed_from_the_parquet_rows_alone(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    result = run_gate(timeline_store, [str(records_parquet)], "train.first_party", out, at=AUG_15)
+    table = pq.read_table(out / "manifest.parquet")
+    # Independently of the vectorized encoder: one canonical JSON per row.
+    leaves = [leaf_hash(row_json(r)) for r in table.to_pylist()]
+    assert MerkleTree(leaves).root().hex() == result.root
+    assert json.loads((out / "manifest.json").read_text())["merkle"]["root"] == result.root
+    assert verify_manifest(out)["ok"]
+
+    proof = prove_record(out, "summary-1")
+    assert proof["row"]["id"] == "summary-1"
+    assert check_record_proof(proof)
+    proof["row"]["allowed"] = True  # claim the summary went in
+    assert not check_record_proof(proof)
+
+
+def test_a_manifest_edited_after_the_run_fails_verification(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    run_gate(timeline_store, [str(records_parquet)], "train.first_party", out, at=AUG_15)
+    table = pq.read_table(out / "manifest.parquet")
+    flipped = table.set_column(
+        table.schema.get_field_index("allowed"), "allowed", pa.array([True] * table.num_rows)
+    )
+    pq.write_table(flipped, out / "manifest.parquet")
+    with pytest.raises(IntegrityError, match="does not match"):
+        verify_manifest(out)
+
+
+def test_same_inputs_and_state_give_the_same_manifest_bytes(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    for name in ("a", "b"):
+        run_gate(
+            timeline_store, [str(records_parquet)], "infer.feature", tmp_path / name, at=AUG_15
+        )
+    for f in ("manifest.json", "manifest.parquet"):
+        a, b = (hashlib.sha256((tmp_path / n / f).read_bytes()).digest() for n in "ab")
+        assert a == b, f
+
+
+def test_an_existing_output_is_kept_unless_replace_is_asked(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    first = run_gate(timeline_store, [str(records_parquet)], "train.first_party", out, at=AUG_9)
+    with pytest.raises(ConflictError, match="--replace"):
+        run_gate(timeline_store, [str(records_parquet)], "train.first_party", out, at=AUG_15)
+    assert verify_manifest(out)["root"] == first.root
+    second = run_gate(
+        timeline_store, [str(records_parquet)], "train.first_party", out, at=AUG_15, replace=True
+    )
+    assert verify_manifest(out)["root"] == second.root != first.root
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_gate_run_is_in_the_audit_log(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    result = run_gate(
+        timeline_store, [str(records_parquet)], "train.first_party", tmp_path / "o", at=AUG_15
+    )
+    assert result.audit_index is not None
+    entry = timeline_store.audit.entry(result.audit_index)["entry"]
+    assert entry["kind"] == "gate.run"
+    assert entry["data"]["root"] == result.root
+    assert (
+        entry["data"]["inputs"][0]["sha256"]
+        == hashlib.sha256(records_parquet.read_bytes()).hexdigest()
+    )
+
+
+def test_jsonl_csv_and_compressed_inputs_are_read_too(
+    timeline_store: Store, tmp_path: Path
+) -> None:
+    import gzip
+
+    rows = records().drop_columns(["subjects", "derived_from"]).to_pylist()
+    (tmp_path / "in").mkdir()
+    with gzip.open(tmp_path / "in" / "a.jsonl.gz", "wt") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows[:3])
+    (tmp_path / "in" / "b.csv").write_text(
+        "id,tenant,category,collected_at,text\n"
+        + "".join(
+            f"{r['id']},{r['tenant']},{r['category']},{r['collected_at']},{r['text']}\n"
+            for r in rows[3:]
+        )
+    )
+    (tmp_path / "in" / "README").write_text("not data")
+    result = run_gate(
+        timeline_store, [str(tmp_path / "in")], "train.first_party", tmp_path / "o", at=AUG_15
+    )
+    assert result.records == 5
+    assert [i["format"] for i in result.manifest["inputs"]] == ["jsonl", "csv"]
+
+
+def test_a_mapping_file_names_the_columns(timeline_store: Store, tmp_path: Path) -> None:
+    from trainguard.gate import ColumnMapping
+
+    (tmp_path / "m.yaml").write_text(
+        "id: msg\ntenant: account\ncategory_value: customer.chat\ncollected_at: sent\n"
+        "subjects: people\ncontent: [body]\n"
+    )
+    table = pa.table(
+        {
+            "msg": ["m1"],
+            "account": ["acme"],
+            "sent": ["2023-05-01T00:00:00Z"],
+            "people": [["bob"]],
+            "body": ["hello"],
+            "note": ["not content"],
+        }
+    )
+    pq.write_table(table, tmp_path / "chat.parquet")
+    result = run_gate(
+        timeline_store,
+        [str(tmp_path / "chat.parquet")],
+        "infer.feature",
+        tmp_path / "o",
+        at=AUG_15,
+        mapping=ColumnMapping.load(tmp_path / "m.yaml"),
+    )
+    row = manifest_rows(tmp_path / "o")["m1"]
+    assert row["categories"] == ["customer.chat"]
+    assert row["content_sha256"] == hashlib.sha256(b"5:hello,").hexdigest()
+    assert result.manifest["inputs"][0]["content_columns"] == ["body"]
