@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
+from ..hashing import merkle_parents
+
 _sha256 = hashlib.sha256
 
 
@@ -127,12 +131,12 @@ class MerkleTree:
 
 
 def _parents(row: list[bytes]) -> list[bytes]:
-    """Node hashes of consecutive pairs of ``row`` (an odd last one is left out).
-
-    One joined buffer and slices of it: a third cheaper than concatenating
-    the two child hashes for every parent."""
-    buf = b"".join(row[: len(row) // 2 * 2])
-    return [_sha256(b"\x01" + buf[i : i + 64]).digest() for i in range(0, len(buf), 64)]
+    """Node hashes of consecutive pairs of ``row`` (an odd last one is left out)."""
+    pairs = len(row) // 2
+    if pairs == 0:
+        return []
+    children = np.frombuffer(b"".join(row[: 2 * pairs]), dtype=np.uint8).reshape(-1, 32)
+    return [p.tobytes() for p in merkle_parents(children)]
 
 
 class MerkleFrontier:
@@ -144,16 +148,22 @@ class MerkleFrontier:
         self.size = 0
         self._pending: list[list[bytes]] = []
 
-    def extend(self, leaves: Sequence[bytes]) -> None:
-        self.size += len(leaves)
-        carry = list(leaves)
+    def extend(self, leaves: Sequence[bytes] | np.ndarray) -> None:
+        """Append leaves: 32-byte strings, or an (n, 32) uint8 array (hashed in bulk)."""
+        if isinstance(leaves, np.ndarray):
+            carry = leaves.reshape(-1, 32)
+        else:
+            carry = np.frombuffer(b"".join(leaves), dtype=np.uint8).reshape(-1, 32)
+        self.size += carry.shape[0]
         level = 0
-        while carry:
+        while carry.shape[0]:
             if len(self._pending) == level:
                 self._pending.append([])
-            row = self._pending[level] + carry
-            carry = _parents(row)
-            self._pending[level] = row[len(row) // 2 * 2 :]
+            if self._pending[level]:
+                pending = np.frombuffer(self._pending[level][0], dtype=np.uint8).reshape(1, 32)
+                carry = np.concatenate([pending, carry])
+            self._pending[level] = [carry[-1].tobytes()] if carry.shape[0] % 2 else []
+            carry = merkle_parents(carry)
             level += 1
 
     def root(self) -> bytes:

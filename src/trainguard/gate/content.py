@@ -12,13 +12,15 @@ encoding unambiguous: no two different records share a byte string.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ..hashing import sha256_many
 
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
 
@@ -50,11 +52,9 @@ def _netstrings(col: pa.Array) -> pa.Array:
     return pc.fill_null(framed, pa.scalar(b"~", pa.large_binary()))
 
 
-def content_digests(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> list[bytes]:
-    """SHA-256 of every row's content columns (framed as the module says)."""
+def content_digests(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> np.ndarray:
+    """SHA-256 of every row's content columns (framed as the module says), (n, 32) uint8."""
     n = batch.num_rows
-    if n == 0:
-        return []
     parts = []
     for name in columns:
         col = batch.column(name)
@@ -62,7 +62,7 @@ def content_digests(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) ->
             col = col.combine_chunks()
         parts.append(_netstrings(col))
     if not parts:
-        return [hashlib.sha256(b"").digest()] * n
+        return np.tile(np.frombuffer(hashlib.sha256(b"").digest(), dtype=np.uint8), (n, 1))
     joined = (
         parts[0]
         if len(parts) == 1
@@ -71,27 +71,29 @@ def content_digests(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) ->
     return sha256_of_values(joined)
 
 
-def sha256_of_values(values: pa.Array) -> list[bytes]:
-    """SHA-256 of each value of a string or binary array (nulls hash as empty).
+def sha256_of_values(values: pa.Array) -> np.ndarray:
+    """SHA-256 of each value of a string or binary array (nulls hash as empty), (n, 32).
 
-    Hashes slices of the array's one data buffer: no per-value bytes object.
+    Hashes slices of the array's one data buffer in a native loop.
     """
-    values = values.cast(pa.large_binary())
     if len(values) == 0:
-        return []
+        return np.empty((0, 32), dtype=np.uint8)
+    width: type[np.signedinteger[Any]] = np.int32
+    if not (pa.types.is_string(values.type) or pa.types.is_binary(values.type)):
+        values, width = values.cast(pa.large_binary()), np.int64
     _, offsets_buf, data_buf = values.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[
+    offsets = np.frombuffer(offsets_buf, dtype=width)[
         values.offset : values.offset + len(values) + 1
     ]
-    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
-    sha = hashlib.sha256
-    return [sha(data[a:b]).digest() for a, b in itertools.pairwise(offsets.tolist())]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    return sha256_many(data, offsets.astype(np.int64))
 
 
-def hex_digests(digests: list[bytes]) -> pa.Array:
-    """Lower-case hex of 32-byte digests, as a string array (no per-row Python)."""
-    if not digests:
+def hex_digests(digests: np.ndarray) -> pa.Array:
+    """Lower-case hex of an (n, 32) digest array, as a string array (no per-row Python)."""
+    if len(digests) == 0:
         return pa.array([], pa.string())
-    raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), 32)
-    text = np.ascontiguousarray(_HEX[raw]).view("S64").ravel()
+    text = np.ascontiguousarray(_HEX[digests]).view("S64").ravel()
     return pa.array(text, pa.binary(64)).cast(pa.string())

@@ -39,7 +39,7 @@ ContentCheck = Callable[[pa.RecordBatch, Sequence[str]], np.ndarray]
 class GateBatch:
     admitted: pa.RecordBatch
     manifest: pa.RecordBatch
-    leaves: list[bytes]
+    leaves: np.ndarray  # (n, 32) uint8 leaf hashes
 
 
 @dataclass
@@ -180,20 +180,15 @@ class Gate:
                 )
 
         micros = collected_micros(meta)
-        stamps = pa.array(np.where(micros == _NULL_TIME, 0, micros), pa.int64()).cast(
+        collected = pa.array(micros, pa.int64(), mask=micros == _NULL_TIME).cast(
             pa.timestamp("us", tz="UTC")
-        )
-        collected_text = pc.if_else(
-            pa.array(micros == _NULL_TIME),
-            pa.scalar(None, pa.string()),
-            pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%SZ"),
         )
         manifest = pa.RecordBatch.from_arrays(
             [
                 ids,
                 meta_cols["tenant"],
                 _sorted_sets(effective),
-                collected_text,
+                collected,
                 subjects,
                 derived if derived is not None else _empty_lists(n),
                 hex_digests(digests),

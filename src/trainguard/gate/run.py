@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ..store import Store
 
 Progress = Callable[[Source, int], None]
-ManifestSink = Callable[[pa.RecordBatch, list[bytes]], None]
+ManifestSink = Callable[[pa.RecordBatch, np.ndarray], None]
 # Runs gate_source for every file (into tmp/manifest-NNNNN.parquet) and returns
 # the input summaries in order: how the Ray engine plugs in.
 Engine = Callable[["Gate", Sequence[Source], Path, int], list[dict[str, Any]]]
@@ -88,7 +89,7 @@ def run_gate(
             inputs = []
             with pq.ParquetWriter(tmp / "manifest.parquet", MANIFEST_SCHEMA) as manifest_out:
 
-                def sink(manifest: pa.RecordBatch, leaves: list[bytes]) -> None:
+                def sink(manifest: pa.RecordBatch, leaves: np.ndarray) -> None:
                     manifest_out.write_batch(manifest)
                     frontier.extend(leaves)
 

@@ -1,0 +1,198 @@
+"""Gate throughput, Parquet to Parquet with decisions and manifests (no scan),
+against a plain pyarrow filter of the same rows (the floor) and a row-by-row
+Python loop calling ``decide`` (the peer); peak memory as the input grows.
+
+Run: python bench/bench_gate.py [--records N] [--memory-sizes A,B]. Prints JSON;
+single core. Each memory size runs the gate in a fresh process and reports
+its peak RSS, so the figures do not include the benchmark's own state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from _common import emit, single_core
+from trainguard.decide import Record, decide
+from trainguard.demo import copy_policy_files
+from trainguard.gate import run_gate
+from trainguard.policy import load_policy_file
+from trainguard.store import Store
+
+CATEGORIES = np.array(
+    [
+        "customer.chat",
+        "customer.audio",
+        "customer.transcript",
+        "service.telemetry",
+        "service.usage",
+        "external.licensed",
+    ]
+)
+AT = datetime(2023, 8, 15, tzinfo=UTC)
+CHUNK = 500_000
+
+
+def write_records(path: Path, n: int, seed: int = 1) -> None:
+    """n records in chunks (memory stays flat while writing 20M)."""
+    rng = np.random.default_rng(seed)
+    start = int(datetime(2023, 4, 1, tzinfo=UTC).timestamp() * 1e6)
+    span = int(150 * 86400 * 1e6)
+    words = np.array(["meeting", "budget", "design", "launch", "agenda", "notes", "review"])
+    with pq.ParquetWriter(path, _schema()) as out:
+        for lo in range(0, n, CHUNK):
+            k = min(CHUNK, n - lo)
+            ids = pa.array([f"rec-{i:09d}" for i in range(lo, lo + k)])
+            tenants = pa.array(np.char.add("tenant-", rng.integers(0, 100, k).astype(str)))
+            cats = pa.array(CATEGORIES[rng.integers(0, len(CATEGORIES), k)])
+            times = pa.array(start + rng.integers(0, span, k), pa.timestamp("us", tz="UTC"))
+            text = pc.binary_join_element_wise(
+                *[pa.array(words[rng.integers(0, len(words), k)]) for _ in range(12)], " "
+            )
+            out.write_table(pa.table([ids, tenants, cats, times, text], schema=_schema()))
+
+
+def _schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("tenant", pa.string()),
+            ("category", pa.string()),
+            ("collected_at", pa.timestamp("us", tz="UTC")),
+            ("text", pa.string()),
+        ]
+    )
+
+
+def make_store(folder: Path) -> Store:
+    store = Store(str(folder / "bench.db"))
+    store.init()
+    files = copy_policy_files(folder)[:3]
+    store.add_policies([(load_policy_file(f), str(f)) for f in files])
+    return store
+
+
+def floor(src: Path, dst: Path) -> float:
+    """Read, filter (a precomputed mask of the same size), write: no decisions."""
+    start = time.perf_counter()
+    f = pq.ParquetFile(src)
+    with pq.ParquetWriter(dst, f.schema_arrow) as out:
+        for batch in f.iter_batches(batch_size=65_536):
+            keep = pc.is_in(
+                batch.column("category"), pa.array(["service.telemetry", "service.usage"])
+            )
+            out.write_batch(batch.filter(keep))
+    return time.perf_counter() - start
+
+
+def python_loop(store: Store, src: Path, limit: int) -> float:
+    """The peer: for each row, build a Record and call decide (on the first `limit` rows)."""
+    ctx = store.context()
+    rows = pq.read_table(src).slice(0, limit).to_pylist()
+    start = time.perf_counter()
+    for r in rows:
+        decide(
+            ctx,
+            Record(r["id"], r["tenant"], (r["category"],), r["collected_at"]),
+            "train.first_party",
+            AT,
+        )
+    return limit / (time.perf_counter() - start)
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one gate in this process and print its time and peak RSS."""
+    single_core()
+    store = Store(args.db)
+    start = time.perf_counter()
+    result = run_gate(store, [args.src], "train.first_party", args.out, at=AT)
+    seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"records": result.records, "seconds": seconds, "peak_rss_bytes": rss}))
+
+
+def run_child(db: Path, src: Path, out: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--db",
+            str(db),
+            "--src",
+            str(src),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--memory-sizes", default="1000000,20000000")
+    parser.add_argument("--loop-records", type=int, default=50_000)
+    parser.add_argument("--child", action="store_true")
+    parser.add_argument("--db")
+    parser.add_argument("--src")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    single_core()
+    tmp = Path(tempfile.mkdtemp(prefix="tg-bench-gate-"))
+    store = make_store(tmp)
+    src = tmp / "records.parquet"
+    write_records(src, args.records)
+    out: dict[str, Any] = {"records": args.records, "input_bytes": src.stat().st_size}
+
+    floors, gates = [], []
+    for i in range(3):  # medians of three, alternating, so drift hits both alike
+        floors.append(floor(src, tmp / f"floor-{i}.parquet"))
+        gate = run_child(tmp / "bench.db", src, tmp / f"gate-{i}")
+        gates.append(gate["seconds"])
+    floor_s, gate_s = float(np.median(floors)), float(np.median(gates))
+    out["floor_pyarrow_filter_records_per_s"] = args.records / floor_s
+    out["gate_records_per_s"] = args.records / gate_s
+    out["python_loop_decide_records_per_s"] = python_loop(store, src, args.loop_records)
+    out["gate_vs_floor_time_ratio"] = gate_s / floor_s
+    out["gate_vs_python_loop"] = out["gate_records_per_s"] / out["python_loop_decide_records_per_s"]
+
+    memory = []
+    for n in (int(x) for x in args.memory_sizes.split(",") if x):
+        path = tmp / f"mem-{n}.parquet"
+        write_records(path, n, seed=2)
+        r = run_child(tmp / "bench.db", path, tmp / f"mem-out-{n}")
+        memory.append(
+            {
+                "records": n,
+                "peak_rss_mb": round(r["peak_rss_bytes"] / 2**20),
+                "records_per_s": round(n / r["seconds"]),
+            }
+        )
+        path.unlink()
+    out["memory"] = memory
+    out["goals"] = {"gate_records_per_s": 1_000_000, "gate_vs_floor_time_ratio_at_most": 3}
+    emit("gate", out)
+
+
+if __name__ == "__main__":
+    main()
