@@ -1,8 +1,8 @@
 """Keyed fingerprints of word n-grams.
 
-Each token is hashed (xxh3, unkeyed); each window of ``n`` token hashes is
-folded into a 64-bit polynomial rolling hash; the rolling hash is then run
-through SipHash-2-4 under the tenant's 128-bit secret key. The keyed step is a
+Each token is hashed by the normalization (unkeyed); each window of ``n``
+token hashes is folded into a 64-bit polynomial rolling hash; the rolling
+hash is then run through SipHash-2-4 under the tenant's 128-bit secret key. The keyed step is a
 PRF: without the key, the fingerprint index does not let anyone test whether a
 given text is in it, and two tenants' indexes cannot be joined. The loops are
 compiled with numba.
@@ -14,7 +14,6 @@ import secrets
 
 import numba
 import numpy as np
-import xxhash
 
 from .normalize import Tokens
 
@@ -26,13 +25,6 @@ KEY_BYTES = 16
 
 def new_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
-
-
-def token_hashes(tokens: Tokens) -> np.ndarray:
-    h = xxhash.xxh3_64_intdigest
-    return np.fromiter(
-        (h(w.encode("utf-8")) for w in tokens.words), dtype=np.uint64, count=len(tokens)
-    )
 
 
 @numba.njit(cache=True, inline="always")
@@ -81,7 +73,8 @@ def _siphash24(k0: np.uint64, k1: np.uint64, m: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True)
-def _ngram_fingerprints(hashes: np.ndarray, n: int, k0: np.uint64, k1: np.uint64) -> np.ndarray:
+def window_hashes(hashes: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Unkeyed rolling hash of every window of ``n`` token hashes; entry i covers [i, i+n)."""
     count = hashes.shape[0] - n + 1
     if count <= 0:
         return np.empty(0, dtype=np.uint64)
@@ -92,24 +85,38 @@ def _ngram_fingerprints(hashes: np.ndarray, n: int, k0: np.uint64, k1: np.uint64
     rolling = np.uint64(0)
     for i in range(n):
         rolling = rolling * _BASE + hashes[i]
-    out[0] = _siphash24(k0, k1, rolling)
+    out[0] = rolling
     for i in range(1, count):
         rolling = (rolling - hashes[i - 1] * top) * _BASE + hashes[i + n - 1]
-        out[i] = _siphash24(k0, k1, rolling)
+        out[i] = rolling
     return out
+
+
+@numba.njit(cache=True)
+def keyed(values: np.ndarray, k0: np.uint64, k1: np.uint64) -> np.ndarray:  # pragma: no cover
+    """SipHash-2-4 of each value under the key (k0, k1)."""
+    out = np.empty(values.shape[0], dtype=np.uint64)
+    for i in range(values.shape[0]):
+        out[i] = _siphash24(k0, k1, values[i])
+    return out
+
+
+def key_words(key: bytes) -> tuple[np.uint64, np.uint64]:
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"fingerprint key must be {KEY_BYTES} bytes")
+    return (
+        np.uint64(int.from_bytes(key[:8], "little")),
+        np.uint64(int.from_bytes(key[8:], "little")),
+    )
 
 
 def ngram_fingerprints(tokens: Tokens, key: bytes, n: int = DEFAULT_N) -> np.ndarray:
     """Keyed fingerprint of every window of ``n`` tokens; entry i covers tokens [i, i+n)."""
-    if len(key) != KEY_BYTES:
-        raise ValueError(f"fingerprint key must be {KEY_BYTES} bytes")
-    k0 = np.uint64(int.from_bytes(key[:8], "little"))
-    k1 = np.uint64(int.from_bytes(key[8:], "little"))
-    return _ngram_fingerprints(token_hashes(tokens), n, k0, k1)
+    k0, k1 = key_words(key)
+    return keyed(window_hashes(tokens.hashes, n), k0, k1)
 
 
 def siphash24_word(key: bytes, word: int) -> int:
     """SipHash-2-4 of one 64-bit word, exposed for checking against reference vectors."""
-    k0 = np.uint64(int.from_bytes(key[:8], "little"))
-    k1 = np.uint64(int.from_bytes(key[8:], "little"))
+    k0, k1 = key_words(key)
     return int(_siphash24(k0, k1, np.uint64(word)))

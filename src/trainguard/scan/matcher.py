@@ -1,0 +1,312 @@
+"""Find registered content in one document: verbatim spans and near-duplicates.
+
+Verbatim. Every 13-word window of the document gets an unkeyed rolling hash.
+For each tenant in the registry, the windows at every ``stride``-th position
+are keyed and looked up (a fragment of ``min_tokens`` words spans
+``min_tokens - 12`` windows, so with ``stride`` at most that, one of them is
+always checked). Only when a sampled window hits is every window keyed and
+looked up; runs of at least ``min_tokens - 12`` consecutive registered
+windows become spans. Each lookup is an exact comparison of 64-bit keyed
+fingerprints, and a span needs 8 of them in a row: no span comes from a
+hash collision (the chance is about 2^-500).
+
+Boilerplate. A window registered in ``common_items`` or more items, by
+``common_tenants`` or more tenants, or present in the reference corpus of
+public text, is common: true, but not evidence about one customer. Each span's ``confidence`` is the fraction of
+its windows that are distinctive.
+
+Near-duplicates. Lightly edited text (a word in ten replaced, sentences
+reordered) breaks 13-word windows but leaves most 5-word ones intact. The
+registry keeps the 5-word windows whose keyed hash is 0 mod 4 — a sample
+chosen by content, so the document samples the same ones. Where, over
+``near_min_tokens`` tokens, at least ``near_min_similarity`` of the sampled
+5-word windows are registered, the region is reported as ``near_duplicate``
+with that fraction as its ``similarity`` (an estimate of containment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .fingerprint import DEFAULT_N, key_words, keyed, window_hashes
+from .normalize import Tokens, tokenize
+from .registry import SHINGLE_N, SHINGLE_SAMPLE, Registry, Segment
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    min_tokens: int = 20
+    stride: int = 8
+    common_tenants: int = 2
+    common_items: int = 3
+    near_duplicates: bool = True
+    near_min_tokens: int = 60
+    near_min_similarity: float = 0.5
+    min_confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        windows = self.min_tokens - DEFAULT_N + 1
+        if windows < 1:
+            raise ValueError(f"min_tokens must be at least {DEFAULT_N}")
+        if not 1 <= self.stride <= windows:
+            raise ValueError(f"stride must be between 1 and {windows} (min_tokens - 12)")
+
+    @property
+    def min_windows(self) -> int:
+        return self.min_tokens - DEFAULT_N + 1
+
+
+@dataclass
+class Span:
+    start: int
+    end: int
+    tokens: int
+    items: list[str]
+    tenants: list[str]
+    kind: str
+    confidence: float
+    similarity: float | None = None
+    first_token: int = field(default=0, repr=False)
+    last_token: int = field(default=0, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "start": self.start,
+            "end": self.end,
+            "tokens": self.tokens,
+            "items": self.items,
+            "tenants": self.tenants,
+            "kind": self.kind,
+            "confidence": round(self.confidence, 3),
+        }
+        if self.similarity is not None:
+            out["similarity"] = round(self.similarity, 3)
+        return out
+
+
+@dataclass
+class _Tenant:
+    name: str
+    k0: np.uint64
+    k1: np.uint64
+    ngrams: list[Segment]
+    shingles: list[Segment]
+
+
+def _lookup(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
+    """Which queries are in any of the segments (exact, sorted-array search)."""
+    found = np.zeros(len(queries), dtype=bool)
+    for s in segments:
+        if s.fingerprints == 0:
+            continue
+        at = np.searchsorted(s.fp, queries)
+        at[at >= s.fingerprints] = s.fingerprints - 1
+        found |= s.fp[at] == queries
+    return found
+
+
+def _item_counts(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
+    """For each query, how many registered items hold it (0: not registered)."""
+    counts = np.zeros(len(queries), dtype=np.int64)
+    for s in segments:
+        counts += np.searchsorted(s.fp, queries, side="right") - np.searchsorted(
+            s.fp, queries, side="left"
+        )
+    return counts
+
+
+def _items(segments: list[Segment], queries: np.ndarray) -> set[int]:
+    """Every item code registered for any of the queries."""
+    out: set[int] = set()
+    for s in segments:
+        lo = np.searchsorted(s.fp, queries, side="left")
+        hi = np.searchsorted(s.fp, queries, side="right")
+        for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
+            out.update(np.asarray(s.item[a:b]).tolist())
+    return out
+
+
+def _item_hits(segments: list[Segment], queries: np.ndarray) -> dict[int, int]:
+    """For each item, how many of the queries it holds."""
+    out: dict[int, int] = {}
+    for s in segments:
+        lo = np.searchsorted(s.fp, queries, side="left")
+        hi = np.searchsorted(s.fp, queries, side="right")
+        for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
+            for code in np.asarray(s.item[a:b]).tolist():
+                out[code] = out.get(code, 0) + 1
+    return out
+
+
+def _runs(mask: np.ndarray, min_length: int) -> list[tuple[int, int]]:
+    """[start, end) of every run of True of at least min_length."""
+    if not mask.any():
+        return []
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    keep = ends - starts >= min_length
+    return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+
+
+class Matcher:
+    """Holds the registry's memory-mapped segments and the tenants' keys."""
+
+    def __init__(self, registry: Registry, config: ScanConfig | None = None) -> None:
+        self.config = config or ScanConfig()
+        self.registry = registry
+        items = registry.items()
+        self.item_ids = {code: item.id for code, item in items.items()}
+        self.reference = registry.reference()
+        segments = registry.segments()
+        self.tenants: list[_Tenant] = []
+        for name in registry.tenants():
+            key = registry.keys.key(name)
+            if key is None:
+                continue  # no key here: this tenant's content cannot be recognised
+            k0, k1 = key_words(key)
+            self.tenants.append(
+                _Tenant(
+                    name,
+                    k0,
+                    k1,
+                    [s for s in segments if s.tenant == name and s.kind == "ngram"],
+                    [s for s in segments if s.tenant == name and s.kind == "shingle"],
+                )
+            )
+
+    def scan(self, text: str) -> tuple[list[Span], int]:
+        """(spans of registered content, number of tokens) of one document."""
+        tokens = tokenize(text)
+        if not self.tenants or len(tokens) < DEFAULT_N:
+            return [], len(tokens)
+        spans = self._verbatim(tokens)
+        if self.config.near_duplicates:
+            spans += self._near(tokens, spans)
+        spans = [s for s in spans if s.confidence >= self.config.min_confidence]
+        spans.sort(key=lambda s: (s.start, s.end))
+        return spans, len(tokens)
+
+    # --- verbatim -----------------------------------------------------------------------
+
+    def _verbatim(self, tokens: Tokens) -> list[Span]:
+        cfg = self.config
+        windows = window_hashes(tokens.hashes, DEFAULT_N)
+        sampled = windows[:: cfg.stride].copy()
+        members: dict[str, np.ndarray] = {}
+        common = np.zeros(len(windows), dtype=bool)
+        for t in self.tenants:
+            if not _lookup(t.ngrams, keyed(sampled, t.k0, t.k1)).any():
+                continue
+            held = _item_counts(t.ngrams, keyed(windows, t.k0, t.k1))
+            member = held > 0
+            if _runs(member, cfg.min_windows):
+                members[t.name] = member
+                common |= held >= cfg.common_items
+        if not members:
+            return []
+        counts = np.sum(list(members.values()), axis=0)
+        common |= counts >= cfg.common_tenants
+        if len(self.reference):
+            at = np.searchsorted(self.reference, windows)
+            at[at >= len(self.reference)] = len(self.reference) - 1
+            common |= self.reference[at] == windows
+        spans = []
+        for a, b in _runs(counts > 0, cfg.min_windows):
+            names = sorted(n for n, m in members.items() if m[a:b].any())
+            items: set[int] = set()
+            for t in self.tenants:
+                if t.name in names:
+                    sel = members[t.name][a:b]
+                    items |= _items(t.ngrams, keyed(windows[a:b][sel].copy(), t.k0, t.k1))
+            first, last = a, b - 1 + DEFAULT_N - 1
+            spans.append(
+                Span(
+                    start=int(tokens.starts[first]),
+                    end=int(tokens.ends[last]),
+                    tokens=last - first + 1,
+                    items=sorted(self.item_ids.get(i, f"#{i}") for i in items),
+                    tenants=names,
+                    kind="verbatim",
+                    confidence=float(1.0 - common[a:b].mean()),
+                    first_token=first,
+                    last_token=last,
+                )
+            )
+        return spans
+
+    # --- near-duplicates ----------------------------------------------------------------
+
+    def _near(self, tokens: Tokens, verbatim: list[Span]) -> list[Span]:
+        cfg = self.config
+        if len(tokens) < cfg.near_min_tokens:
+            return []
+        windows = window_hashes(tokens.hashes, SHINGLE_N)
+        covered = np.zeros(len(tokens), dtype=bool)
+        for s in verbatim:
+            covered[s.first_token : s.last_token + 1] = True
+        spans = []
+        for t in self.tenants:
+            if not t.shingles:
+                continue
+            fps = keyed(windows, t.k0, t.k1)
+            sampled = fps % np.uint64(SHINGLE_SAMPLE) == 0
+            if not sampled.any():
+                continue
+            held = np.zeros(len(fps), dtype=np.int64)
+            held[sampled] = _item_counts(t.shingles, fps[sampled])
+            # A 5-word phrase several items share is ordinary speech, not evidence:
+            # it counts neither as a hit nor as a sample.
+            ordinary = held >= cfg.common_items
+            sampled &= ~ordinary
+            hit = (held > 0) & ~ordinary
+            if hit.sum() < 2:
+                continue
+            # Density of registered samples among sampled windows, over a sliding region.
+            width = cfg.near_min_tokens
+            cs_hit = np.concatenate([[0], np.cumsum(hit)])
+            cs_all = np.concatenate([[0], np.cumsum(sampled)])
+            n = len(fps)
+            if n < width:
+                continue
+            hits_in = cs_hit[width:] - cs_hit[:-width]
+            samples_in = cs_all[width:] - cs_all[:-width]
+            dense = (samples_in >= 4) & (hits_in >= cfg.near_min_similarity * np.maximum(samples_in, 1))
+            mark = np.zeros(n, dtype=bool)
+            for start in np.flatnonzero(dense).tolist():
+                mark[start : start + width] = True
+            for a, b in _runs(mark, 1):
+                # Trim to the first and last registered sample inside the region.
+                inside = np.flatnonzero(hit[a:b])
+                a, b = a + int(inside[0]), a + int(inside[-1]) + 1
+                first, last = a, b - 1 + SHINGLE_N - 1
+                if last - first + 1 < cfg.near_min_tokens // 2:
+                    continue
+                if covered[first : last + 1].mean() > 0.8:
+                    continue  # already reported as verbatim
+                # An edited copy is a copy of something: one item must hold most of
+                # the region's samples by itself, not many items a few each.
+                samples = max(int(sampled[a:b].sum()), 1)
+                per_item = _item_hits(t.shingles, fps[a:b][hit[a:b]].copy())
+                best = max(per_item.values(), default=0)
+                if best < cfg.near_min_similarity * samples:
+                    continue
+                items = [i for i, k in per_item.items() if k == best]
+                spans.append(
+                    Span(
+                        start=int(tokens.starts[first]),
+                        end=int(tokens.ends[last]),
+                        tokens=last - first + 1,
+                        items=sorted(self.item_ids.get(i, f"#{i}") for i in items),
+                        tenants=[t.name],
+                        kind="near_duplicate",
+                        confidence=1.0,
+                        similarity=best / samples,
+                        first_token=first,
+                        last_token=last,
+                    )
+                )
+        return spans

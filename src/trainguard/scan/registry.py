@@ -1,0 +1,345 @@
+"""The registry: keyed fingerprints of registered customer content, on disk.
+
+Layout of a registry folder::
+
+    registry.json          parameters, the committed segments, the next item code
+    items.jsonl            one line per item: code, tenant, id, category, counts
+    seg-NNNNNN.fp.npy      sorted uint64 fingerprints of one tenant (8 bytes each)
+    seg-NNNNNN.item.npy    the uint32 item code of each fingerprint (4 bytes each)
+    reference.npy          sorted unkeyed 13-gram hashes of known public text
+
+Segments are memory-mapped, so worker processes share one copy of the pages:
+12 bytes of memory per fingerprint, whatever the number of readers. Adding
+content writes new segments; ``compact`` merges each tenant's segments into
+one; removing an item rewrites its tenant's segments without it. Two kinds of
+fingerprint: ``ngram`` (every 13-word window, for verbatim matches) and
+``shingle`` (5-word windows whose keyed hash is 0 mod 4, a content-defined
+sample that survives light edits, for near-duplicates). The text itself is
+never stored. ``registry.json`` is replaced atomically after segments and
+items are on disk, so a crash leaves the previous state.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConflictError, InputError, NotFoundError
+from .fingerprint import DEFAULT_N, key_words, keyed, window_hashes
+from .keys import KeyRing
+from .normalize import tokenize
+
+ENV_REGISTRY = "TRAINGUARD_REGISTRY"
+DEFAULT_REGISTRY = "trainguard-registry"
+SHINGLE_N = 5
+SHINGLE_SAMPLE = 4
+KINDS = ("ngram", "shingle")
+_FLUSH_FINGERPRINTS = 20_000_000
+
+
+@dataclass(frozen=True)
+class Item:
+    code: int
+    tenant: str
+    id: str
+    category: str | None
+    ngrams: int
+    shingles: int
+
+
+@dataclass
+class AddResult:
+    added: int = 0
+    already: int = 0
+    empty: int = 0
+    fingerprints: int = 0
+
+
+def record_fingerprints(text: str, key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(unique 13-gram fingerprints, unique sampled 5-gram fingerprints) of a text."""
+    k0, k1 = key_words(key)
+    hashes = tokenize(text).hashes
+    ngrams = np.unique(keyed(window_hashes(hashes, DEFAULT_N), k0, k1))
+    shingles = keyed(window_hashes(hashes, SHINGLE_N), k0, k1)
+    sampled = np.unique(shingles[shingles % np.uint64(SHINGLE_SAMPLE) == 0])
+    return ngrams, sampled
+
+
+@dataclass
+class Segment:
+    name: str
+    tenant: str
+    kind: str
+    fingerprints: int
+    fp: np.ndarray = field(repr=False)
+    item: np.ndarray = field(repr=False)
+
+
+class Registry:
+    def __init__(self, path: str | Path | None = None, keys: KeyRing | None = None) -> None:
+        self.path = Path(path or os.environ.get(ENV_REGISTRY) or DEFAULT_REGISTRY)
+        self.keys = keys or KeyRing()
+        self._meta: dict[str, Any] | None = None
+        self._items: dict[int, Item] | None = None
+        self._segments: list[Segment] | None = None
+        self._reference: np.ndarray | None = None
+
+    # --- reading --------------------------------------------------------------------
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        if self._meta is None:
+            f = self.path / "registry.json"
+            if not f.exists():
+                self._meta = {
+                    "format": 1,
+                    "ngram": DEFAULT_N,
+                    "shingle": SHINGLE_N,
+                    "shingle_sample": SHINGLE_SAMPLE,
+                    "next_item": 0,
+                    "segments": [],
+                }
+            else:
+                try:
+                    self._meta = json.loads(f.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise InputError(f"registry {self.path}: registry.json unreadable ({exc})") from None
+        return self._meta
+
+    def exists(self) -> bool:
+        return (self.path / "registry.json").exists()
+
+    def items(self) -> dict[int, Item]:
+        if self._items is None:
+            limit = int(self.meta["next_item"])
+            items: dict[int, Item] = {}
+            f = self.path / "items.jsonl"
+            if f.exists():
+                with f.open(encoding="utf-8") as lines:
+                    for line in lines:
+                        d = json.loads(line)
+                        if d.get("removed"):
+                            items.pop(int(d["code"]), None)
+                        elif int(d["code"]) < limit:  # beyond: written by a run that did not commit
+                            items[int(d["code"])] = Item(
+                                int(d["code"]), d["tenant"], d["id"], d.get("category"),
+                                int(d["ngrams"]), int(d["shingles"]),
+                            )  # fmt: skip
+            self._items = items
+        return self._items
+
+    def segments(self) -> list[Segment]:
+        if self._segments is None:
+            out = []
+            for s in self.meta["segments"]:
+                fp = np.load(self.path / f"{s['name']}.fp.npy", mmap_mode="r")
+                item = np.load(self.path / f"{s['name']}.item.npy", mmap_mode="r")
+                out.append(Segment(s["name"], s["tenant"], s["kind"], int(s["fingerprints"]), fp, item))
+            self._segments = out
+        return self._segments
+
+    def reference(self) -> np.ndarray:
+        if self._reference is None:
+            f = self.path / "reference.npy"
+            self._reference = (
+                np.load(f, mmap_mode="r") if f.exists() else np.empty(0, dtype=np.uint64)
+            )
+        return self._reference
+
+    def tenants(self) -> list[str]:
+        return sorted({s["tenant"] for s in self.meta["segments"]})
+
+    def stats(self) -> dict[str, Any]:
+        items = self.items()
+        by_kind = {k: 0 for k in KINDS}
+        disk = 0
+        for s in self.meta["segments"]:
+            by_kind[s["kind"]] += int(s["fingerprints"])
+            for suffix in (".fp.npy", ".item.npy"):
+                disk += (self.path / f"{s['name']}{suffix}").stat().st_size
+        total = sum(by_kind.values())
+        return {
+            "path": str(self.path),
+            "tenants": len({i.tenant for i in items.values()}),
+            "items": len(items),
+            "segments": len(self.meta["segments"]),
+            "fingerprints": by_kind,
+            "reference_hashes": int(self.reference().shape[0]),
+            "bytes_on_disk": disk,
+            "bytes_per_fingerprint": round(disk / total, 2) if total else None,
+        }
+
+    # --- writing --------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with (self.path / ".lock").open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConflictError(f"registry {self.path} is being written by another process") from None
+            self._meta = self._items = self._segments = None  # re-read under the lock
+            yield
+
+    def _commit(self, meta: dict[str, Any]) -> None:
+        tmp = self.path / f".registry.{uuid.uuid4().hex[:8]}.json"
+        with tmp.open("w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / "registry.json")
+        self._meta = meta
+        self._items = self._segments = None
+
+    def _write_segment(self, tenant: str, kind: str, fp: np.ndarray, item: np.ndarray) -> dict[str, Any]:
+        order = np.lexsort((item, fp))
+        fp, item = fp[order], item[order]
+        keep = np.ones(len(fp), dtype=bool)
+        keep[1:] = (fp[1:] != fp[:-1]) | (item[1:] != item[:-1])
+        name = f"seg-{uuid.uuid4().hex[:12]}"
+        for suffix, arr in ((".fp.npy", fp[keep]), (".item.npy", item[keep].astype(np.uint32))):
+            with (self.path / f"{name}{suffix}").open("wb") as f:
+                np.save(f, arr)
+                f.flush()
+                os.fsync(f.fileno())
+        return {"name": name, "tenant": tenant, "kind": kind, "fingerprints": int(keep.sum())}
+
+    def add(
+        self,
+        tenant: str,
+        records: Iterable[tuple[str, str, str | None]],
+        progress: Callable[[int], None] | None = None,
+    ) -> AddResult:
+        """Register (item id, text, category) records of one tenant."""
+        if not tenant:
+            raise InputError("--tenant must not be empty")
+        key = self.keys.key(tenant, create=True)
+        assert key is not None
+        result = AddResult()
+        with self._writing():
+            meta = dict(self.meta)
+            meta["segments"] = list(meta["segments"])
+            known = {(i.tenant, i.id) for i in self.items().values()}
+            code = int(meta["next_item"])
+            buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {k: ([], []) for k in KINDS}
+            pending = 0
+            lines: list[str] = []
+            for item_id, text, category in records:
+                if (tenant, item_id) in known:
+                    result.already += 1
+                    continue
+                known.add((tenant, item_id))
+                ngrams, shingles = record_fingerprints(text, key)
+                if progress is not None:
+                    progress(len(text.encode("utf-8")))
+                if len(ngrams) == 0:
+                    result.empty += 1  # shorter than 13 words: nothing to match
+                    continue
+                for kind, fps in (("ngram", ngrams), ("shingle", shingles)):
+                    buffers[kind][0].append(fps)
+                    buffers[kind][1].append(np.full(len(fps), code, dtype=np.uint32))
+                lines.append(json.dumps({
+                    "code": code, "tenant": tenant, "id": item_id, "category": category,
+                    "ngrams": len(ngrams), "shingles": len(shingles),
+                }) + "\n")  # fmt: skip
+                code += 1
+                result.added += 1
+                result.fingerprints += len(ngrams) + len(shingles)
+                pending += len(ngrams) + len(shingles)
+                if pending >= _FLUSH_FINGERPRINTS:
+                    meta["segments"] += self._flush(tenant, buffers)
+                    pending = 0
+            meta["segments"] += self._flush(tenant, buffers)
+            with (self.path / "items.jsonl").open("a", encoding="utf-8") as f:
+                f.writelines(lines)
+                f.flush()
+                os.fsync(f.fileno())
+            meta["next_item"] = code
+            self._commit(meta)
+        return result
+
+    def _flush(self, tenant: str, buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]) -> list[dict[str, Any]]:
+        out = []
+        for kind, (fps, codes) in buffers.items():
+            if fps:
+                out.append(self._write_segment(tenant, kind, np.concatenate(fps), np.concatenate(codes)))
+            fps.clear()
+            codes.clear()
+        return out
+
+    def remove(self, tenant: str, item_id: str) -> Item:
+        """Delete one item's fingerprints now: its tenant's segments are rewritten without it."""
+        with self._writing():
+            matches = [i for i in self.items().values() if i.tenant == tenant and i.id == item_id]
+            if not matches:
+                raise NotFoundError(f"registry has no item {item_id!r} of tenant {tenant!r}")
+            item = matches[0]
+            meta = self._rewrite(self.meta, {tenant}, drop={item.code})
+            with (self.path / "items.jsonl").open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"code": item.code, "removed": True}) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            self._commit(meta)
+            self.collect_garbage()
+            return item
+
+    def compact(self) -> dict[str, int]:
+        """Merge each tenant's segments of each kind into one."""
+        with self._writing():
+            before = len(self.meta["segments"])
+            meta = self._rewrite(self.meta, set(self.tenants()), drop=set())
+            self._commit(meta)
+            self.collect_garbage()
+            return {"segments_before": before, "segments_after": len(meta["segments"])}
+
+    def _rewrite(self, meta: dict[str, Any], tenants: set[str], drop: set[int]) -> dict[str, Any]:
+        keep = [s for s in meta["segments"] if s["tenant"] not in tenants]
+        old = [s for s in meta["segments"] if s["tenant"] in tenants]
+        for tenant in sorted(tenants):
+            for kind in KINDS:
+                parts = [s for s in old if s["tenant"] == tenant and s["kind"] == kind]
+                if not parts:
+                    continue
+                fps = np.concatenate([np.load(self.path / f"{s['name']}.fp.npy") for s in parts])
+                codes = np.concatenate([np.load(self.path / f"{s['name']}.item.npy") for s in parts])
+                if drop:
+                    mask = ~np.isin(codes, np.fromiter(drop, dtype=np.uint32))
+                    fps, codes = fps[mask], codes[mask]
+                if len(fps):
+                    keep.append(self._write_segment(tenant, kind, fps, codes))
+        return {**meta, "segments": keep}
+
+    def collect_garbage(self) -> None:
+        """Delete segment files no committed state refers to."""
+        live = {s["name"] for s in self.meta["segments"]}
+        for f in self.path.glob("seg-*.npy"):
+            if f.name.split(".")[0] not in live:
+                f.unlink(missing_ok=True)
+
+    def add_reference(self, texts: Iterable[str]) -> int:
+        """Add known public text: its 13-grams will not count as distinctive matches."""
+        with self._writing():
+            parts = [np.asarray(self.reference())]
+            for text in texts:
+                parts.append(window_hashes(tokenize(text).hashes, DEFAULT_N))
+            merged = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
+            tmp = self.path / f".reference.{uuid.uuid4().hex[:8]}.npy"
+            with tmp.open("wb") as f:
+                np.save(f, merged)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path / "reference.npy")
+            self._reference = None
+            if not self.exists():
+                self._commit(dict(self.meta))
+            return int(merged.shape[0])
