@@ -38,7 +38,9 @@ def test_many_messages_hash_like_hashlib(messages: list[bytes]) -> None:
 
 
 def test_merkle_parents_are_rfc9162_nodes(path: str) -> None:
-    leaves = np.frombuffer(b"".join(hashlib.sha256(bytes([i])).digest() for i in range(5)), np.uint8)
+    leaves = np.frombuffer(
+        b"".join(hashlib.sha256(bytes([i])).digest() for i in range(5)), np.uint8
+    )
     children = leaves.reshape(5, 32)
     parents = hashing.merkle_parents(children)
     assert parents.shape == (2, 32)

@@ -20,8 +20,10 @@ reordered) breaks 13-word windows but leaves most 5-word ones intact. The
 registry keeps the 5-word windows whose keyed hash is 0 mod 4 — a sample
 chosen by content, so the document samples the same ones. Where, over
 ``near_min_tokens`` tokens, at least ``near_min_similarity`` of the sampled
-5-word windows are registered, the region is reported as ``near_duplicate``
-with that fraction as its ``similarity`` (an estimate of containment).
+5-word windows (and at least ``near_min_hits`` of them) are registered in one
+item, the region is reported as ``near_duplicate`` with that fraction as its
+``similarity`` (an estimate of containment). Phrases registered in
+``common_items`` or more items are ordinary speech and count for nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 
 from .fingerprint import DEFAULT_N, key_words, keyed, window_hashes
@@ -44,8 +47,9 @@ class ScanConfig:
     common_items: int = 3
     near_duplicates: bool = True
     near_min_tokens: int = 60
-    near_min_similarity: float = 0.5
-    min_confidence: float = 0.0
+    near_min_similarity: float = 0.3
+    near_min_hits: int = 6
+    min_confidence: float = 0.5
 
     def __post_init__(self) -> None:
         windows = self.min_tokens - DEFAULT_N + 1
@@ -96,25 +100,70 @@ class _Tenant:
     shingles: list[Segment]
 
 
+@numba.njit(cache=True)
+def _bounds(
+    fp: np.ndarray, queries: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """[lo, hi) of each query in the sorted array: interpolation, then galloping.
+
+    Keyed fingerprints are uniform over 64 bits, so the first guess lands
+    within about sqrt(n) places of the answer and the search stays on nearby
+    pages of the memory-mapped segment — no index beyond the array itself.
+    """
+    n = fp.shape[0]
+    lo_out = np.zeros(queries.shape[0], dtype=np.int64)
+    hi_out = np.zeros(queries.shape[0], dtype=np.int64)
+    if n == 0:
+        return lo_out, hi_out
+    for i in range(queries.shape[0]):
+        q = queries[i]
+        guess = int((float(q) / 18446744073709551616.0) * n)
+        guess = min(max(guess, 0), n - 1)
+        # Bracket the first element >= q: fp[lo-1] < q <= fp[hi].
+        step = 16
+        if fp[guess] < q:
+            lo = guess + 1
+            hi = lo + step
+            while hi < n and fp[hi] < q:
+                lo = hi + 1
+                step *= 2
+                hi = lo + step
+            if hi > n:
+                hi = n
+        else:
+            hi = guess
+            lo = hi - step
+            while lo > 0 and fp[lo] >= q:
+                hi = lo
+                step *= 2
+                lo = hi - step
+            if lo < 0:
+                lo = 0
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if fp[mid] < q:
+                lo = mid + 1
+            else:
+                hi = mid
+        end = lo
+        while end < n and fp[end] == q:
+            end += 1
+        lo_out[i] = lo
+        hi_out[i] = end
+    return lo_out, hi_out
+
+
 def _lookup(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
-    """Which queries are in any of the segments (exact, sorted-array search)."""
-    found = np.zeros(len(queries), dtype=bool)
-    for s in segments:
-        if s.fingerprints == 0:
-            continue
-        at = np.searchsorted(s.fp, queries)
-        at[at >= s.fingerprints] = s.fingerprints - 1
-        found |= s.fp[at] == queries
-    return found
+    """Which queries are in any of the segments (exact comparison of fingerprints)."""
+    return _item_counts(segments, queries) > 0
 
 
 def _item_counts(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
     """For each query, how many registered items hold it (0: not registered)."""
     counts = np.zeros(len(queries), dtype=np.int64)
     for s in segments:
-        counts += np.searchsorted(s.fp, queries, side="right") - np.searchsorted(
-            s.fp, queries, side="left"
-        )
+        lo, hi = _bounds(s.fp, queries)
+        counts += hi - lo
     return counts
 
 
@@ -122,8 +171,7 @@ def _items(segments: list[Segment], queries: np.ndarray) -> set[int]:
     """Every item code registered for any of the queries."""
     out: set[int] = set()
     for s in segments:
-        lo = np.searchsorted(s.fp, queries, side="left")
-        hi = np.searchsorted(s.fp, queries, side="right")
+        lo, hi = _bounds(s.fp, queries)
         for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
             out.update(np.asarray(s.item[a:b]).tolist())
     return out
@@ -133,8 +181,7 @@ def _item_hits(segments: list[Segment], queries: np.ndarray) -> dict[int, int]:
     """For each item, how many of the queries it holds."""
     out: dict[int, int] = {}
     for s in segments:
-        lo = np.searchsorted(s.fp, queries, side="left")
-        hi = np.searchsorted(s.fp, queries, side="right")
+        lo, hi = _bounds(s.fp, queries)
         for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
             for code in np.asarray(s.item[a:b]).tolist():
                 out[code] = out.get(code, 0) + 1
@@ -245,6 +292,8 @@ class Matcher:
         if len(tokens) < cfg.near_min_tokens:
             return []
         windows = window_hashes(tokens.hashes, SHINGLE_N)
+        sample = windows % np.uint64(SHINGLE_SAMPLE) == 0
+        sampled_windows = windows[sample]
         covered = np.zeros(len(tokens), dtype=bool)
         for s in verbatim:
             covered[s.first_token : s.last_token + 1] = True
@@ -252,10 +301,11 @@ class Matcher:
         for t in self.tenants:
             if not t.shingles:
                 continue
-            fps = keyed(windows, t.k0, t.k1)
-            sampled = fps % np.uint64(SHINGLE_SAMPLE) == 0
-            if not sampled.any():
+            if not len(sampled_windows):
                 continue
+            sampled = sample.copy()
+            fps = np.zeros(len(windows), dtype=np.uint64)
+            fps[sampled] = keyed(sampled_windows, t.k0, t.k1)
             held = np.zeros(len(fps), dtype=np.int64)
             held[sampled] = _item_counts(t.shingles, fps[sampled])
             # A 5-word phrase several items share is ordinary speech, not evidence:
@@ -274,7 +324,9 @@ class Matcher:
                 continue
             hits_in = cs_hit[width:] - cs_hit[:-width]
             samples_in = cs_all[width:] - cs_all[:-width]
-            dense = (samples_in >= 4) & (hits_in >= cfg.near_min_similarity * np.maximum(samples_in, 1))
+            dense = (samples_in >= 4) & (
+                hits_in >= cfg.near_min_similarity * np.maximum(samples_in, 1)
+            )
             mark = np.zeros(n, dtype=bool)
             for start in np.flatnonzero(dense).tolist():
                 mark[start : start + width] = True
@@ -292,7 +344,7 @@ class Matcher:
                 samples = max(int(sampled[a:b].sum()), 1)
                 per_item = _item_hits(t.shingles, fps[a:b][hit[a:b]].copy())
                 best = max(per_item.values(), default=0)
-                if best < cfg.near_min_similarity * samples:
+                if best < cfg.near_min_similarity * samples or best < cfg.near_min_hits:
                     continue
                 items = [i for i, k in per_item.items() if k == best]
                 spans.append(

@@ -11,8 +11,8 @@ and a 64-bit hash per token:
   Thai, Lao, Khmer, Myanmar) give one token per character, so such text is
   fingerprinted rather than seen as one giant "word" and silently missed;
 - at the start of a line, a timestamp (``[00:01:23]``, ``00:01:23,456 --> …``)
-  and a speaker label (a capital letter, up to 40 word characters, spaces,
-  dots, apostrophes or hyphens, then ``:`` and a blank) are skipped, so a
+  and a speaker label (one to four capitalized words, at most 40 characters,
+  then ``:`` and a blank: ``Grad C: ``, ``Dr. Jane Doe: ``) are skipped, so a
   transcript pasted with its labels matches the same words registered without.
 
 The scan over code points is compiled (numba). ASCII words and single
@@ -106,12 +106,12 @@ def hash_utf8(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: n
 
 @numba.njit(cache=True, inline="always")
 def _is_blank(c: np.uint32) -> bool:
-    return c == 32 or c == 9
+    return bool(c == 32 or c == 9)
 
 
 @numba.njit(cache=True, inline="always")
 def _is_digit(c: np.uint32) -> bool:
-    return 48 <= c <= 57
+    return bool(48 <= c <= 57)
 
 
 @numba.njit(cache=True)
@@ -149,24 +149,37 @@ def _prefix_end(cps: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma:
                 j += 1
     if stamped:
         i = j
-    # Speaker label: [A-Z] then at most 40 of (word char, _, space, . ' -), then ':' and a blank.
+    # Speaker label: 1 to 4 words, each starting with a capital A-Z or a digit and
+    # made of word characters, dots, apostrophes or hyphens, single spaces between,
+    # at most 40 characters, then ':' and a blank ("Grad C: ", "Dr. Jane Doe: ").
+    # A sentence that starts a line ("So the point is: …") has lower-case words.
     if i < n and 65 <= cps[i] <= 90:
-        j = i + 1
-        while j < n and j <= i + 41:
+        j = i
+        words = 0
+        while j < n and j < i + 41 and words < 4:
             c = cps[j]
-            if c == 58 and j + 1 < n and _is_blank(cps[j + 1]):
-                return j + 2
-            allowed = (
-                (c < classes.shape[0] and classes[c] != 0 and c != 58)
-                or c == 95
-                or c == 32
-                or c == 46
-                or c == 39
-                or c == 45
-            )
-            if not allowed:
+            if not (65 <= c <= 90 or _is_digit(c)):
                 break
+            words += 1
             j += 1
+            while j < n and j < i + 41:
+                c = cps[j]
+                if (
+                    (c < classes.shape[0] and classes[c] != 0)
+                    or c == 95
+                    or c == 46
+                    or c == 39
+                    or c == 45
+                ):
+                    j += 1
+                else:
+                    break
+            if j + 1 < n and cps[j] == 58 and _is_blank(cps[j + 1]):
+                return j + 2
+            if j < n and cps[j] == 32:
+                j += 1
+                continue
+            break
     return i
 
 

@@ -13,8 +13,9 @@ Segments are memory-mapped, so worker processes share one copy of the pages:
 content writes new segments; ``compact`` merges each tenant's segments into
 one; removing an item rewrites its tenant's segments without it. Two kinds of
 fingerprint: ``ngram`` (every 13-word window, for verbatim matches) and
-``shingle`` (5-word windows whose keyed hash is 0 mod 4, a content-defined
-sample that survives light edits, for near-duplicates). The text itself is
+``shingle`` (5-word windows whose unkeyed hash is 0 mod 4 — a sample chosen
+by content, so a scanned document samples the same ones — keyed like the
+rest, for near-duplicates). The text itself is
 never stored. ``registry.json`` is replaced atomically after segments and
 items are on disk, so a crash leaves the previous state.
 """
@@ -69,8 +70,8 @@ def record_fingerprints(text: str, key: bytes) -> tuple[np.ndarray, np.ndarray]:
     k0, k1 = key_words(key)
     hashes = tokenize(text).hashes
     ngrams = np.unique(keyed(window_hashes(hashes, DEFAULT_N), k0, k1))
-    shingles = keyed(window_hashes(hashes, SHINGLE_N), k0, k1)
-    sampled = np.unique(shingles[shingles % np.uint64(SHINGLE_SAMPLE) == 0])
+    shingles = window_hashes(hashes, SHINGLE_N)
+    sampled = np.unique(keyed(shingles[shingles % np.uint64(SHINGLE_SAMPLE) == 0], k0, k1))
     return ngrams, sampled
 
 
@@ -112,7 +113,9 @@ class Registry:
                 try:
                     self._meta = json.loads(f.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as exc:
-                    raise InputError(f"registry {self.path}: registry.json unreadable ({exc})") from None
+                    raise InputError(
+                        f"registry {self.path}: registry.json unreadable ({exc})"
+                    ) from None
         return self._meta
 
     def exists(self) -> bool:
@@ -143,7 +146,9 @@ class Registry:
             for s in self.meta["segments"]:
                 fp = np.load(self.path / f"{s['name']}.fp.npy", mmap_mode="r")
                 item = np.load(self.path / f"{s['name']}.item.npy", mmap_mode="r")
-                out.append(Segment(s["name"], s["tenant"], s["kind"], int(s["fingerprints"]), fp, item))
+                out.append(
+                    Segment(s["name"], s["tenant"], s["kind"], int(s["fingerprints"]), fp, item)
+                )
             self._segments = out
         return self._segments
 
@@ -187,7 +192,9 @@ class Registry:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ConflictError(f"registry {self.path} is being written by another process") from None
+                raise ConflictError(
+                    f"registry {self.path} is being written by another process"
+                ) from None
             self._meta = self._items = self._segments = None  # re-read under the lock
             yield
 
@@ -201,7 +208,9 @@ class Registry:
         self._meta = meta
         self._items = self._segments = None
 
-    def _write_segment(self, tenant: str, kind: str, fp: np.ndarray, item: np.ndarray) -> dict[str, Any]:
+    def _write_segment(
+        self, tenant: str, kind: str, fp: np.ndarray, item: np.ndarray
+    ) -> dict[str, Any]:
         order = np.lexsort((item, fp))
         fp, item = fp[order], item[order]
         keep = np.ones(len(fp), dtype=bool)
@@ -231,7 +240,9 @@ class Registry:
             meta["segments"] = list(meta["segments"])
             known = {(i.tenant, i.id) for i in self.items().values()}
             code = int(meta["next_item"])
-            buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {k: ([], []) for k in KINDS}
+            buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {
+                k: ([], []) for k in KINDS
+            }
             pending = 0
             lines: list[str] = []
             for item_id, text, category in records:
@@ -268,11 +279,15 @@ class Registry:
             self._commit(meta)
         return result
 
-    def _flush(self, tenant: str, buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]) -> list[dict[str, Any]]:
+    def _flush(
+        self, tenant: str, buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]
+    ) -> list[dict[str, Any]]:
         out = []
         for kind, (fps, codes) in buffers.items():
             if fps:
-                out.append(self._write_segment(tenant, kind, np.concatenate(fps), np.concatenate(codes)))
+                out.append(
+                    self._write_segment(tenant, kind, np.concatenate(fps), np.concatenate(codes))
+                )
             fps.clear()
             codes.clear()
         return out
@@ -311,7 +326,9 @@ class Registry:
                 if not parts:
                     continue
                 fps = np.concatenate([np.load(self.path / f"{s['name']}.fp.npy") for s in parts])
-                codes = np.concatenate([np.load(self.path / f"{s['name']}.item.npy") for s in parts])
+                codes = np.concatenate(
+                    [np.load(self.path / f"{s['name']}.item.npy") for s in parts]
+                )
                 if drop:
                     mask = ~np.isin(codes, np.fromiter(drop, dtype=np.uint32))
                     fps, codes = fps[mask], codes[mask]

@@ -1,0 +1,222 @@
+"""registry and scan commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from ..errors import InputError
+from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
+from ..scan.engine import ScanOptions, ShardResult, scan_corpus
+from ..scan.keys import KeyRing
+from ..scan.matcher import ScanConfig
+from ..scan.registry import Registry
+from ..sources import FORMATS, expand_sources
+from ._app import app, console, err_console, fail_line
+
+registry_app = typer.Typer(help="Keyed fingerprints of customer content.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+
+REGISTRY_HELP = "Registry folder (default: $TRAINGUARD_REGISTRY, else ./trainguard-registry)."
+KEYS_HELP = "Key folder, kept apart (default: $TRAINGUARD_KEYS, else ./trainguard-keys)."
+
+
+def _format(fmt: str | None) -> Any:
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _bytes_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+
+
+def _report_malformed(m: Malformed) -> None:
+    err_console.print(
+        f"trainguard: warning: {m.source}:{m.line}: {m.problem}; skipped", markup=False
+    )
+
+
+@registry_app.command("add")
+def registry_add(
+    sources: list[str] = typer.Argument(..., help="Files, folders, globs or fsspec URLs."),
+    tenant: str = typer.Option(..., "--tenant", help="Whose content this is."),
+    category: str | None = typer.Option(None, "--category", help="Category of these records."),
+    fmt: str | None = typer.Option(None, "--format", help="jsonl, parquet or text."),
+    id_field: str | None = typer.Option(
+        None, "--id-field", help="Default: id, doc_id, meeting_id."
+    ),
+    text_field: str | None = typer.Option(
+        None,
+        "--text-field",
+        help="Text, or a list of transcript turns. Default: text, content, turns.",
+    ),
+    registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
+    keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+) -> None:
+    """Register customer content: keyed fingerprints are stored, never the text."""
+    files = expand_sources(sources, _format(fmt), default_format="text")
+    fields = Fields(text_field, id_field)
+    reg = Registry(registry, KeyRing(keys))
+    total = sum(f.size() for f in files)
+    malformed = 0
+    with _bytes_progress() as bar:
+        task = bar.add_task("registering", total=total or None)
+
+        def records() -> Iterator[tuple[str, str, str | None]]:
+            nonlocal malformed
+            for i, source in enumerate(files):
+                report = ShardReport()
+                for doc in read_documents(Shard(i, source), fields, report):
+                    yield (doc.doc_id or f"{source.url}:{doc.line}", doc.text, category)
+                for m in report.malformed:
+                    malformed += 1
+                    _report_malformed(m)
+
+        result = reg.add(tenant, records(), progress=lambda n: bar.advance(task, n))
+    console.print(
+        f"registered {result.added:,} items for tenant {tenant!r} ({result.fingerprints:,} "
+        f"fingerprints); {result.already:,} already registered, {result.empty:,} too short "
+        f"to fingerprint, {malformed:,} malformed records skipped",
+        markup=False,
+    )
+
+
+@registry_app.command("stats")
+def registry_stats(
+    registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
+    keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+) -> None:
+    """Tenants, items, fingerprints and bytes per fingerprint (JSON)."""
+    reg = Registry(registry, KeyRing(keys))
+    if not reg.exists():
+        raise InputError(f"registry {reg.path}: not found")
+    console.print(json.dumps(reg.stats(), indent=2), markup=False)
+
+
+@registry_app.command("remove")
+def registry_remove(
+    item: str = typer.Argument(..., help="The registered item id."),
+    tenant: str = typer.Option(..., "--tenant"),
+    registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
+    keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+) -> None:
+    """Delete one item's fingerprints (its tenant's segments are rewritten without them)."""
+    removed = Registry(registry, KeyRing(keys)).remove(tenant, item)
+    console.print(
+        f"removed item {removed.id!r} of tenant {tenant!r} "
+        f"({removed.ngrams + removed.shingles:,} fingerprints)",
+        markup=False,
+    )
+
+
+@registry_app.command("compact")
+def registry_compact(
+    registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
+    keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+) -> None:
+    """Merge each tenant's segments into one."""
+    r = Registry(registry, KeyRing(keys)).compact()
+    console.print(f"segments: {r['segments_before']} -> {r['segments_after']}", markup=False)
+
+
+@registry_app.command("reference")
+def registry_reference(
+    sources: list[str] = typer.Argument(..., help="Known public text (jsonl, parquet or text)."),
+    fmt: str | None = typer.Option(None, "--format"),
+    text_field: str | None = typer.Option(None, "--text-field"),
+    registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
+    keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+) -> None:
+    """Add public text whose 13-word windows do not count as distinctive in matches."""
+    files = expand_sources(sources, _format(fmt), default_format="text")
+
+    def texts() -> Iterator[str]:
+        for i, source in enumerate(files):
+            for doc in read_documents(Shard(i, source), Fields(text_field), ShardReport()):
+                yield doc.text
+
+    n = Registry(registry, KeyRing(keys)).add_reference(texts())
+    console.print(f"reference corpus: {n:,} distinct 13-word windows", markup=False)
+
+
+@app.command("scan")
+def scan_cmd(
+    paths: list[str] = typer.Argument(
+        ..., help="Files, folders, globs or fsspec URLs (jsonl, parquet, text; .gz/.zst too)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Findings, one JSON object per line."),
+    fmt: str | None = typer.Option(None, "--format", help="jsonl, parquet or text."),
+    text_field: str | None = typer.Option(None, "--text-field"),
+    id_field: str | None = typer.Option(None, "--id-field"),
+    workers: int = typer.Option(1, "--workers", help="Processes (local) or tasks (ray)."),
+    engine: str = typer.Option("local", "--engine", help="local or ray."),
+    fail_on_findings: bool = typer.Option(
+        False, "--fail-on-findings", help="Exit 1 when anything was found."
+    ),
+    min_confidence: float = typer.Option(
+        0.5, "--min-confidence", help="Report spans whose distinctive share is at least this."
+    ),
+    near_duplicates: bool = typer.Option(
+        True, "--near-duplicates/--no-near-duplicates", help="Also look for lightly edited copies."
+    ),
+    registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
+    keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+) -> None:
+    """Find registered customer content in a corpus."""
+    if not 0.0 <= min_confidence <= 1.0:
+        raise InputError(f"--min-confidence {min_confidence}: must be between 0 and 1")
+    reg = Registry(registry, KeyRing(keys))
+    options = ScanOptions(
+        str(reg.path),
+        str(reg.keys.path),
+        ScanConfig(min_confidence=min_confidence, near_duplicates=near_duplicates),
+        Fields(text_field, id_field),
+    )
+    with _bytes_progress() as bar:
+        task = bar.add_task("scanning", total=None)
+
+        def on_shard(result: ShardResult, total: int) -> None:
+            bar.advance(task, result.report.bytes)
+
+        summary = scan_corpus(
+            paths,
+            options,
+            out,
+            fmt=_format(fmt),
+            engine=engine,
+            workers=workers,
+            on_shard=on_shard,
+            on_malformed=_report_malformed,
+        )
+    console.print(
+        f"scanned {summary.documents:,} documents, {summary.bytes / 1e6:,.1f} MB in "
+        f"{summary.seconds:.1f} s ({summary.mb_per_s:,.1f} MB/s, {engine}, {workers} worker(s)): "
+        f"{summary.findings:,} with registered content, {summary.malformed:,} malformed "
+        f"records skipped; findings in {out}",
+        markup=False,
+    )
+    if fail_on_findings and summary.findings:
+        fail_line(f"{summary.findings} documents hold registered customer content")
+        raise typer.Exit(1)

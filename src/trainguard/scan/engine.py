@@ -1,0 +1,237 @@
+"""Run a scan over shards: in this process, on a local process pool, or on Ray Data.
+
+Every engine calls :func:`scan_shard` on the same shards and the driver puts
+the results back in shard order, so the findings are the same, byte for byte,
+whichever engine ran them. Workers open the registry themselves: its segments
+are memory-mapped, so they share the pages rather than copying them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..sources import Format
+from .corpus import SHARD_BYTES, Fields, Malformed, Shard, ShardReport, plan_shards, read_documents
+from .keys import KeyRing
+from .matcher import Matcher, ScanConfig
+from .registry import Registry
+
+
+@dataclass
+class ScanOptions:
+    registry: str
+    keys: str
+    config: ScanConfig = field(default_factory=ScanConfig)
+    fields: Fields = field(default_factory=Fields)
+
+
+@dataclass
+class ShardResult:
+    number: int
+    findings: list[dict[str, Any]]
+    report: ShardReport
+
+
+@dataclass
+class ScanSummary:
+    documents: int = 0
+    bytes: int = 0
+    findings: int = 0
+    matched_tokens: int = 0
+    malformed: int = 0
+    seconds: float = 0.0
+    shards: int = 0
+    engine: str = "local"
+    workers: int = 1
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "mb_per_s": round(self.mb_per_s, 1)}
+
+
+_MATCHERS: dict[tuple[str, str, ScanConfig], Matcher] = {}
+
+
+def _matcher(options: ScanOptions) -> Matcher:
+    """One matcher per worker process (segments mapped once, keys read once)."""
+    k = (options.registry, options.keys, options.config)
+    if k not in _MATCHERS:
+        _MATCHERS[k] = Matcher(Registry(options.registry, KeyRing(options.keys)), options.config)
+    return _MATCHERS[k]
+
+
+def scan_shard(shard: Shard, options: ScanOptions) -> ShardResult:
+    """Scan one shard: a finding per document with registered content."""
+    matcher = _matcher(options)
+    report = ShardReport()
+    findings = []
+    for doc in read_documents(shard, options.fields, report):
+        spans, n_tokens = matcher.scan(doc.text)
+        if not spans:
+            continue
+        covered: set[int] = set()
+        for s in spans:
+            covered.update(range(s.first_token, s.last_token + 1))
+        findings.append(
+            {
+                "doc_id": doc.doc_id,
+                "source": shard.source.url,
+                "line": doc.line,
+                "spans": [s.to_json() for s in spans],
+                "matched_tokens": len(covered),
+                "doc_tokens": n_tokens,
+                "coverage": round(len(covered) / n_tokens, 4) if n_tokens else 0.0,
+            }
+        )
+    return ShardResult(shard.number, findings, report)
+
+
+# --- engines ----------------------------------------------------------------------------
+
+Engine = Callable[[Sequence[Shard], ScanOptions, int], Iterator[ShardResult]]
+
+
+def local_engine(
+    shards: Sequence[Shard], options: ScanOptions, workers: int
+) -> Iterator[ShardResult]:
+    if workers <= 1:
+        for shard in shards:
+            yield scan_shard(shard, options)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        # map keeps shard order; results stream back as they are done in order.
+        yield from pool.map(scan_shard, shards, [options] * len(shards))
+
+
+def ray_engine(
+    shards: Sequence[Shard], options: ScanOptions, workers: int
+) -> Iterator[ShardResult]:
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--engine ray needs Ray: pip install 'trainguard[ray]'") from None
+    import logging
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,
+            logging_level=logging.ERROR,
+        )  # fmt: skip
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    by_number = {s.number: s for s in shards}
+
+    def run(item: dict[str, Any]) -> dict[str, Any]:
+        result = scan_shard(by_number[int(item["number"])], options)
+        return {"number": result.number, "result": _encode(result)}
+
+    rows = (
+        ray.data.from_items([{"number": s.number} for s in shards])
+        .map(run, concurrency=max(workers, 1))
+        .take_all()
+    )
+    for row in sorted(rows, key=lambda r: r["number"]):
+        yield _decode(row["result"])
+
+
+def _encode(result: ShardResult) -> str:
+    return json.dumps(
+        {
+            "number": result.number,
+            "findings": result.findings,
+            "report": {
+                "documents": result.report.documents,
+                "bytes": result.report.bytes,
+                "lines": result.report.lines,
+                "malformed": [asdict(m) for m in result.report.malformed],
+            },
+        }
+    )
+
+
+def _decode(text: str) -> ShardResult:
+    d = json.loads(text)
+    r = d["report"]
+    report = ShardReport(
+        r["documents"], r["bytes"], r["lines"], [Malformed(**m) for m in r["malformed"]]
+    )
+    return ShardResult(d["number"], d["findings"], report)
+
+
+ENGINES: dict[str, Engine] = {"local": local_engine, "ray": ray_engine}
+
+
+# --- the driver -------------------------------------------------------------------------
+
+
+def scan_corpus(
+    paths: Sequence[str],
+    options: ScanOptions,
+    out: Path | None,
+    *,
+    fmt: Format | None = None,
+    engine: str = "local",
+    workers: int = 1,
+    on_shard: Callable[[ShardResult, int], None] | None = None,
+    on_malformed: Callable[[Malformed], None] | None = None,
+    shard_bytes: int = SHARD_BYTES,
+) -> ScanSummary:
+    """Scan every document under ``paths``; write findings (JSON lines) to ``out``."""
+    if engine not in ENGINES:
+        raise InputError(f"--engine {engine!r}: use local or ray")
+    if workers < 1:
+        raise InputError(f"--workers {workers}: must be at least 1")
+    registry = Registry(options.registry, KeyRing(options.keys))
+    if not registry.exists():
+        raise InputError(
+            f"registry {registry.path}: not found (run `trainguard registry add` first)"
+        )
+    shards = plan_shards(paths, fmt, shard_bytes)
+    summary = ScanSummary(shards=len(shards), engine=engine, workers=workers)
+    start = time.perf_counter()
+    lines_before: dict[str, int] = {}
+    tmp = out.with_name(f".{out.name}.partial") if out else None
+    sink = tmp.open("w", encoding="utf-8") if tmp else None
+    try:
+        for result in ENGINES[engine](shards, options, workers):
+            url = next(s.source.url for s in shards if s.number == result.number)
+            offset = lines_before.get(url, 0)
+            lines_before[url] = offset + result.report.lines
+            for m in result.report.malformed:
+                m.line += offset
+                summary.malformed += 1
+                if on_malformed:
+                    on_malformed(m)
+            for finding in result.findings:
+                line = finding.pop("line") + offset
+                if not finding["doc_id"]:
+                    finding["doc_id"] = f"{url}:{line}"
+                summary.findings += 1
+                summary.matched_tokens += finding["matched_tokens"]
+                if sink:
+                    sink.write(json.dumps(finding, ensure_ascii=False) + "\n")
+            summary.documents += result.report.documents
+            summary.bytes += result.report.bytes
+            if on_shard:
+                on_shard(result, len(shards))
+        if sink and tmp and out:
+            sink.close()
+            os.replace(tmp, out)
+    finally:
+        if sink and not sink.closed:
+            sink.close()
+        if tmp and tmp.exists():
+            tmp.unlink()
+    summary.seconds = time.perf_counter() - start
+    return summary

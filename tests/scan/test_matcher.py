@@ -1,0 +1,154 @@
+"""Planted fragments of registered meetings are found, with correct offsets, whatever
+was done to them; unregistered meetings and other keys find nothing."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from trainguard.scan import KeyRing, Matcher, Registry, ScanConfig, tokenize
+
+from .conftest import is_ami
+
+FILLER = "The quarterly weather report said little of note, and the committee adjourned early."
+
+
+def fragment(text: str, start: int, words: int) -> str:
+    """The original text of tokens [start, start + words) of ``text``."""
+    t = tokenize(text)
+    return text[int(t.starts[start]) : int(t.ends[start + words - 1])]
+
+
+def pick(
+    meetings: dict[str, str], registry: Registry, rng: random.Random, words: int
+) -> tuple[str, str]:
+    item = rng.choice(sorted(i.id for i in registry.items().values()))
+    n = len(tokenize(meetings[item]))
+    return item, fragment(meetings[item], rng.randrange(0, n - words), words)
+
+
+def test_a_pasted_fragment_is_found_with_its_exact_offsets(
+    meetings: dict[str, str], registered: Registry
+) -> None:
+    item, frag = pick(meetings, registered, random.Random(1), 40)
+    doc = FILLER + "\n" + frag + "\n" + FILLER
+    spans, _ = Matcher(registered).scan(doc)
+    verbatim = [s for s in spans if s.kind == "verbatim"]
+    assert len(verbatim) == 1
+    span = verbatim[0]
+    assert doc[span.start : span.end] == frag
+    assert item in span.items and span.tokens == 40
+    assert span.tenants == ["acme"] or span.tenants == ["globex"]
+
+
+def test_every_verbatim_fragment_of_20_words_is_found(
+    meetings: dict[str, str], registered: Registry
+) -> None:
+    rng = random.Random(2)
+    matcher = Matcher(registered, ScanConfig(min_confidence=0.0))
+    for _ in range(60):
+        item, frag = pick(meetings, registered, rng, 20)
+        spans, _ = matcher.scan(FILLER + " " + frag + " " + FILLER)
+        assert any(s.kind == "verbatim" and item in s.items for s in spans), frag
+
+
+def mangle(text: str) -> str:
+    """Upper case, no punctuation, re-wrapped lines with speaker labels and timestamps."""
+    words = re.findall(r"\w+", text.upper())
+    lines = [" ".join(words[i : i + 7]) for i in range(0, len(words), 7)]
+    return "\n".join(f"[00:{i:02d}:15] Speaker {i % 3}: {line}" for i, line in enumerate(lines))
+
+
+def test_case_punctuation_wrapping_labels_and_timestamps_do_not_hide_a_fragment(
+    meetings: dict[str, str], registered: Registry
+) -> None:
+    item, frag = pick(meetings, registered, random.Random(3), 35)
+    doc = FILLER + "\n" + mangle(frag) + "\n" + FILLER
+    spans, _ = Matcher(registered).scan(doc)
+    assert any(s.kind == "verbatim" and item in s.items for s in spans)
+
+
+def test_lightly_edited_content_is_a_near_duplicate(
+    meetings: dict[str, str], registered: Registry
+) -> None:
+    rng = random.Random(4)
+    found = 0
+    for _ in range(10):
+        item, frag = pick(meetings, registered, rng, 150)
+        words = frag.split()
+        edited = " ".join("banana" if k % 10 == 5 else w for k, w in enumerate(words))
+        spans, _ = Matcher(registered).scan(FILLER + "\n" + edited + "\n" + FILLER)
+        near = [s for s in spans if s.kind == "near_duplicate" and item in s.items]
+        found += bool(near)
+        for s in near:
+            assert s.similarity is not None and 0.3 <= s.similarity <= 1.0
+    assert found >= 9
+
+
+def test_reordered_sentences_are_still_found(
+    meetings: dict[str, str], registered: Registry
+) -> None:
+    item, frag = pick(meetings, registered, random.Random(5), 200)
+    sentences = re.split(r"(?<=[.?!])\s+", frag)
+    random.Random(6).shuffle(sentences)
+    spans, _ = Matcher(registered).scan(" ".join(sentences))
+    assert any(item in s.items for s in spans)
+
+
+def test_meetings_of_another_series_produce_no_finding(
+    meetings: dict[str, str], registered: Registry
+) -> None:
+    matcher = Matcher(registered)
+    hits = {m: matcher.scan(text)[0] for m, text in meetings.items() if is_ami(m)}
+    assert len(hits) == 97
+    assert {m: s for m, s in hits.items() if s} == {}
+
+
+def test_a_registry_read_with_other_keys_finds_nothing(
+    meetings: dict[str, str], registered: Registry, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _, frag = pick(meetings, registered, random.Random(7), 60)
+    other_keys = KeyRing(tmp_path_factory.mktemp("other-keys"))
+    for tenant in ("acme", "globex"):
+        other_keys.key(tenant, create=True)
+    stranger = Matcher(Registry(registered.path, other_keys))
+    assert stranger.scan(frag)[0] == []
+    assert Matcher(registered).scan(frag)[0] != []
+
+
+def test_text_without_spaces_between_words_is_fingerprinted(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    base = tmp_path_factory.mktemp("cjk")
+    rng = random.Random(8)
+    han = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]
+    thai = [chr(c) for c in range(0x0E01, 0x0E2E)]
+    docs = {
+        "zh-1": "".join(rng.choice(han) for _ in range(600)),
+        "th-1": "".join(rng.choice(thai) for _ in range(600)),
+    }
+    registry = Registry(base / "r", KeyRing(base / "k"))
+    registry.add("acme", [(k, v, None) for k, v in docs.items()])
+    matcher = Matcher(registry)
+    for item, text in docs.items():
+        frag = text[200:230]  # 30 characters: 30 tokens
+        spans, _ = matcher.scan("前言。" + frag + "。结束")
+        assert [s.items for s in spans if s.kind == "verbatim"] == [[item]]
+        assert any(s.start == 3 and s.end == 33 for s in spans)
+
+
+def test_boilerplate_in_the_reference_corpus_gets_no_confidence(
+    meetings: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    base = tmp_path_factory.mktemp("reference")
+    registry = Registry(base / "r", KeyRing(base / "k"))
+    item = "education_1"
+    registry.add("acme", [(item, meetings[item], None)])
+    opening = fragment(meetings[item], 0, 30)
+    assert Matcher(registry).scan(opening)[0]
+    registry.add_reference([opening])
+    assert Matcher(registry).scan(opening)[0] == []
+    kept = Matcher(registry, ScanConfig(min_confidence=0.0)).scan(opening)[0]
+    assert kept and kept[0].confidence == 0.0

@@ -1,0 +1,76 @@
+"""The registry stores keyed fingerprints only, 12 bytes each, and forgets on request."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainguard.errors import NotFoundError
+from trainguard.scan import KeyRing, Matcher, Registry, tokenize
+from trainguard.scan.fingerprint import DEFAULT_N, window_hashes
+
+
+@pytest.fixture
+def small(meetings: dict[str, str], tmp_path: Path) -> Registry:
+    registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
+    registry.add("acme", [(m, meetings[m], "customer.transcript") for m in ("Bed004", "Bmr007")])
+    registry.add("acme", [(m, meetings[m], "customer.transcript") for m in ("Bro003",)])
+    return registry
+
+
+def test_twelve_bytes_per_fingerprint_and_no_text(
+    small: Registry, meetings: dict[str, str]
+) -> None:
+    stats = small.stats()
+    assert stats["items"] == 3 and stats["tenants"] == 1
+    assert stats["bytes_per_fingerprint"] <= 12.1  # 8-byte fingerprint, 4-byte item, tiny headers
+    words = tokenize(meetings["Bed004"]).words[100:103]
+    for f in small.path.iterdir():
+        body = f.read_bytes()
+        assert " ".join(words).encode() not in body, f.name
+    # Unkeyed window hashes (what someone without the key could compute) are not stored.
+    unkeyed = window_hashes(tokenize(meetings["Bed004"]).hashes, DEFAULT_N)[:50]
+    stored = np.concatenate([s.fp for s in small.segments()])
+    assert not np.isin(unkeyed, stored).any()
+
+
+def test_keys_live_apart_and_are_private(small: Registry) -> None:
+    [key_file] = list(small.keys.path.glob("*.key"))
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not any(p.suffix == ".key" for p in small.path.iterdir())
+    assert json.loads(key_file.read_text())["tenant"] == "acme"
+
+
+def test_registering_the_same_item_twice_is_a_no_op(
+    small: Registry, meetings: dict[str, str]
+) -> None:
+    result = small.add("acme", [("Bed004", meetings["Bed004"], None)])
+    assert (result.added, result.already) == (0, 1)
+
+
+def test_removing_an_item_removes_its_fingerprints(
+    small: Registry, meetings: dict[str, str]
+) -> None:
+    text = meetings["Bmr007"][2000:4000]
+    assert any("Bmr007" in s.items for s in Matcher(small).scan(text)[0])
+    before = small.stats()["fingerprints"]["ngram"]
+    small.remove("acme", "Bmr007")
+    assert small.stats()["fingerprints"]["ngram"] < before
+    assert not any("Bmr007" in s.items for s in Matcher(small).scan(text)[0])
+    with pytest.raises(NotFoundError):
+        small.remove("acme", "Bmr007")
+
+
+def test_compaction_merges_segments_and_keeps_every_match(
+    small: Registry, meetings: dict[str, str]
+) -> None:
+    text = meetings["Bro003"][1000:3000]
+    found = Matcher(small).scan(text)[0]
+    result = small.compact()
+    assert result == {"segments_before": 4, "segments_after": 2}
+    assert [s.to_json() for s in Matcher(small).scan(text)[0]] == [s.to_json() for s in found]
+    assert len(list(small.path.glob("seg-*.npy"))) == 4  # two kinds, two files each

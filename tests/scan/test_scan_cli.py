@@ -1,0 +1,151 @@
+"""`registry add` and `scan` end to end: every input form, every engine, every exit code."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+from typer.testing import CliRunner
+
+from trainguard.cli import app
+from trainguard.scan import Fields, ScanOptions, scan_corpus, tokenize
+
+from .conftest import MEETINGS
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def planted(meetings: dict[str, str], item: str, seed: int, words: int = 30) -> str:
+    text = meetings[item]
+    t = tokenize(text)
+    i = random.Random(seed).randrange(0, len(t) - words)
+    return text[int(t.starts[i]) : int(t.ends[i + words - 1])]
+
+
+@pytest.fixture(scope="module")
+def setup(meetings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("cli")
+    with MEETINGS.open(encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f][:20]
+    (base / "customer.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:10]))
+    reg, keys = base / "registry", base / "keys"
+    code, out, err = run(
+        "registry", "add", str(base / "customer.jsonl"), "--tenant", "acme", "--id-field",
+        "meeting_id", "--text-field", "turns", "--registry", str(reg), "--keys", str(keys),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "registered 10 items" in out
+    corpus = base / "corpus"
+    corpus.mkdir()
+    ids = [r["meeting_id"] for r in rows]
+    docs = [{"id": f"clean-{i}", "text": meetings[m][:3000]} for i, m in enumerate(ids[10:])]
+    docs.insert(3, {"id": "leak-1", "text": "Intro. " + planted(meetings, ids[2], 1) + " Outro."})
+    lines = [json.dumps(d) for d in docs]
+    lines.insert(5, "{this is not json")
+    lines.insert(7, json.dumps({"id": "no-text", "body": "x"}))
+    (corpus / "a.jsonl").write_text("\n".join(lines) + "\n")
+    with gzip.open(corpus / "b.jsonl.gz", "wt") as f:
+        f.write(json.dumps({"id": "leak-2", "text": planted(meetings, ids[4], 2)}) + "\n")
+    (corpus / "c.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(
+            (json.dumps({"id": "leak-3", "text": planted(meetings, ids[5], 3)}) + "\n").encode()
+        )
+    )
+    pq.write_table(
+        pa.table({"id": ["leak-4", "clean-p"], "text": [planted(meetings, ids[6], 4), "hello"]}),
+        corpus / "d.parquet",
+    )
+    (corpus / "notes.txt").write_text("Notes\n" + planted(meetings, ids[7], 5) + "\n")
+    return {"base": base, "registry": reg, "keys": keys, "corpus": corpus}
+
+
+def scan(setup: dict[str, Path], *args: str) -> tuple[int, str, str]:
+    return run("scan", *args, "--registry", str(setup["registry"]), "--keys", str(setup["keys"]))
+
+
+def test_scan_finds_every_planted_fragment_in_every_format(setup: dict[str, Path]) -> None:
+    out = setup["base"] / "findings.jsonl"
+    code, stdout, err = scan(setup, str(setup["corpus"]), "--out", str(out))
+    assert code == 0, err
+    findings = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(f["doc_id"] for f in findings) == sorted(
+        ["leak-1", "leak-2", "leak-3", "leak-4", str(setup["corpus"] / "notes.txt")]
+    )
+    for f in findings:
+        assert set(f) == {"doc_id", "source", "spans", "matched_tokens", "doc_tokens", "coverage"}
+        assert f["spans"][0]["kind"] == "verbatim" and f["spans"][0]["tenants"] == ["acme"]
+    assert "5 with registered content, 2 malformed" in stdout
+    # Malformed records are named with their file and line, and skipped.
+    assert f"{setup['corpus'] / 'a.jsonl'}:6: not JSON" in err
+    assert f"{setup['corpus'] / 'a.jsonl'}:8: no text field" in err
+
+
+def test_fail_on_findings_exits_1(setup: dict[str, Path]) -> None:
+    out = setup["base"] / "f2.jsonl"
+    code, _, err = scan(
+        setup, str(setup["corpus"] / "b.jsonl.gz"), "--out", str(out), "--fail-on-findings"
+    )
+    assert code == 1
+    assert "1 documents hold registered customer content" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope.jsonl"], "no such file or folder"),
+        (["{corpus}", "--format", "csv"], "scan reads jsonl, parquet or text, not csv"),
+        (["{corpus}", "--format", "xml"], "--format 'xml' is not one of"),
+        (["{corpus}", "--workers", "0"], "--workers 0"),
+        (["{corpus}", "--engine", "spark"], "--engine 'spark'"),
+        (["{corpus}", "--min-confidence", "2"], "--min-confidence 2.0"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    setup: dict[str, Path], args: list[str], message: str
+) -> None:
+    out = setup["base"] / "bad.jsonl"
+    code, _, err = scan(setup, *[a.format(corpus=setup["corpus"]) for a in args], "--out", str(out))
+    assert code == 2, err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_missing_registry_is_one_line(setup: dict[str, Path], tmp_path: Path) -> None:
+    code, _, err = run("scan", str(setup["corpus"]), "--out", str(tmp_path / "f.jsonl"),
+                       "--registry", str(tmp_path / "none"), "--keys", str(tmp_path / "k"))  # fmt: skip
+    assert code == 2 and "not found" in err
+
+
+def findings_bytes(setup: dict[str, Path], engine: str, workers: int, out: Path) -> bytes:
+    options = ScanOptions(str(setup["registry"]), str(setup["keys"]), fields=Fields())
+    scan_corpus(
+        [str(setup["corpus"])], options, out, engine=engine, workers=workers, shard_bytes=2000
+    )
+    return out.read_bytes()
+
+
+def test_one_worker_and_two_give_the_same_findings(setup: dict[str, Path]) -> None:
+    base = setup["base"]
+    one = findings_bytes(setup, "local", 1, base / "one.jsonl")
+    assert one.count(b"\n") == 5
+    assert findings_bytes(setup, "local", 2, base / "two.jsonl") == one
+
+
+@pytest.mark.ray
+def test_ray_gives_the_same_findings_as_the_local_pool(setup: dict[str, Path]) -> None:
+    pytest.importorskip("ray")
+    base = setup["base"]
+    assert findings_bytes(setup, "ray", 2, base / "ray.jsonl") == findings_bytes(
+        setup, "local", 2, base / "local.jsonl"
+    )
