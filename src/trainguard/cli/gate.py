@@ -10,8 +10,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..gate import ColumnMapping, prove_record, run_gate, verify_manifest
+from ..gate.core import ContentCheck
 from ..gate.manifest import check_record_proof
 from ..lineage import get_model, impact, list_models, register_model
+from ..scan.gatecheck import registry_check
 from ..sources import Source
 from ..timeutil import format_instant, parse_instant
 from ._app import app, console, err_console, open_store
@@ -60,14 +62,23 @@ def gate_cmd(
     scan: bool = typer.Option(
         False, "--scan", help="Also keep out records whose content is in the registry."
     ),
+    registry: Path | None = typer.Option(
+        None, "--registry", help="Registry for --scan (default: $TRAINGUARD_REGISTRY)."
+    ),
+    keys: Path | None = typer.Option(
+        None, "--keys", help="Keys for --scan (default: $TRAINGUARD_KEYS)."
+    ),
 ) -> None:
     """Admit the records a use may have; write the admitted data and a manifest of all."""
     store = open_store(ctx)
     when = parse_instant(at, "--at") if at else None
     column_mapping = ColumnMapping.load(mapping) if mapping else None
-    check = info = None
+    check: ContentCheck | None = None
+    info = None
     if scan:
-        check, info = _registry_check(store)
+        check, info = registry_check(
+            str(registry) if registry else None, str(keys) if keys else None
+        )
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"--engine {engine!r}: use local or ray")
     if engine == "ray":
@@ -244,7 +255,3 @@ def impact_cmd(
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def _registry_check(store: object) -> tuple[None, None]:
-    raise typer.BadParameter("--scan needs the content registry, which is not built yet")

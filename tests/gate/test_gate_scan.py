@@ -1,0 +1,66 @@
+"""--scan: mislabeled customer content is caught at the gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from trainguard.cli import app
+from trainguard.scan import KeyRing, Registry, transcript_text
+
+runner = CliRunner()
+MEETINGS = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
+)
+
+
+def test_a_telemetry_record_holding_a_transcript_is_kept_out(
+    tmp_path: Path, policy_files: dict[str, Path]
+) -> None:
+    if not MEETINGS.exists():
+        pytest.skip("real transcripts not found")
+    with MEETINGS.open(encoding="utf-8") as f:
+        meeting = json.loads(f.readline())
+    text = transcript_text(meeting["turns"])
+    registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
+    registry.add("acme", [(meeting["meeting_id"], text, "customer.transcript")])
+
+    db = str(tmp_path / "t.db")
+    assert runner.invoke(app, ["--db", db, "init"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["--db", db, "policy", "add", *(str(policy_files[v]) for v in ("v1", "v2", "v3"))]
+        ).exit_code
+        == 0
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["t-1", "t-2"],
+                "tenant": ["acme", "acme"],
+                "category": ["service.telemetry", "service.telemetry"],
+                "collected_at": ["2023-09-01T00:00:00Z"] * 2,
+                "payload": ["cpu=3 mem=70", "debug dump: " + text[5000:7000]],
+            }
+        ),
+        tmp_path / "in.parquet",
+    )
+    result = runner.invoke(
+        app,
+        ["--db", db, "gate", str(tmp_path / "in.parquet"), "--use", "train.first_party",
+         "--out", str(tmp_path / "o"), "--at", "2023-09-02T00:00:00Z", "--scan",
+         "--registry", str(tmp_path / "registry"), "--keys", str(tmp_path / "keys")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = {r["id"]: r for r in pq.read_table(tmp_path / "o" / "manifest.parquet").to_pylist()}
+    assert rows["t-1"]["allowed"]
+    assert not rows["t-2"]["allowed"]
+    assert rows["t-2"]["reasons"] == ["REGISTERED_CUSTOMER_CONTENT"]
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["scan"]["items"] == 1
+    assert pq.read_table(tmp_path / "o" / "data").column("id").to_pylist() == ["t-1"]
