@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -170,3 +171,170 @@ def build_demo(workdir: Path) -> DemoResult:
             cell.allowed += bool(allowed)
             cell.reasons.update(reasons)
     return DemoResult(store, workdir, records, list(QUESTIONS), grid, consents)
+
+
+# --- the gate, a model, a withdrawal -----------------------------------------------------
+
+
+@dataclass
+class GateStory:
+    out_dir: Path
+    records: int
+    admitted: int
+    counts: list[dict[str, object]]
+    model: str
+    withdrawal: ConsentEvent
+    impact: list[dict[str, Any]]
+
+
+def gate_dataset(path: Path, seed: int = 11) -> Path:
+    """A mixed training set: audio, transcripts derived from it, chat, telemetry; two tenants."""
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed)
+    rows: dict[str, list[object]] = defaultdict(list)
+    start = datetime(2023, 5, 1, tzinfo=UTC)
+    for i in range(240):
+        tenant = "acme" if i % 3 else "globex"
+        kind = ("customer.audio", "customer.transcript", "customer.chat", "service.telemetry")[
+            i % 4
+        ]
+        rows["id"].append(f"r{i:04d}")
+        rows["tenant"].append(tenant)
+        rows["category"].append(kind)
+        rows["collected_at"].append(start + timedelta(hours=rng.randrange(24 * 90)))
+        rows["subjects"].append([f"user-{rng.randrange(30)}"])
+        # A transcript is derived from the audio recorded just before it.
+        rows["derived_from"].append([f"r{i - 1:04d}"] if kind == "customer.transcript" else [])
+        rows["text"].append(f"record {i} of {tenant}: {kind} content")
+    pq.write_table(pa.table(rows), path)
+    return path
+
+
+def gate_story(result: DemoResult) -> GateStory:
+    from .gate import run_gate
+    from .lineage import impact, register_model
+
+    store, workdir = result.store, result.workdir
+    source = gate_dataset(workdir / "training-candidates.parquet")
+    trained_at = datetime(2023, 8, 9, tzinfo=UTC)
+    out = workdir / "training-set-2023-08-09"
+    gated = run_gate(store, [str(source)], "train.first_party", out, at=trained_at)
+    register_model(store, "assistant-2023-08", [out], trained_at)
+    v2 = store.policy_set().resolve("meetco-terms@2023-08-07").hash
+    withdrawal = ConsentEvent(
+        tenant="acme",
+        kind="withdraw",
+        subject="admin-acme",
+        role="account_admin",
+        categories=("customer.*",),
+        uses=("train.*",),
+        policy_version=v2,
+        at=datetime(2023, 8, 10, 8, tzinfo=UTC),
+    )
+    store.add_consent_events([withdrawal])
+    effects = impact(store, at=datetime(2023, 8, 10, 12, tzinfo=UTC))
+    return GateStory(
+        out,
+        gated.records,
+        gated.admitted,
+        list(gated.manifest["counts"]),
+        "assistant-2023-08",
+        withdrawal,
+        [e.to_json(with_ids=False) | {"first_ids": e.record_ids[:3]} for e in effects],
+    )
+
+
+# --- the scanner ---------------------------------------------------------------------------
+
+
+@dataclass
+class ScanStory:
+    source: str
+    registered: int
+    documents: int
+    planted: dict[str, str]  # doc id -> what was done
+    findings: list[dict[str, Any]]
+    mb_per_s: float
+
+
+_WORDS = (
+    "budget", "design", "remote", "battery", "prototype", "meeting", "agenda", "marketing",
+    "user", "interface", "speech", "recognition", "model", "data", "channel", "microphone",
+    "transcript", "summary", "decision", "action", "deadline", "customer", "feature", "button",
+)  # fmt: skip
+
+
+def _meetings(limit: int) -> tuple[str, dict[str, str]]:
+    """Real transcripts when the shared data is beside the repo; otherwise synthetic ones."""
+    import json
+
+    from .scan import transcript_text
+
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        path = parent.parent / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
+        if path.exists():
+            with path.open(encoding="utf-8") as f:
+                rows = [json.loads(line) for _, line in zip(range(limit), f, strict=False)]
+            return str(path), {r["meeting_id"]: transcript_text(r["turns"]) for r in rows}
+    rng = random.Random(5)
+    fake = {
+        f"meeting-{i:02d}": "\n".join(
+            " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(5, 25))) + "."
+            for _ in range(400)
+        )
+        for i in range(limit)
+    }
+    return "synthetic transcripts", fake
+
+
+def scan_story(workdir: Path) -> ScanStory:
+    import json
+
+    from .scan import KeyRing, Registry, ScanOptions, scan_corpus, tokenize
+    from .scan.corpus import Fields
+
+    source, meetings = _meetings(40)
+    ids = sorted(meetings)
+    registered, others = ids[:20], ids[20:]
+    registry = Registry(workdir / "registry", KeyRing(workdir / "keys"))
+    registry.add("acme", [(m, meetings[m], "customer.transcript") for m in registered])
+
+    def piece(item: str, at: int, words: int) -> str:
+        t = tokenize(meetings[item])
+        at = min(at, len(t) - words - 1)
+        return meetings[item][int(t.starts[at]) : int(t.ends[at + words - 1])]
+
+    pasted = piece(registered[3], 400, 40)
+    relabeled = "\n".join(
+        f"[00:0{i}:10] Speaker {i}: {line.upper()}"
+        for i, line in enumerate(piece(registered[7], 900, 42).split(". "))
+    )
+    edited = " ".join(
+        "indeed" if k % 10 == 4 else w
+        for k, w in enumerate(piece(registered[11], 1500, 160).split())
+    )
+    planted = {
+        "blog-post-17": "pasted 40 words verbatim into a blog post",
+        "support-dump-3": "upper-cased, re-wrapped, with speaker labels and timestamps",
+        "forum-thread-9": "about 160 words with one word in ten replaced",
+    }
+    docs = [{"id": f"public-{m}", "text": meetings[m]} for m in others]
+    docs += [
+        {
+            "id": "blog-post-17",
+            "text": "We tried the new remote today. " + pasted + " Overall, fine.",
+        },
+        {"id": "support-dump-3", "text": "ticket 3 attachment:\n" + relabeled},
+        {"id": "forum-thread-9", "text": "Someone posted this: " + edited},
+    ]
+    corpus = workdir / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    findings_path = workdir / "findings.jsonl"
+    options = ScanOptions(str(registry.path), str(registry.keys.path), fields=Fields())
+    summary = scan_corpus([str(corpus)], options, findings_path)
+    findings = [json.loads(line) for line in findings_path.read_text(encoding="utf-8").splitlines()]
+    return ScanStory(
+        source, len(registered), summary.documents, planted, findings, summary.mb_per_s
+    )

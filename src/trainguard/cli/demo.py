@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..audit.note import Signer
-from ..demo import NOT_YET, PERIODS, build_demo
+from ..demo import NOT_YET, PERIODS, build_demo, gate_story, scan_story
 from ..timeutil import format_instant
 from ..verify import verify_proof
 from ._app import app, console
@@ -69,13 +69,16 @@ def _run(workdir: Path) -> None:
         table.add_row(*row)
     wide = Console(highlight=False, width=max(console.width, 170))
     wide.print(table)
+    _gate(result)
+    _scan(result.workdir)
     signer = Signer.generate(result.store.audit.origin())
     note = result.store.audit.checkpoint(signer)
     report = result.store.audit.verify(signer.verifier)
     proof = result.store.audit.inclusion_proof(0)
     shown = verify_proof(signer.verifier, note, proof)
     console.print(
-        f"\nAudit log: {report.size} entries (policy versions and consent events), checkpoint signed; "
+        f"\nAudit log: {report.size} entries (policies, consent, the gate run, the model), "
+        "checkpoint signed; "
         f"verify: {'OK' if report.ok else report.problem}; offline proof: {shown}.",
         markup=False,
     )
@@ -89,3 +92,63 @@ def _run(workdir: Path) -> None:
 def _row_order(key: tuple[str, str, str]) -> tuple[str, str, int]:
     tenant, kind, label = key
     return (tenant, kind, [p[0] for p in PERIODS].index(label))
+
+
+def _gate(result: object) -> None:
+    from ..demo import DemoResult
+
+    assert isinstance(result, DemoResult)
+    story = gate_story(result)
+    console.rule("The gate: a training set built on 2023-08-09")
+    console.print(
+        f"{story.records} candidate records -> {story.admitted} admitted, "
+        f"{story.records - story.admitted} kept out; manifest in {story.out_dir.name}/",
+        markup=False,
+    )
+    table = Table("category", "allowed", "reason", "records")
+    for c in story.counts:
+        table.add_row(str(c["category"]), str(c["allowed"]), str(c["reason"]), str(c["records"]))
+    console.print(table)
+    w = story.withdrawal
+    console.print(
+        f"Model {story.model!r} registered as trained on it. Then, {format_instant(w.at)}: "
+        f"{w.tenant}'s admin withdraws consent to training. Impact:",
+        markup=False,
+    )
+    for e in story.impact:
+        console.print(
+            f"  {e['model']}: {e['now_denied']} of {e['records']} training records would now be "
+            f"denied {e['by_reason']} (e.g. {', '.join(map(str, e['first_ids']))})",
+            markup=False,
+        )
+
+
+def _scan(workdir: Path) -> None:
+    story = scan_story(workdir)
+    console.rule("The scanner: customer content that slipped into a public corpus")
+    console.print(
+        f"Registered {story.registered} meetings ({story.source}) as keyed fingerprints; "
+        f"scanned {story.documents} documents, 3 with planted content.",
+        markup=False,
+    )
+    table = Table("document", "what was done", "found", "kind", "items", "coverage")
+    by_doc = {f["doc_id"]: f for f in story.findings}
+    for doc_id, what in story.planted.items():
+        f = by_doc.get(doc_id)
+        spans = f["spans"] if f else []
+        table.add_row(
+            doc_id,
+            what,
+            "[green]yes[/green]" if f else "[red]no[/red]",
+            ", ".join(sorted({s["kind"] for s in spans})),
+            ", ".join(sorted({i for s in spans for i in s["items"]})),
+            f"{f['coverage']:.0%}" if f else "",
+        )
+    console.print(table)
+    others = [f for f in story.findings if f["doc_id"] not in story.planted]
+    console.print(
+        f"Other documents with findings: {len(others)} "
+        + (f"({', '.join(str(f['doc_id']) for f in others[:5])})" if others else "")
+        + ". The registry holds no text: only SipHash fingerprints under a key kept apart.",
+        markup=False,
+    )
