@@ -152,3 +152,21 @@ def test_boilerplate_in_the_reference_corpus_gets_no_confidence(
     assert Matcher(registry).scan(opening)[0] == []
     kept = Matcher(registry, ScanConfig(min_confidence=0.0)).scan(opening)[0]
     assert kept and kept[0].confidence == 0.0
+
+
+def test_a_batch_is_scanned_exactly_as_each_document_alone(
+    meetings: dict[str, str], registered: Registry
+) -> None:
+    rng = random.Random(9)
+    matcher = Matcher(registered, ScanConfig(min_confidence=0.0))
+    docs = []
+    for k in range(40):
+        item, frag = pick(meetings, registered, rng, rng.choice([15, 20, 30, 150]))
+        if k % 3 == 0:
+            frag = " ".join("x" if j % 10 == 3 else w for j, w in enumerate(frag.split()))
+        other = rng.choice(sorted(meetings))
+        docs.append(meetings[other][:2000] + ("\n" if k % 2 else " ") + frag + "\nSpeaker 1: done")
+    docs += ["", "Grad C: one line", "日本語のテキスト" * 20]
+    assert [([s.to_json() for s in sp], n) for sp, n in matcher.scan_many(docs)] == [
+        ([s.to_json() for s in sp], n) for sp, n in (matcher.scan(d) for d in docs)
+    ]

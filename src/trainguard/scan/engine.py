@@ -19,7 +19,16 @@ from typing import Any
 
 from ..errors import InputError
 from ..sources import Format
-from .corpus import SHARD_BYTES, Fields, Malformed, Shard, ShardReport, plan_shards, read_documents
+from .corpus import (
+    SHARD_BYTES,
+    Document,
+    Fields,
+    Malformed,
+    Shard,
+    ShardReport,
+    plan_shards,
+    read_documents,
+)
 from .keys import KeyRing
 from .matcher import Matcher, ScanConfig
 from .registry import Registry
@@ -71,19 +80,18 @@ def _matcher(options: ScanOptions) -> Matcher:
     return _MATCHERS[k]
 
 
-def scan_shard(shard: Shard, options: ScanOptions) -> ShardResult:
-    """Scan one shard: a finding per document with registered content."""
-    matcher = _matcher(options)
-    report = ShardReport()
-    findings = []
-    for doc in read_documents(shard, options.fields, report):
-        spans, n_tokens = matcher.scan(doc.text)
+_BATCH_CHARS = 1 << 20
+
+
+def _findings(matcher: Matcher, docs: list[Document], shard: Shard) -> list[dict[str, Any]]:
+    out = []
+    for doc, (spans, n_tokens) in zip(docs, matcher.scan_many([d.text for d in docs]), strict=True):
         if not spans:
             continue
         covered: set[int] = set()
         for s in spans:
             covered.update(range(s.first_token, s.last_token + 1))
-        findings.append(
+        out.append(
             {
                 "doc_id": doc.doc_id,
                 "source": shard.source.url,
@@ -94,6 +102,23 @@ def scan_shard(shard: Shard, options: ScanOptions) -> ShardResult:
                 "coverage": round(len(covered) / n_tokens, 4) if n_tokens else 0.0,
             }
         )
+    return out
+
+
+def scan_shard(shard: Shard, options: ScanOptions) -> ShardResult:
+    """Scan one shard: a finding per document with registered content."""
+    matcher = _matcher(options)
+    report = ShardReport()
+    findings = []
+    batch: list[Document] = []
+    size = 0
+    for doc in read_documents(shard, options.fields, report):
+        batch.append(doc)
+        size += len(doc.text)
+        if size >= _BATCH_CHARS:
+            findings += _findings(matcher, batch, shard)
+            batch, size = [], 0
+    findings += _findings(matcher, batch, shard)
     return ShardResult(shard.number, findings, report)
 
 

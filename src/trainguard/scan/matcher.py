@@ -237,6 +237,82 @@ class Matcher:
         spans.sort(key=lambda s: (s.start, s.end))
         return spans, len(tokens)
 
+    def scan_many(self, texts: list[str]) -> list[tuple[list[Span], int]]:
+        """:meth:`scan` for many documents, with one compiled pass for all of them.
+
+        The batch is tokenized as one text (documents joined by newlines, so
+        each starts a line as it would alone), and the cheap checks — keyed
+        lookups of the sampled 13-word windows, counts of registered 5-word
+        samples — run over every document at once. Only documents that pass
+        a check (a sampled hit; enough 5-word hits for a near-duplicate) are
+        scanned one by one, so the result is exactly :meth:`scan`'s.
+        """
+        if not texts:
+            return []
+        cfg = self.config
+        batch = tokenize("\n".join(texts))
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        doc_starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+        doc_of = np.searchsorted(doc_starts, batch.starts, side="right") - 1
+        counts = np.bincount(doc_of, minlength=len(texts))
+        first_token = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        candidates = np.zeros(len(texts), dtype=bool)
+        if self.tenants:
+            candidates |= self._sampled_hits(batch, doc_of, first_token, len(texts))
+            if cfg.near_duplicates:
+                candidates |= self._near_candidates(batch, doc_of, len(texts))
+        out: list[tuple[list[Span], int]] = [([], int(c)) for c in counts]
+        for i in np.flatnonzero(candidates).tolist():
+            out[i] = self.scan(texts[i])
+        return out
+
+    def _sampled_hits(
+        self, batch: Tokens, doc_of: np.ndarray, first_token: np.ndarray, docs: int
+    ) -> np.ndarray:
+        cfg = self.config
+        windows = window_hashes(batch.hashes, DEFAULT_N)
+        idx = np.arange(len(windows))
+        same_doc = doc_of[: len(windows)] == doc_of[DEFAULT_N - 1 :]
+        on_stride = (idx - first_token[doc_of[: len(windows)]]) % cfg.stride == 0
+        pick = np.flatnonzero(same_doc & on_stride)
+        hit_docs = np.zeros(docs, dtype=bool)
+        sampled = windows[pick]
+        for t in self.tenants:
+            found = _lookup(t.ngrams, keyed(sampled, t.k0, t.k1))
+            hit_docs[doc_of[pick[found]]] = True
+        return hit_docs
+
+    def _near_candidates(self, batch: Tokens, doc_of: np.ndarray, docs: int) -> np.ndarray:
+        cfg = self.config
+        windows = window_hashes(batch.hashes, SHINGLE_N)
+        same_doc = doc_of[: len(windows)] == doc_of[SHINGLE_N - 1 :]
+        pick = np.flatnonzero(same_doc & (windows % np.uint64(SHINGLE_SAMPLE) == 0))
+        sampled = windows[pick]
+        enough = np.zeros(docs, dtype=bool)
+        for t in self.tenants:
+            if not t.shingles:
+                continue
+            # The final test asks one item to hold near_min_hits samples of a region,
+            # so a document needs that many hits of one item, ordinary phrases aside.
+            fps = keyed(sampled, t.k0, t.k1)
+            for seg in t.shingles:
+                lo, hi = _bounds(seg.fp, fps)
+                held = hi - lo
+                useful = np.flatnonzero((held > 0) & (held < cfg.common_items))
+                if len(useful) < cfg.near_min_hits:
+                    continue
+                reps = held[useful]
+                rows = np.repeat(useful, reps)
+                at = np.repeat(lo[useful], reps) + (
+                    np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+                )
+                items = np.asarray(seg.item)[at].astype(np.int64)
+                pair = doc_of[pick[rows]].astype(np.int64) * (int(items.max()) + 1) + items
+                keys, per_pair = np.unique(pair, return_counts=True)
+                strong = keys[per_pair >= cfg.near_min_hits] // (int(items.max()) + 1)
+                enough[strong] = True
+        return enough
+
     # --- verbatim -----------------------------------------------------------------------
 
     def _verbatim(self, tokens: Tokens) -> list[Span]:
