@@ -27,7 +27,9 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# The peers are installed for the benchmarks only: they are not dependencies.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet cedarpy datatrove regex spacy
 	$(BIN)/python bench/run_all.py
 
 clean:
