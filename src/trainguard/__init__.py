@@ -31,7 +31,7 @@ from .policy import ConsentRequirement, PolicyVersion, Rule, load_policy_file, p
 from .store import Store
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DECISION_SCHEMA",

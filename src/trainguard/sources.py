@@ -59,6 +59,23 @@ class Source:
             raise InputError(f"{self.url}: cannot open: {exc}") from None
         return f
 
+    @property
+    def is_local(self) -> bool:
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return protocol in ("file", "local")
+
+    def open_arrow(self) -> Any:
+        """A stream for Arrow's readers: native (Arrow-allocated buffers) for local
+        files, so long runs do not fragment the Python heap; fsspec otherwise."""
+        if not self.is_local:
+            return self.open()
+        try:
+            if self.format == "parquet" and self.compression is None:
+                return pa.OSFile(self.path, "r")
+            return pa.input_stream(self.path, compression=self.compression)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"{self.url}: cannot open: {exc}") from None
+
     def size(self) -> int:
         try:
             return int(self.fs.size(self.path) or 0)
@@ -153,11 +170,11 @@ def read_batches(
     text_schema = pa.schema([(c, pa.string()) for c in as_text])
     if source.format == "text":
         raise InputError(f"{source.url}: plain text has no columns; use parquet, jsonl or csv")
-    f = source.open()
+    f = source.open_arrow()
     try:
         if source.format == "parquet":
             try:
-                reader = pq.ParquetFile(f)
+                reader = pq.ParquetFile(f, pre_buffer=False)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise InputError(f"{source.url}: not a readable Parquet file: {exc}") from None
             batches: Iterator[pa.RecordBatch] = reader.iter_batches(batch_size=batch_rows)

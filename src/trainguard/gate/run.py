@@ -180,6 +180,9 @@ def gate_source(
             writer.write_batch(result.admitted)
             rows += batch.num_rows
             admitted += result.admitted.num_rows
+            # Hand freed batch buffers back to the OS: without it the allocator's
+            # retained pages grow with the input, not with the batch.
+            pa.default_memory_pool().release_unused()
             if progress is not None:
                 progress(source, batch.num_rows)
     finally:

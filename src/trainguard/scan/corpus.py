@@ -176,7 +176,7 @@ def _lines(f: Any, block: int = 1 << 20) -> Iterator[bytes]:
 def _parquet(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Document]:
     source = shard.source
     with source.open() as f:
-        pf = pq.ParquetFile(f)
+        pf = pq.ParquetFile(f, pre_buffer=False)
         names = pf.schema_arrow.names
         text_col = fields.text or next((n for n in TEXT_FIELDS if n in names), None)
         if text_col is None or text_col not in names:
