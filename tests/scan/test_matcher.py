@@ -161,7 +161,7 @@ def test_a_batch_is_scanned_exactly_as_each_document_alone(
     matcher = Matcher(registered, ScanConfig(min_confidence=0.0))
     docs = []
     for k in range(40):
-        item, frag = pick(meetings, registered, rng, rng.choice([15, 20, 30, 150]))
+        _, frag = pick(meetings, registered, rng, rng.choice([15, 20, 30, 150]))
         if k % 3 == 0:
             frag = " ".join("x" if j % 10 == 3 else w for j, w in enumerate(frag.split()))
         other = rng.choice(sorted(meetings))
