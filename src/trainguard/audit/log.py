@@ -256,7 +256,13 @@ class AuditLog:
             fetch = f"SELECT leaf_hash, body {where} ORDER BY idx"
             while fault is None:
                 span = (checked, checked + _VERIFY_FETCH)
-                rows = conn.exec_driver_sql(fetch, span).fetchall()
+                # The driver's own cursor: plain tuples, no result-row wrappers.
+                cursor = conn.connection.cursor()
+                try:
+                    cursor.execute(fetch, span)
+                    rows = cursor.fetchall()
+                finally:
+                    cursor.close()
                 gap = None
                 if len(rows) < _VERIFY_FETCH:
                     # Short: the end of the log, or a hole. Indexes are a primary
@@ -334,13 +340,16 @@ def _check_chunk(
     if gap is not None:
         good, fault = gap - start, (f"entry {gap} is missing", gap)
     rows = rows[:good]
-    stored = np.frombuffer(b"".join([r[0] for r in rows]), dtype=np.uint8).reshape(-1, 32)
-    bodies = [r[1] for r in rows]
-    present = np.array([b is not None for b in bodies], dtype=bool)
+    leaves, bodies = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [])
+    stored = np.frombuffer(b"".join(leaves), dtype=np.uint8).reshape(-1, 32)
+    if None in bodies:  # redacted entries: no body, the stored leaf stands
+        present = np.array([b is not None for b in bodies], dtype=bool)
+        raw = [b"" if b is None else b for b in bodies]
+    else:
+        present, raw = np.ones(good, dtype=bool), bodies
     # Every leaf of the chunk in one native loop over one buffer: 0x00 ‖ body.
-    raw = [b"" if b is None else b for b in bodies]
     offsets = np.zeros(good + 1, dtype=np.int64)
-    np.cumsum(np.array([len(b) + 1 for b in raw], dtype=np.int64), out=offsets[1:])
+    np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=good) + 1, out=offsets[1:])
     joined = np.frombuffer(b"\x00" + b"\x00".join(raw), dtype=np.uint8)
     computed = sha256_many(joined, offsets)
     claimed = _claimed_indexes(joined, offsets)
