@@ -25,6 +25,7 @@ from typing import Any
 import xxhash
 
 from _common import emit
+from trainguard.sample_data import meetings_path
 from trainguard.scan import (
     Fields,
     KeyRing,
@@ -35,9 +36,7 @@ from trainguard.scan import (
     transcript_text,
 )
 
-MEETINGS = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
-)
+MEETINGS = meetings_path() or Path("shared/data/meetings/qmsum-train.jsonl")
 DOC_CHARS = 4000
 
 

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from _common import emit
+from trainguard.sample_data import meetings_path
 from trainguard.scan import KeyRing, Matcher, Registry, ScanConfig, tokenize, transcript_text
 
-MEETINGS = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
-)
+MEETINGS = meetings_path() or Path("shared/data/meetings/qmsum-train.jsonl")
 
 
 def series(meeting_id: str) -> str:

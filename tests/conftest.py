@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from trainguard.demo import copy_policy_files
 from trainguard.policy import load_policy_file
+from trainguard.sample_data import meetings_path
 from trainguard.store import Store
 
 # No timing thresholds in tests: these machines are shared and noisy, and the
@@ -22,9 +23,7 @@ settings.load_profile("trainguard")
 
 PG_URL = os.environ.get("TRAINGUARD_TEST_DATABASE_URL")
 PG_SKIP = "PostgreSQL tests need TRAINGUARD_TEST_DATABASE_URL (CI sets it to 127.0.0.1:5432)"
-MEETINGS = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
-)
+MEETINGS = meetings_path() or Path("shared/data/meetings/qmsum-train.jsonl")
 
 
 def _pg_store() -> Iterator[Store]:

@@ -269,15 +269,14 @@ def _meetings(limit: int) -> tuple[str, dict[str, str]]:
     """Real transcripts when the shared data is beside the repo; otherwise synthetic ones."""
     import json
 
+    from .sample_data import meetings_path
     from .scan import transcript_text
 
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        path = parent.parent / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
-        if path.exists():
-            with path.open(encoding="utf-8") as f:
-                rows = [json.loads(line) for _, line in zip(range(limit), f, strict=False)]
-            return str(path), {r["meeting_id"]: transcript_text(r["turns"]) for r in rows}
+    path = meetings_path()
+    if path is not None:
+        with path.open(encoding="utf-8") as f:
+            rows = [json.loads(line) for _, line in zip(range(limit), f, strict=False)]
+        return str(path), {r["meeting_id"]: transcript_text(r["turns"]) for r in rows}
     rng = random.Random(5)
     fake = {
         f"meeting-{i:02d}": "\n".join(

@@ -13,10 +13,9 @@ from typer.testing import CliRunner
 from trainguard.cli import app
 from trainguard.scan import KeyRing, Registry, transcript_text
 
+from ..conftest import MEETINGS
+
 runner = CliRunner()
-MEETINGS = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
-)
 
 
 def test_a_telemetry_record_holding_a_transcript_is_kept_out(

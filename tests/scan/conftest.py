@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from trainguard.scan import KeyRing, Registry, transcript_text
 
-MEETINGS = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "meetings" / "qmsum-train.jsonl"
-)
+from ..conftest import MEETINGS
 
 
 def load_meetings() -> dict[str, str]:
