@@ -51,3 +51,11 @@ def test_merkle_parents_are_rfc9162_nodes(path: str) -> None:
 def test_offsets_outside_the_buffer_are_refused() -> None:
     with pytest.raises(ValueError):
         hashing.sha256_many(b"abc", np.array([0, 5]))
+
+
+def test_a_prefix_is_hashed_before_each_message(path: str) -> None:
+    out = hashing.sha256_many(b"abcdef", np.array([0, 2, 6]), prefix=b"\x00")
+    assert [r.tobytes() for r in out] == [
+        hashlib.sha256(b"\x00ab").digest(),
+        hashlib.sha256(b"\x00cdef").digest(),
+    ]

@@ -46,12 +46,18 @@ def _native_kernel() -> Callable[..., None] | None:
 
     # Not cached to disk: it calls C functions whose addresses change per process.
     @numba.njit(nogil=True)
-    def kernel(data: Any, offsets: Any, out: Any, ctx: Any) -> None:  # pragma: no cover
+    def kernel(
+        data: Any, offsets: Any, out: Any, ctx: Any, prefix: Any
+    ) -> None:  # pragma: no cover
         base = data.ctypes.data
         dest = out.ctypes.data
         c = ctx.ctypes.data
+        pre = prefix.ctypes.data
+        plen = prefix.shape[0]
         for i in range(offsets.shape[0] - 1):
             init(c)
+            if plen:
+                update(c, pre, plen)
             update(c, base + offsets[i], offsets[i + 1] - offsets[i])
             final(dest + 32 * i, c)
 
@@ -74,8 +80,10 @@ def native() -> bool:
     return _get_kernel() is not None
 
 
-def sha256_many(data: np.ndarray | bytes | memoryview, offsets: np.ndarray) -> np.ndarray:
-    """SHA-256 of ``data[offsets[i]:offsets[i+1]]`` for every i, as an (n, 32) uint8 array."""
+def sha256_many(
+    data: np.ndarray | bytes | memoryview, offsets: np.ndarray, prefix: bytes = b""
+) -> np.ndarray:
+    """SHA-256 of ``prefix ‖ data[offsets[i]:offsets[i+1]]`` for every i, as (n, 32) uint8."""
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
     bounds = np.ascontiguousarray(offsets, dtype=np.int64)
     n = max(len(bounds) - 1, 0)
@@ -88,12 +96,19 @@ def sha256_many(data: np.ndarray | bytes | memoryview, offsets: np.ndarray) -> n
     if kernel is not None:
         if len(buf) == 0:
             buf = np.zeros(1, dtype=np.uint8)  # a valid pointer for empty messages
-        kernel(np.ascontiguousarray(buf), bounds, out, np.zeros(_CTX_BYTES, dtype=np.uint8))
+        kernel(
+            np.ascontiguousarray(buf),
+            bounds,
+            out,
+            np.zeros(_CTX_BYTES, dtype=np.uint8),
+            np.frombuffer(prefix or b"\0", dtype=np.uint8)[: len(prefix)].copy(),
+        )
         return out
     raw = np.ascontiguousarray(buf).tobytes()
     b = bounds.tolist()
     for i in range(n):
-        out[i] = np.frombuffer(hashlib.sha256(raw[b[i] : b[i + 1]]).digest(), dtype=np.uint8)
+        digest = hashlib.sha256(prefix + raw[b[i] : b[i + 1]]).digest()
+        out[i] = np.frombuffer(digest, dtype=np.uint8)
     return out
 
 

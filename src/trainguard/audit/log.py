@@ -238,46 +238,15 @@ class AuditLog:
         any fault at index ≥ s.
         """
         report = VerifyReport()
-        chunks: list[np.ndarray] = []
-        checked = 0
-        fault: tuple[str, int] | None = None
         origin = self.origin()
-        # Millions of short-lived bytes and tuples: the cyclic collector would
-        # rescan them again and again and find nothing (none of them form cycles).
-        with _collector_paused(), self.store.read() as conn:
-            head = int(conn.execute(select(t.audit_head.c.size)).scalar_one())
-            checkpoints = conn.execute(
-                select(t.audit_checkpoints.c.size, t.audit_checkpoints.c.note).order_by(
-                    t.audit_checkpoints.c.size
-                )
-            ).all()
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            where = f"FROM {t.audit_entries.name} WHERE idx >= {mark} AND idx < {mark}"
-            fetch = f"SELECT leaf_hash, body {where} ORDER BY idx"
-            while fault is None:
-                span = (checked, checked + _VERIFY_FETCH)
-                # The driver's own cursor: plain tuples, no result-row wrappers.
-                cursor = conn.connection.cursor()
-                try:
-                    cursor.execute(fetch, span)
-                    rows = cursor.fetchall()
-                finally:
-                    cursor.close()
-                gap = None
-                if len(rows) < _VERIFY_FETCH:
-                    # Short: the end of the log, or a hole. Indexes are a primary
-                    # key, so only then are they worth reading.
-                    ids = [
-                        r[0] for r in conn.exec_driver_sql(f"SELECT idx {where} ORDER BY idx", span)
-                    ]
-                    gap = _first_gap(ids, checked)
-                    if gap is None and not rows:
-                        break
-                good, fault = _check_chunk(rows, checked, report.redacted, gap)
-                chunks.append(good)
-                checked += len(good)
-                if gap is None and len(rows) < _VERIFY_FETCH:
-                    break
+        # Millions of short-lived objects: the cyclic collector would rescan
+        # them again and again and find nothing (none of them form cycles).
+        with _collector_paused():
+            sqlite_file = self._sqlite_file()
+            if sqlite_file is not None and _arrow_reader_available():
+                head, checkpoints, chunks, fault = self._read_arrow(sqlite_file, report.redacted)
+            else:
+                head, checkpoints, chunks, fault = self._read_driver(report.redacted)
         leaves = np.concatenate(chunks) if chunks else np.empty((0, 32), dtype=np.uint8)
         report.size = size_stored = len(leaves)
         frontier, done = MerkleFrontier(), 0
@@ -305,8 +274,96 @@ class AuditLog:
             )
         return report
 
+    def _sqlite_file(self) -> str | None:
+        url = self.store.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return str(url.database)
 
+    def _read_driver(self, redacted: list[int]) -> _Scanned:
+        """Entries through the SQLAlchemy connection's own DBAPI cursor (any backend)."""
+        chunks: list[np.ndarray] = []
+        checked = 0
+        fault: tuple[str, int] | None = None
+        with self.store.read() as conn:
+            head = int(conn.execute(select(t.audit_head.c.size)).scalar_one())
+            checkpoints = [
+                (int(r[0]), str(r[1]))
+                for r in conn.execute(
+                    select(t.audit_checkpoints.c.size, t.audit_checkpoints.c.note).order_by(
+                        t.audit_checkpoints.c.size
+                    )
+                )
+            ]
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            where = f"FROM {t.audit_entries.name} WHERE idx >= {mark} AND idx < {mark}"
+            fetch = f"SELECT leaf_hash, body {where} ORDER BY idx"
+            while fault is None:
+                span = (checked, checked + _VERIFY_FETCH)
+                # The driver's own cursor: plain tuples, no result-row wrappers.
+                cursor = conn.connection.cursor()
+                try:
+                    cursor.execute(fetch, span)
+                    rows = cursor.fetchall()
+                finally:
+                    cursor.close()
+                gap = None
+                if len(rows) < _VERIFY_FETCH:
+                    # Short: the end of the log, or a hole. Indexes are a primary
+                    # key, so only then are they worth reading.
+                    ids = [
+                        r[0] for r in conn.exec_driver_sql(f"SELECT idx {where} ORDER BY idx", span)
+                    ]
+                    gap = _first_gap(ids, checked)
+                    if gap is None and not rows:
+                        break
+                good, fault = _check_rows(rows, checked, redacted, gap)
+                chunks.append(good)
+                checked += len(good)
+                if gap is None and len(rows) < _VERIFY_FETCH:
+                    break
+        return head, checkpoints, chunks, fault
+
+    def _read_arrow(self, path: str, redacted: list[int]) -> _Scanned:
+        """SQLite entries as Arrow batches (ADBC): no Python object per row.
+
+        Head, checkpoints and entries are read in one transaction of one
+        connection, so they come from one snapshot of the WAL.
+        """
+        import adbc_driver_sqlite.dbapi as adbc
+
+        chunks: list[np.ndarray] = []
+        fault: tuple[str, int] | None = None
+        checked = 0
+        with adbc.connect(path) as conn, conn.cursor() as cursor:
+            cursor.execute(f"SELECT size FROM {t.audit_head.name} WHERE id = 1")
+            row = cursor.fetchone()
+            if row is None:
+                raise IntegrityError("audit log: the head row is missing")
+            head = int(row[0])
+            cursor.execute(f"SELECT size, note FROM {t.audit_checkpoints.name} ORDER BY size")
+            checkpoints = [(int(r[0]), str(r[1])) for r in cursor.fetchall()]
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
+            cursor.execute(f"SELECT idx, leaf_hash, body FROM {t.audit_entries.name} ORDER BY idx")
+            for batch in cursor.fetch_record_batch():
+                good, fault = _check_arrow_batch(batch, checked, redacted)
+                chunks.append(good)
+                checked += len(good)
+                if fault is not None:
+                    break
+        return head, checkpoints, chunks, fault
+
+
+_Scanned = tuple[int, list[tuple[int, str]], list[np.ndarray], tuple[str, int] | None]
 _VERIFY_FETCH = 100_000
+
+
+def _arrow_reader_available() -> bool:
+    try:
+        import adbc_driver_sqlite.dbapi  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @contextmanager
@@ -330,36 +387,100 @@ def _first_gap(indexes: list[int], start: int) -> int | None:
     return None
 
 
-def _check_chunk(
+def _check_rows(
     rows: Sequence[Any], start: int, redacted: list[int], gap: int | None
 ) -> tuple[np.ndarray, tuple[str, int] | None]:
-    """Check (leaf, body) rows from index ``start``, with a hole at ``gap`` if any:
-    (leaves of the good prefix as an array, the first fault)."""
-    good = len(rows)
-    fault: tuple[str, int] | None = None
-    if gap is not None:
-        good, fault = gap - start, (f"entry {gap} is missing", gap)
+    """Check (leaf, body) rows from index ``start``, with a hole at ``gap`` if any."""
+    good = len(rows) if gap is None else gap - start
     rows = rows[:good]
     leaves, bodies = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [])
-    stored = np.frombuffer(b"".join(leaves), dtype=np.uint8).reshape(-1, 32)
+    if any(len(leaf) != 32 for leaf in leaves):
+        bad = next(i for i, leaf in enumerate(leaves) if len(leaf) != 32)
+        return _stored_leaves(leaves[:bad]), (
+            f"entry {start + bad}: stored leaf hash is not 32 bytes",
+            start + bad,
+        )
+    stored = _stored_leaves(leaves)
     if None in bodies:  # redacted entries: no body, the stored leaf stands
         present = np.array([b is not None for b in bodies], dtype=bool)
         raw = [b"" if b is None else b for b in bodies]
     else:
         present, raw = np.ones(good, dtype=bool), bodies
-    # Every leaf of the chunk in one native loop over one buffer: 0x00 ‖ body.
     offsets = np.zeros(good + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=good) + 1, out=offsets[1:])
-    joined = np.frombuffer(b"\x00" + b"\x00".join(raw), dtype=np.uint8)
-    computed = sha256_many(joined, offsets)
-    claimed = _claimed_indexes(joined, offsets)
+    np.cumsum(np.fromiter(map(len, raw), dtype=np.int64, count=good), out=offsets[1:])
+    data = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8)
+    ok, fault = _check_arrays(
+        stored, data, offsets, present, start, redacted, lambda i: bytes(bodies[i])
+    )
+    if fault is None and gap is not None:
+        fault = (f"entry {gap} is missing", gap)
+    return ok, fault
+
+
+def _stored_leaves(leaves: Sequence[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(leaves), dtype=np.uint8).reshape(-1, 32)
+
+
+def _check_arrow_batch(
+    batch: Any, start: int, redacted: list[int]
+) -> tuple[np.ndarray, tuple[str, int] | None]:
+    """Check one Arrow batch of (idx, leaf_hash, body), reading buffers directly."""
+    idx = batch.column(0).to_numpy(zero_copy_only=False)
+    good, gap = len(idx), None
+    expected = np.arange(start, start + good)
+    if not np.array_equal(idx, expected):
+        first = int(np.flatnonzero(idx != expected)[0])
+        good, gap = first, start + first
+    leaf_col, body_col = batch.column(1).slice(0, good), batch.column(2).slice(0, good)
+    leaf_offsets = _arrow_offsets(leaf_col)
+    lengths = np.diff(leaf_offsets)
+    if np.any(lengths != 32):
+        bad = int(np.flatnonzero(lengths != 32)[0])
+        stored = _stored_leaves([leaf_col[i].as_py() for i in range(bad)])
+        return stored, (f"entry {start + bad}: stored leaf hash is not 32 bytes", start + bad)
+    leaf_data = np.frombuffer(leaf_col.buffers()[2], dtype=np.uint8)
+    stored = leaf_data[leaf_offsets[0] : leaf_offsets[-1]].reshape(-1, 32)
+    body_offsets = _arrow_offsets(body_col)
+    body_buf = body_col.buffers()[2]
+    data = (
+        np.frombuffer(body_buf, dtype=np.uint8) if body_buf is not None else np.zeros(1, np.uint8)
+    )
+    present = body_col.is_valid().to_numpy(zero_copy_only=False)
+    ok, fault = _check_arrays(
+        stored, data, body_offsets, present, start, redacted, lambda i: body_col[i].as_py()
+    )
+    if fault is None and gap is not None:
+        fault = (f"entry {gap} is missing", gap)
+    return ok, fault
+
+
+def _arrow_offsets(col: Any) -> np.ndarray:
+    raw = np.frombuffer(col.buffers()[1], dtype=np.int32)
+    return raw[col.offset : col.offset + len(col) + 1].astype(np.int64)
+
+
+def _check_arrays(
+    stored: np.ndarray,
+    data: np.ndarray,
+    offsets: np.ndarray,
+    present: np.ndarray,
+    start: int,
+    redacted: list[int],
+    body_of: Any,
+) -> tuple[np.ndarray, tuple[str, int] | None]:
+    """Leaves recomputed in one native loop (0x00 ‖ body), indexes parsed by a compiled
+    scan, both compared as arrays; a fault is then named from the first bad row."""
+    good = len(stored)
+    computed = sha256_many(data, offsets, prefix=b"\x00")
+    claimed = _claimed_indexes(data, offsets)
     bad = present & (
         np.any(computed != stored, axis=1) | (claimed != np.arange(start, start + good))
     )
+    fault: tuple[str, int] | None = None
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         idx = start + i
-        body = bytes(bodies[i])
+        body = bytes(body_of(i))
         if leaf_hash(body) != stored[i].tobytes():
             fault = (f"entry {idx}: body does not match its leaf hash", idx)
         elif (claim := _claimed_index(body)) is None:
