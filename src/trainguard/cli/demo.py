@@ -144,11 +144,11 @@ def _scan(workdir: Path) -> None:
             ", ".join(sorted({i for s in spans for i in s["items"]})),
             f"{f['coverage']:.0%}" if f else "",
         )
-    console.print(table)
-    others = [f for f in story.findings if f["doc_id"] not in story.planted]
+    Console(highlight=False, width=max(console.width, 130)).print(table)
+    others = [str(f["doc_id"]) for f in story.findings if f["doc_id"] not in story.planted]
+    listed = f" ({', '.join(others[:5])})" if others else ""
     console.print(
-        f"Other documents with findings: {len(others)} "
-        + (f"({', '.join(str(f['doc_id']) for f in others[:5])})" if others else "")
-        + ". The registry holds no text: only SipHash fingerprints under a key kept apart.",
+        f"Other documents with findings: {len(others)}{listed}. The registry holds no text: "
+        "only SipHash fingerprints under a key kept apart.",
         markup=False,
     )
