@@ -149,3 +149,30 @@ def test_ray_gives_the_same_findings_as_the_local_pool(setup: dict[str, Path]) -
     assert findings_bytes(setup, "ray", 2, base / "ray.jsonl") == findings_bytes(
         setup, "local", 2, base / "local.jsonl"
     )
+
+
+def test_registrations_and_scans_are_recorded_in_the_audit_log(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    from trainguard.store import Store
+
+    db = tmp_path / "audit.db"
+    assert run("--db", str(db), "init")[0] == 0
+    where = ["--registry", str(tmp_path / "reg"), "--keys", str(tmp_path / "keys")]
+    code, out, err = run(
+        "--db", str(db), "registry", "add", str(setup["base"] / "customer.jsonl"), "--tenant",
+        "acme", "--text-field", "turns", "--id-field", "meeting_id", *where,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "(audit entry 0)" in out
+    code, out, err = run(
+        "--db", str(db), "scan", str(setup["corpus"] / "b.jsonl.gz"), "--out",
+        str(tmp_path / "f.jsonl"), *where,
+    )  # fmt: skip
+    assert code == 0, err
+    store = Store(str(db))
+    kinds = [store.audit.entry(i)["kind"] for i in range(store.audit.size())]
+    assert kinds == ["registry.add", "scan.run"]
+    scan = store.audit.entry(1)["entry"]["data"]
+    assert scan["findings"] == 1 and len(scan["findings_sha256"]) == 64
+    store.engine.dispose()

@@ -102,6 +102,16 @@ def open_store(ctx: typer.Context, *, ready: bool = True) -> Store:
     return store
 
 
+def recording_store(ctx: typer.Context) -> Store | None:
+    """The store to record an event in: the one named by --db or $TRAINGUARD_DB
+    (which must be initialized), else ./trainguard.db if there is one, else none."""
+    root = ctx.find_root()
+    named = (root.obj or {}).get("db") or os.environ.get("TRAINGUARD_DB")
+    if named is None and not os.path.exists("trainguard.db"):
+        return None
+    return open_store(ctx)
+
+
 def split_csv(values: list[str] | None) -> list[str]:
     """Options that take P[,P] may also be repeated."""
     out: list[str] = []

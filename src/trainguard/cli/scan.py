@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from ..scan.keys import KeyRing
 from ..scan.matcher import ScanConfig
 from ..scan.registry import Registry
 from ..sources import FORMATS, expand_sources
-from ._app import app, console, err_console, fail_line
+from ._app import app, console, err_console, fail_line, recording_store
 
 registry_app = typer.Typer(help="Keyed fingerprints of customer content.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
@@ -58,8 +59,21 @@ def _report_malformed(m: Malformed) -> None:
     )
 
 
+def _record(ctx: typer.Context, kind: str, data: dict[str, Any]) -> str:
+    """Append the event to the audit log when there is a store; a note for the summary."""
+    store = recording_store(ctx)
+    if store is None:
+        return " (no store: not recorded in an audit log)"
+    return f" (audit entry {store.audit.record(kind, data)})"
+
+
+def _digest(values: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(values)).encode("utf-8")).hexdigest()
+
+
 @registry_app.command("add")
 def registry_add(
+    ctx: typer.Context,
     sources: list[str] = typer.Argument(..., help="Files, folders, globs or fsspec URLs."),
     tenant: str = typer.Option(..., "--tenant", help="Whose content this is."),
     category: str | None = typer.Option(None, "--category", help="Category of these records."),
@@ -84,21 +98,38 @@ def registry_add(
     with _bytes_progress() as bar:
         task = bar.add_task("registering", total=total or None)
 
+        ids: list[str] = []
+
         def records() -> Iterator[tuple[str, str, str | None]]:
             nonlocal malformed
             for i, source in enumerate(files):
                 report = ShardReport()
                 for doc in read_documents(Shard(i, source), fields, report):
-                    yield (doc.doc_id or f"{source.url}:{doc.line}", doc.text, category)
+                    ids.append(doc.doc_id or f"{source.url}:{doc.line}")
+                    yield (ids[-1], doc.text, category)
                 for m in report.malformed:
                     malformed += 1
                     _report_malformed(m)
 
         result = reg.add(tenant, records(), progress=lambda n: bar.advance(task, n))
+    recorded = _record(
+        ctx,
+        "registry.add",
+        {
+            "registry": str(reg.path.resolve()),
+            "tenant": tenant,
+            "category": category,
+            "sources": [f.url for f in files],
+            "added": result.added,
+            "already": result.already,
+            "fingerprints": result.fingerprints,
+            "item_ids_sha256": _digest(ids),
+        },
+    )
     console.print(
         f"registered {result.added:,} items for tenant {tenant!r} ({result.fingerprints:,} "
         f"fingerprints); {result.already:,} already registered, {result.empty:,} too short "
-        f"to fingerprint, {malformed:,} malformed records skipped",
+        f"to fingerprint, {malformed:,} malformed records skipped{recorded}",
         markup=False,
     )
 
@@ -117,16 +148,23 @@ def registry_stats(
 
 @registry_app.command("remove")
 def registry_remove(
+    ctx: typer.Context,
     item: str = typer.Argument(..., help="The registered item id."),
     tenant: str = typer.Option(..., "--tenant"),
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Delete one item's fingerprints (its tenant's segments are rewritten without them)."""
-    removed = Registry(registry, KeyRing(keys)).remove(tenant, item)
+    reg = Registry(registry, KeyRing(keys))
+    removed = reg.remove(tenant, item)
+    recorded = _record(
+        ctx,
+        "registry.remove",
+        {"registry": str(reg.path.resolve()), "tenant": tenant, "item": item},
+    )
     console.print(
         f"removed item {removed.id!r} of tenant {tenant!r} "
-        f"({removed.ngrams + removed.shingles:,} fingerprints)",
+        f"({removed.ngrams + removed.shingles:,} fingerprints){recorded}",
         markup=False,
     )
 
@@ -163,6 +201,7 @@ def registry_reference(
 
 @app.command("scan")
 def scan_cmd(
+    ctx: typer.Context,
     paths: list[str] = typer.Argument(
         ..., help="Files, folders, globs or fsspec URLs (jsonl, parquet, text; .gz/.zst too)."
     ),
@@ -210,11 +249,26 @@ def scan_cmd(
             on_shard=on_shard,
             on_malformed=_report_malformed,
         )
+    recorded = _record(
+        ctx,
+        "scan.run",
+        {
+            "inputs": list(paths),
+            "registry": str(reg.path.resolve()),
+            "documents": summary.documents,
+            "bytes": summary.bytes,
+            "findings": summary.findings,
+            "malformed": summary.malformed,
+            "findings_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+            "min_confidence_permille": round(min_confidence * 1000),
+            "near_duplicates": near_duplicates,
+        },
+    )
     console.print(
         f"scanned {summary.documents:,} documents, {summary.bytes / 1e6:,.1f} MB in "
         f"{summary.seconds:.1f} s ({summary.mb_per_s:,.1f} MB/s, {engine}, {workers} worker(s)): "
         f"{summary.findings:,} with registered content, {summary.malformed:,} malformed "
-        f"records skipped; findings in {out}",
+        f"records skipped; findings in {out}{recorded}",
         markup=False,
     )
     if fail_on_findings and summary.findings:
