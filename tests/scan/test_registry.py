@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trainguard.errors import NotFoundError
 from trainguard.scan import KeyRing, Matcher, Registry, tokenize
@@ -74,3 +76,22 @@ def test_compaction_merges_segments_and_keeps_every_match(
     assert result == {"segments_before": 4, "segments_after": 2}
     assert [s.to_json() for s in Matcher(small).scan(text)[0]] == [s.to_json() for s in found]
     assert len(list(small.path.glob("seg-*.npy"))) == 4  # two kinds, two files each
+
+
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=300),
+    st.lists(st.integers(0, 2**64 - 1), max_size=50),
+    st.booleans(),
+)
+def test_lookup_bounds_equal_a_binary_search(
+    values: list[int], queries: list[int], skew: bool
+) -> None:
+    from trainguard.scan.matcher import _bounds
+
+    fp = np.sort(np.array(values + values[:20], dtype=np.uint64))  # with duplicates
+    if skew:  # not uniform: the search must stay exact, only slower
+        fp = np.sort(fp >> np.uint64(40))
+    q = np.array(queries + [int(v) for v in fp[:10]], dtype=np.uint64)
+    lo, hi = _bounds(fp, q)
+    assert lo.tolist() == np.searchsorted(fp, q, side="left").tolist()
+    assert hi.tolist() == np.searchsorted(fp, q, side="right").tolist()
