@@ -132,17 +132,19 @@ def _json_by_distinct(col: pa.Array) -> pa.Array:
 def _interleave(
     out: Any, row_offsets: Any, keys: Any, key_offsets: Any, offsets: Any, data: Any
 ) -> None:  # pragma: no cover
-    """Row by row, field by field: key f, then value f of row i. One sequential pass."""
-    fields = offsets.shape[0]
+    """Row by row, field by field: key f, then value f of row i. One sequential pass.
+
+    ``offsets`` is (rows + 1, fields): a row's field bounds sit side by side."""
+    fields = offsets.shape[1]
     for i in range(row_offsets.shape[0] - 1):
         c = row_offsets[i]
         for f in range(fields):
             for k in range(key_offsets[f], key_offsets[f + 1]):
                 out[c] = keys[k]
                 c += 1
-            for a in range(offsets[f, i], offsets[f, i + 1]):
-                out[c] = data[a]
-                c += 1
+            a, b = offsets[i, f], offsets[i + 1, f]
+            out[c : c + b - a] = data[a:b]
+            c += b - a
         for k in range(key_offsets[fields], key_offsets[fields + 1]):
             out[c] = keys[k]
             c += 1
@@ -189,7 +191,7 @@ def _leaf_bytes(rows: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray
     out = np.empty(int(row_offsets[-1]), dtype=np.uint8)
     key_bytes = np.frombuffer(b"".join(keys), dtype=np.uint8)
     data_all = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)
-    _interleave(out, row_offsets, key_bytes, key_offsets, offsets, data_all)
+    _interleave(out, row_offsets, key_bytes, key_offsets, np.ascontiguousarray(offsets.T), data_all)
     return out, row_offsets
 
 
