@@ -20,7 +20,7 @@ from ._app import app, console
 def demo(
     keep: Path | None = typer.Option(None, "--keep", help="Build in this folder and keep it."),
 ) -> None:
-    """Run the 2023 terms timeline end to end on a temporary SQLite store."""
+    """The 2023 terms timeline, a gated training set and its impact, a scan: on a temporary store."""
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         _run(keep)
