@@ -65,9 +65,15 @@ def test_case_punctuation_wrapping_labels_and_timestamps_do_not_hide_a_fragment(
     meetings: dict[str, str], registered: Registry
 ) -> None:
     item, frag = pick(meetings, registered, random.Random(3), 35)
-    doc = FILLER + "\n" + mangle(frag) + "\n" + FILLER
+    block = mangle(frag)
+    doc = FILLER + "\n" + block + "\n" + FILLER
     spans, _ = Matcher(registered).scan(doc)
-    assert any(s.kind == "verbatim" and item in s.items for s in spans)
+    [span] = [s for s in spans if s.kind == "verbatim" and item in s.items]
+    # From the first word after the first label to the last word of the block.
+    words = list(re.finditer(r"\w+", block.split(": ", 1)[1]))
+    first = len(FILLER) + 1 + len(block.split(": ", 1)[0]) + 2 + words[0].start()
+    assert span.start == first
+    assert span.end == len(FILLER) + 1 + len(block)
 
 
 def test_lightly_edited_content_is_a_near_duplicate(
@@ -84,6 +90,8 @@ def test_lightly_edited_content_is_a_near_duplicate(
         found += bool(near)
         for s in near:
             assert s.similarity is not None and 0.3 <= s.similarity <= 1.0
+            # The span lies within the edited text, not in the filler around it.
+            assert len(FILLER) < s.start < s.end <= len(FILLER) + 1 + len(edited)
     assert found >= 9
 
 
