@@ -95,3 +95,13 @@ def test_lookup_bounds_equal_a_binary_search(
     lo, hi = _bounds(fp, q)
     assert lo.tolist() == np.searchsorted(fp, q, side="left").tolist()
     assert hi.tolist() == np.searchsorted(fp, q, side="right").tolist()
+
+
+def test_a_registry_made_with_other_parameters_is_refused(small: Registry) -> None:
+    from trainguard.errors import InputError
+
+    meta = json.loads((small.path / "registry.json").read_text())
+    meta["normalization"] = 0
+    (small.path / "registry.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="other parameters"):
+        Registry(small.path, small.keys).stats()

@@ -43,6 +43,15 @@ ENV_REGISTRY = "TRAINGUARD_REGISTRY"
 DEFAULT_REGISTRY = "trainguard-registry"
 SHINGLE_N = 5
 SHINGLE_SAMPLE = 4
+# Bumped whenever tokens or their hashes change: fingerprints made under another
+# normalization would silently never match.
+NORMALIZATION = 1
+PARAMETERS = {
+    "ngram": DEFAULT_N,
+    "shingle": SHINGLE_N,
+    "shingle_sample": SHINGLE_SAMPLE,
+    "normalization": NORMALIZATION,
+}
 KINDS = ("ngram", "shingle")
 _FLUSH_FINGERPRINTS = 20_000_000
 
@@ -101,21 +110,21 @@ class Registry:
         if self._meta is None:
             f = self.path / "registry.json"
             if not f.exists():
-                self._meta = {
-                    "format": 1,
-                    "ngram": DEFAULT_N,
-                    "shingle": SHINGLE_N,
-                    "shingle_sample": SHINGLE_SAMPLE,
-                    "next_item": 0,
-                    "segments": [],
-                }
+                self._meta = {"format": 1, **PARAMETERS, "next_item": 0, "segments": []}
             else:
                 try:
-                    self._meta = json.loads(f.read_text(encoding="utf-8"))
+                    meta = json.loads(f.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as exc:
                     raise InputError(
                         f"registry {self.path}: registry.json unreadable ({exc})"
                     ) from None
+                stale = {k: meta.get(k) for k, v in PARAMETERS.items() if meta.get(k) != v}
+                if stale:
+                    raise InputError(
+                        f"registry {self.path} was made with other parameters ({stale}); "
+                        "register the content again into a new registry"
+                    )
+                self._meta = meta
         return self._meta
 
     def exists(self) -> bool:
