@@ -69,7 +69,7 @@ def decide_batch(
     collected = collected_micros(table)
     # A missing collection time cannot be placed before the time of use: it
     # becomes INVALID_TIME, a deny, rather than a guess.
-    collected = np.where(collected == _NULL_TIME, at_us + 1, collected)
+    collected = np.where(collected == NULL_TIME, at_us + 1, collected)
 
     ps = ctx.policies
     p0 = np.full(n, -1, dtype=np.int64)
@@ -153,7 +153,8 @@ def decide_batch(
 
 # --- column helpers -----------------------------------------------------------------------
 
-_NULL_TIME = np.iinfo(np.int64).min
+# Stands for a missing collection time in int64 microsecond columns.
+NULL_TIME = np.iinfo(np.int64).min
 
 
 def _column(table: pa.Table, name: str) -> pa.Array:
@@ -284,7 +285,7 @@ def collected_micros(table: pa.Table, name: str = "collected_at") -> np.ndarray:
     else:
         raise InputError(f"column {name!r} must be a timestamp or ISO 8601 text, not {col.type}")
     ints = as_us.cast(pa.int64())
-    out: np.ndarray = ints.fill_null(_NULL_TIME).to_numpy(zero_copy_only=False).astype(np.int64)
+    out: np.ndarray = ints.fill_null(NULL_TIME).to_numpy(zero_copy_only=False).astype(np.int64)
     return out
 
 

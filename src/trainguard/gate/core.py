@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batch import _NULL_TIME, collected_micros, decide_batch
+from ..batch import NULL_TIME, collected_micros, decide_batch
 from ..decide import DecisionContext
 from ..errors import InputError
 from ..timeutil import ensure_utc, now_utc
@@ -180,7 +180,7 @@ class Gate:
                 )
 
         micros = collected_micros(meta)
-        collected = pa.array(micros, pa.int64(), mask=micros == _NULL_TIME).cast(
+        collected = pa.array(micros, pa.int64(), mask=micros == NULL_TIME).cast(
             pa.timestamp("us", tz="UTC")
         )
         manifest = pa.RecordBatch.from_arrays(
