@@ -46,7 +46,7 @@ def ray_engine(
         ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
     def one(item: dict[str, Any]) -> dict[str, Any]:
         number = int(item["number"])
@@ -65,7 +65,8 @@ def ray_engine(
 
     items = [{"number": i} for i in range(len(files))]
     try:
-        rows = ray.data.from_items(items).map(one).take_all()
+        # One block per file, so every file can be its own task.
+        rows = ray.data.from_items(items, override_num_blocks=len(items)).map(one).take_all()
     except Exception as exc:  # a worker's InputError arrives wrapped by Ray
         cause = _root_cause(exc)
         if isinstance(cause, InputError):

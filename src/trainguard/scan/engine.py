@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -154,16 +155,19 @@ def ray_engine(
             logging_level=logging.ERROR,
         )  # fmt: skip
     ray.data.DataContext.get_current().enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     by_number = {s.number: s for s in shards}
 
     def run(item: dict[str, Any]) -> dict[str, Any]:
         result = scan_shard(by_number[int(item["number"])], options)
         return {"number": result.number, "result": _encode(result)}
 
+    # Fewer shards than workers is fine: Ray need not say so on every scan.
+    warnings.filterwarnings("ignore", message="The maximum number of concurrent tasks")
+    # One block per shard, so every shard can be its own task.
     rows = (
-        ray.data.from_items([{"number": s.number} for s in shards])
-        .map(run, concurrency=max(workers, 1))
+        ray.data.from_items([{"number": s.number} for s in shards], override_num_blocks=len(shards))
+        .map(run, compute=ray.data.TaskPoolStrategy(size=max(workers, 1)))
         .take_all()
     )
     for row in sorted(rows, key=lambda r: r["number"]):
