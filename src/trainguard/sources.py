@@ -128,7 +128,12 @@ def expand_sources(
             paths = sorted(p for p in fs.glob(root) if not fs.isdir(p))
             named = False
         elif fs.isdir(root):
-            paths = sorted(fs.find(root))
+            # Hidden files and folders (".git", a run's ".out.partial-…") are not data.
+            paths = sorted(
+                p
+                for p in fs.find(root)
+                if not any(part.startswith(".") for part in p[len(root) :].split("/") if part)
+            )
             named = False
         elif fs.exists(root):
             paths, named = [root], True

@@ -224,3 +224,15 @@ def test_a_mapping_file_names_the_columns(timeline_store: Store, tmp_path: Path)
     assert row["categories"] == ["customer.chat"]
     assert row["content_sha256"] == hashlib.sha256(b"5:hello,").hexdigest()
     assert result.manifest["inputs"][0]["content_columns"] == ["body"]
+
+
+def test_hidden_files_in_a_source_folder_are_not_data(
+    timeline_store: Store, tmp_path: Path
+) -> None:
+    (tmp_path / "in" / ".cache").mkdir(parents=True)
+    pq.write_table(records(), tmp_path / "in" / "a.parquet")
+    pq.write_table(records(), tmp_path / "in" / ".cache" / "stale.parquet")
+    result = run_gate(
+        timeline_store, [str(tmp_path / "in")], "train.first_party", tmp_path / "o", at=AUG_15
+    )
+    assert [i["url"].rsplit("/", 1)[-1] for i in result.manifest["inputs"]] == ["a.parquet"]
