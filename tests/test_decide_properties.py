@@ -221,6 +221,14 @@ def test_decide_batch_equals_decide(data: st.DataObject) -> None:
         }
     )
     out = decide_batch(ctx, table, use, at).to_pylist()
+    # Decided in two batches that share a memo (as the gate does): the same answers.
+    memo: dict[object, object] = {}
+    k = len(recs) // 2
+    halves = [
+        decide_batch(ctx, table.slice(0, k), use, at, memo),
+        decide_batch(ctx, table.slice(k), use, at, memo),
+    ]
+    assert pa.concat_tables(halves).to_pylist() == out
     for rec, row in zip(recs, out, strict=True):
         d = decide(ctx, rec, use, at)
         assert row["allowed"] == d.allowed

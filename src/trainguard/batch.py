@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,7 @@ DECISION_SCHEMA = pa.schema(
 )
 
 _CATEGORY_COLUMNS = ("categories", "category")
+_SCOPE = "__scope__"
 
 
 def decide_batch(
@@ -42,8 +44,14 @@ def decide_batch(
     table: pa.Table | pa.RecordBatch,
     use: str,
     at: datetime | None = None,
+    memo: dict[Any, Any] | None = None,
 ) -> pa.Table:
     """Decide every row of ``table`` for ``use`` at ``at`` (default: now).
+
+    ``memo``, a dict the caller keeps between calls, remembers the answer for
+    each (tenant, categories, version at collection, collected after use?
+    [, subjects]) across batches of one run; it is cleared whenever the
+    context, use or time differ from the call that filled it.
 
     Columns read: ``id``, ``tenant``, ``category`` (string) or ``categories``
     (list of strings), ``collected_at`` (timestamp with a timezone, or ISO
@@ -58,6 +66,13 @@ def decide_batch(
     at_us = to_micros(when)
     if n == 0:
         return DECISION_SCHEMA.empty_table()
+    # The scope holds the context itself (not its id), so it cannot be mistaken
+    # for a later context that happens to reuse the same address.
+    scope = memo.get(_SCOPE) if memo is not None else None
+    if memo is not None and (scope is None or scope[0] is not ctx or scope[1:] != (use, at_us)):
+        memo.clear()
+        memo[_SCOPE] = (ctx, use, at_us)
+    cache: dict[Any, Any] = memo if memo is not None else {}
 
     ids = _string_column(table, "id")
     tenants = _string_column(table, "tenant")
@@ -94,15 +109,12 @@ def decide_batch(
     needs_subjects = np.zeros(n_keys, dtype=bool)
     for k in range(n_keys):
         row = int(rep[k])
-        core = decide_core(
-            ctx,
-            tenant_names[tenant_codes[row]],
-            catsets[catset_codes[row]],
-            int(collected[row]),
-            (),
-            use,
-            at_us,
-        )
+        tenant, cats = tenant_names[tenant_codes[row]], catsets[catset_codes[row]]
+        memo_key = (tenant, cats, int(p0[row]), int(invalid[row]))
+        core = cache.get(memo_key)
+        if core is None:
+            core = decide_core(ctx, tenant, cats, int(collected[row]), (), use, at_us)
+            cache[memo_key] = core
         results.append(core)
         needs_subjects[k] = core.depends_on_subjects
     result_idx = key_codes.astype(np.int64)
@@ -118,17 +130,14 @@ def decide_batch(
         base = len(results)
         for k in range(n_keys2):
             row = int(rep2[k])
-            results.append(
-                decide_core(
-                    ctx,
-                    tenant_names[tenant_codes[row]],
-                    catsets[catset_codes[row]],
-                    int(collected[row]),
-                    subj_sets[subj_codes[row]],
-                    use,
-                    at_us,
-                )
-            )
+            tenant, cats = tenant_names[tenant_codes[row]], catsets[catset_codes[row]]
+            subjects = subj_sets[subj_codes[row]]
+            memo_key2 = (tenant, cats, int(p0[row]), int(invalid[row]), subjects)
+            core = cache.get(memo_key2)
+            if core is None:
+                core = decide_core(ctx, tenant, cats, int(collected[row]), subjects, use, at_us)
+                cache[memo_key2] = core
+            results.append(core)
         result_idx[stage2_rows] = base + key2_codes
 
     take = pa.array(result_idx)

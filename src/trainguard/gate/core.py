@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -100,6 +101,8 @@ class Gate:
         self.lineage = lineage
         self.content_check = content_check
         self.counts: Counter[tuple[str, bool, str]] = Counter()
+        # Answers per distinct key, kept across batches: one use, one time.
+        self.memo: dict[Any, Any] = {}
         self.policy_hashes: set[str] = set()
 
     @property
@@ -159,7 +162,7 @@ class Gate:
             meta_cols["derived_categories"] = inherited
         meta = pa.table(meta_cols)
         try:
-            decisions = decide_batch(self.ctx, meta, self.use, self.at)
+            decisions = decide_batch(self.ctx, meta, self.use, self.at, self.memo)
         except InputError as exc:
             raise InputError(f"{source}: {exc}") from None
         allowed = decisions.column("allowed").combine_chunks()
