@@ -20,7 +20,7 @@ from .canonical import canonical_json
 from .errors import PolicyFileError, TaxonomyError
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, pattern_matches
 from .timeutil import format_instant, parse_instant
-from .yamlfile import line_for, parse_yaml, validation_message
+from .yamlfile import line_for, parse_yaml, read_text, validation_message
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _FAMILY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -241,11 +241,4 @@ def parse_policy(text: str, source: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY) 
 
 
 def load_policy_file(path: str | Path, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> PolicyVersion:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyFileError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyFileError(f"{p}: cannot read ({exc})") from None
-    return parse_policy(text, str(p), taxonomy)
+    return parse_policy(read_text(path, PolicyFileError), str(Path(path)), taxonomy)

@@ -8,6 +8,7 @@ and every node's line is kept so that validation errors can name the line.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -92,6 +93,17 @@ def validation_message(exc: ValidationError, lines: Mapping[tuple[Any, ...], int
         msg = "required field is missing"
     where = f"line {line}: " if line is not None else ""
     return f"{where}{field}: {msg}"
+
+
+def read_text(path: str | Path, error: type[InputError] = InputError) -> str:
+    """A UTF-8 file's text; a missing or unreadable file is one ``error`` naming it."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{p}: cannot read ({exc})") from None
 
 
 def load_model(text: str, source: str, model: type[M], error: type[InputError] = InputError) -> M:

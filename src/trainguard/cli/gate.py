@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -81,27 +83,22 @@ def gate_cmd(
         )
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"--engine {engine!r}: use local or ray")
+    options: dict[str, Any] = {
+        "mapping": column_mapping,
+        "at": when,
+        "replace": replace,
+        "lineage_dirs": lineage,
+        "content_check": check,
+        "scan_info": info,
+        "fmt": fmt,
+    }
     if engine == "ray":
         from ..gate.raygate import run_gate_on_ray
 
-        result = run_gate_on_ray(
-            store,
-            sources,
-            use,
-            out,
-            mapping=column_mapping,
-            at=when,
-            replace=replace,
-            lineage_dirs=lineage,
-            content_check=check,
-            scan_info=info,
-            fmt=fmt,
-        )
+        result = run_gate_on_ray(store, sources, use, out, **options)
     else:
         with _progress() as bar:
             task = bar.add_task("gating", total=None, rate="")
-            import time
-
             start = time.perf_counter()
 
             def tick(source: Source, rows: int) -> None:
@@ -109,20 +106,7 @@ def gate_cmd(
                 done = bar.tasks[0].completed
                 bar.update(task, rate=f"{done / max(time.perf_counter() - start, 1e-9):,.0f}/s")
 
-            result = run_gate(
-                store,
-                sources,
-                use,
-                out,
-                mapping=column_mapping,
-                at=when,
-                replace=replace,
-                lineage_dirs=lineage,
-                content_check=check,
-                scan_info=info,
-                fmt=fmt,
-                progress=tick,
-            )
+            result = run_gate(store, sources, use, out, progress=tick, **options)
     console.print(
         f"{result.records:,} records: {result.admitted:,} admitted, "
         f"{result.records - result.admitted:,} kept out; manifest root {result.root}",

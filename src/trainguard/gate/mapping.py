@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..errors import InputError
 from ..taxonomy import Taxonomy
-from ..yamlfile import load_model
+from ..yamlfile import load_model, read_text
 
 
 class MappingFileError(InputError):
@@ -51,14 +51,8 @@ class ColumnMapping(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path) -> ColumnMapping:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise MappingFileError(f"{p}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise MappingFileError(f"{p}: cannot read ({exc})") from None
-        return load_model(text, str(p), cls, MappingFileError)
+        text = read_text(path, MappingFileError)
+        return load_model(text, str(Path(path)), cls, MappingFileError)
 
     # --- applying to a schema ---------------------------------------------------------
 

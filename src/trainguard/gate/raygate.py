@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +20,8 @@ import pyarrow.parquet as pq
 
 from ..errors import InputError
 from ..sources import Source
-from .core import ContentCheck, Gate
+from .core import Gate
 from .manifest import MANIFEST_SCHEMA
-from .mapping import ColumnMapping
 from .run import GateResult, gate_source, part_manifest_path, run_gate
 
 if TYPE_CHECKING:
@@ -93,32 +91,8 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 def run_gate_on_ray(
-    store: Store,
-    sources: Sequence[str],
-    use: str,
-    out_dir: str | Path,
-    *,
-    mapping: ColumnMapping | None = None,
-    at: datetime | None = None,
-    replace: bool = False,
-    lineage_dirs: Sequence[str | Path] = (),
-    content_check: ContentCheck | None = None,
-    scan_info: dict[str, Any] | None = None,
-    fmt: Any = None,
+    store: Store, sources: Sequence[str], use: str, out_dir: str | Path, **options: Any
 ) -> GateResult:
-    """:func:`run_gate` with the files gated on Ray Data."""
+    """:func:`run_gate` (same options) with the files gated on Ray Data."""
     _require_ray()
-    return run_gate(
-        store,
-        sources,
-        use,
-        out_dir,
-        mapping=mapping,
-        at=at,
-        replace=replace,
-        lineage_dirs=lineage_dirs,
-        content_check=content_check,
-        scan_info=scan_info,
-        fmt=fmt,
-        engine=ray_engine,
-    )
+    return run_gate(store, sources, use, out_dir, engine=ray_engine, **options)
