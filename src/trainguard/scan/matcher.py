@@ -35,7 +35,7 @@ import numba
 import numpy as np
 
 from .fingerprint import DEFAULT_N, key_words, keyed, window_hashes
-from .normalize import Tokens, tokenize
+from .normalize import BatchTokenizer, Tokens, tokenize
 from .registry import SHINGLE_N, SHINGLE_SAMPLE, Registry, Segment
 
 
@@ -166,6 +166,58 @@ def _bounds(fp: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - com
     return lo_out, hi_out
 
 
+@numba.njit(cache=True)
+def _batch_samples(
+    hashes: Any,
+    docs: Any,
+    stride: int,
+    ngrams: Any,
+    ngram_docs: Any,
+    shingles: Any,
+    shingle_docs: Any,
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """The windows a batch scan looks up, in one pass over the batch's tokens.
+
+    13-word windows at every ``stride``-th position of each document, and
+    5-word windows whose unkeyed hash is 0 mod ``SHINGLE_SAMPLE``, with their
+    documents. A window never spans two documents. The rolling hashes are
+    those of :func:`window_hashes`: r(t) = r(t-1)·B + h[t] − h[t−n]·Bⁿ.
+    """
+    base = np.uint64(0x100000001B3)
+    pow_n = np.uint64(1)
+    for _ in range(DEFAULT_N):
+        pow_n *= base
+    pow_s = np.uint64(1)
+    for _ in range(SHINGLE_N):
+        pow_s *= base
+    sample = np.uint64(SHINGLE_SAMPLE)
+    r_n = np.uint64(0)
+    r_s = np.uint64(0)
+    first = 0
+    n_out = 0
+    s_out = 0
+    for t in range(hashes.shape[0]):
+        h = hashes[t]
+        if t > 0 and docs[t] != docs[t - 1]:
+            first = t
+        r_n = r_n * base + h
+        r_s = r_s * base + h
+        if t >= DEFAULT_N:
+            r_n -= hashes[t - DEFAULT_N] * pow_n
+        if t >= SHINGLE_N:
+            r_s -= hashes[t - SHINGLE_N] * pow_s
+        start = t - DEFAULT_N + 1
+        if start >= first and (start - first) % stride == 0:
+            ngrams[n_out] = r_n
+            ngram_docs[n_out] = docs[t]
+            n_out += 1
+        if t - SHINGLE_N + 1 >= first and r_s % sample == 0:
+            shingles[s_out] = r_s
+            shingle_docs[s_out] = docs[t]
+            s_out += 1
+    return n_out, s_out
+
+
 def _lookup(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
     """Which queries are in any of the segments (exact comparison of fingerprints)."""
     return _item_counts(segments, queries) > 0
@@ -222,6 +274,8 @@ class Matcher:
         self.item_ids = {code: item.id for code, item in items.items()}
         self.reference = registry.reference()
         segments = registry.segments()
+        self._tokenizer = BatchTokenizer()
+        self._samples = np.empty((4, 0), dtype=np.uint64)
         self.tenants: list[_Tenant] = []
         for name in registry.tenants():
             key = registry.keys.key(name)
@@ -262,45 +316,32 @@ class Matcher:
         """
         if not texts:
             return []
-        cfg = self.config
-        batch = tokenize("\n".join(texts))
-        lengths = np.array([len(t) for t in texts], dtype=np.int64)
-        doc_starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
-        doc_of = np.searchsorted(doc_starts, batch.starts, side="right") - 1
-        counts = np.bincount(doc_of, minlength=len(texts))
-        first_token = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        hashes, docs = self._tokenizer(texts)
+        counts = np.bincount(docs, minlength=len(texts))
         candidates = np.zeros(len(texts), dtype=bool)
-        if self.tenants:
-            candidates |= self._sampled_hits(batch, doc_of, first_token, len(texts))
-            if cfg.near_duplicates:
-                candidates |= self._near_candidates(batch, doc_of, len(texts))
+        if self.tenants and len(hashes):
+            samples = self._samples
+            if samples.shape[1] < len(hashes):
+                self._samples = samples = np.empty((4, 2 * len(hashes)), dtype=np.uint64)
+            n_ngram, n_shingle = _batch_samples(
+                hashes, docs, self.config.stride, samples[0], samples[1], samples[2], samples[3]
+            )
+            ngrams, ngram_docs = samples[0, :n_ngram], samples[1, :n_ngram].view(np.int64)
+            shingles, shingle_docs = samples[2, :n_shingle], samples[3, :n_shingle].view(np.int64)
+            for t in self.tenants:
+                fps = keyed(ngrams, t.k0, t.k1)
+                for seg in t.ngrams:
+                    lo, hi = _bounds(seg.fp, fps)
+                    candidates[ngram_docs[hi > lo]] = True
+            if self.config.near_duplicates:
+                candidates |= self._near_candidates(shingles, shingle_docs, len(texts))
         out: list[tuple[list[Span], int]] = [([], int(c)) for c in counts]
         for i in np.flatnonzero(candidates).tolist():
             out[i] = self.scan(texts[i])
         return out
 
-    def _sampled_hits(
-        self, batch: Tokens, doc_of: np.ndarray, first_token: np.ndarray, docs: int
-    ) -> np.ndarray:
+    def _near_candidates(self, sampled: np.ndarray, doc_of: np.ndarray, docs: int) -> np.ndarray:
         cfg = self.config
-        windows = window_hashes(batch.hashes, DEFAULT_N)
-        idx = np.arange(len(windows))
-        same_doc = doc_of[: len(windows)] == doc_of[DEFAULT_N - 1 :]
-        on_stride = (idx - first_token[doc_of[: len(windows)]]) % cfg.stride == 0
-        pick = np.flatnonzero(same_doc & on_stride)
-        hit_docs = np.zeros(docs, dtype=bool)
-        sampled = windows[pick]
-        for t in self.tenants:
-            found = _lookup(t.ngrams, keyed(sampled, t.k0, t.k1))
-            hit_docs[doc_of[pick[found]]] = True
-        return hit_docs
-
-    def _near_candidates(self, batch: Tokens, doc_of: np.ndarray, docs: int) -> np.ndarray:
-        cfg = self.config
-        windows = window_hashes(batch.hashes, SHINGLE_N)
-        same_doc = doc_of[: len(windows)] == doc_of[SHINGLE_N - 1 :]
-        pick = np.flatnonzero(same_doc & (windows % np.uint64(SHINGLE_SAMPLE) == 0))
-        sampled = windows[pick]
         enough = np.zeros(docs, dtype=bool)
         for t in self.tenants:
             if not t.shingles:
@@ -320,7 +361,7 @@ class Matcher:
                     np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
                 )
                 items = np.asarray(seg.item)[at].astype(np.int64)
-                pair = doc_of[pick[rows]].astype(np.int64) * (int(items.max()) + 1) + items
+                pair = doc_of[rows] * (int(items.max()) + 1) + items
                 keys, per_pair = np.unique(pair, return_counts=True)
                 strong = keys[per_pair >= cfg.near_min_hits] // (int(items.max()) + 1)
                 enough[strong] = True

@@ -15,7 +15,7 @@ and a 64-bit hash per token:
   then ``:`` and a blank: ``Grad C: ``, ``Dr. Jane Doe: ``) are skipped, so a
   transcript pasted with its labels matches the same words registered without.
 
-The scan over code points is compiled (numba). ASCII words and single
+The scan over the UTF-8 bytes is compiled (numba). ASCII words and single
 characters of the unspaced scripts are hashed there; other words (rare in
 most corpora) are normalized in Python and hashed with the same function.
 A token's hash is FNV-1a over the UTF-8 bytes of its normalized form, passed
@@ -45,30 +45,36 @@ _UNSPACED_RANGES = (
     (0xF900, 0xFAFF),  # CJK compatibility ideographs
     (0x20000, 0x2FA1F),  # CJK extensions B–F, compatibility supplement
 )
-# Characters whose NFKC form differs from themselves cannot be hashed as they are.
-_NFKC_CHANGES = ((0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
 
 
 @cache
 def char_classes() -> np.ndarray:
     """Class of every code point: separator, word character, or a token of its own."""
-    every = "".join(map(chr, range(0x110000)))
+    every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     classes = np.zeros(0x110000, dtype=np.uint8)
     word = [m.start() for m in re.finditer(r"[^\W_]", every)]
     classes[word] = WORD
+    # Combining marks live in planes 0-2 and 14 (variation selectors); the
+    # other planes hold none, and asking about each of their code points
+    # would double the start-up time of every worker.
     marks = [
         cp
-        for cp in range(0x80, 0x110000)
+        for cp in (*range(0x80, 0x30000), *range(0xE0000, 0xE1000))
         if classes[cp] == SEPARATOR and unicodedata.category(chr(cp))[0] == "M"
     ]
     classes[marks] = WORD
     for lo, hi in _UNSPACED_RANGES:
         classes[lo : hi + 1] = np.where(classes[lo : hi + 1] == WORD, UNSPACED, SEPARATOR)
-    for lo, hi in _NFKC_CHANGES:
-        # Still one token per character, but hashed after NFKC in Python.
-        classes[lo : hi + 1] = np.where(
-            classes[lo : hi + 1] == UNSPACED, UNSPACED + 1, classes[lo : hi + 1]
-        )
+    for lo, hi in _UNSPACED_RANGES:
+        # A character that NFKC or case folding changes (compatibility ideographs,
+        # Thai SARA AM, the kana digraphs) is still a token of its own, but is
+        # hashed after normalization in Python rather than as it stands.
+        block = "".join(map(chr, range(lo, hi + 1)))
+        if unicodedata.is_normalized("NFKC", block) and block.casefold() == block:
+            continue
+        for cp in range(lo, hi + 1):
+            if classes[cp] == UNSPACED and _normalize_word(chr(cp)) != chr(cp):
+                classes[cp] = UNSPACED + 1
     return classes
 
 
@@ -114,38 +120,82 @@ def _is_digit(c: np.uint32) -> bool:
     return bool(48 <= c <= 57)
 
 
+def _ascii_table() -> np.ndarray:
+    """Per byte: 0 for an ASCII separator, the case-folded character for an ASCII
+    letter or digit, ``_BEYOND_ASCII`` for every byte of a longer UTF-8 sequence."""
+    table = np.full(256, 256, dtype=np.uint64)
+    for c in range(128):
+        table[c] = ord(chr(c).lower()) if chr(c).isalnum() else 0
+    return table
+
+
+_BEYOND_ASCII = np.uint64(256)
+_NO_BYTE = np.uint64(0)
+_ASCII = _ascii_table()  # a global: numba freezes it into the compiled code
+
+
+@numba.njit(cache=True, inline="always")
+def _decode(buf: np.ndarray, i: int, n: int) -> tuple[int, int]:  # pragma: no cover
+    """The code point starting at byte i of UTF-8 ``buf``, and where the next one starts.
+
+    The buffers come from Python's own encoder, so sequences are well formed;
+    a truncated one at the very end is read as U+FFFD, a separator.
+    """
+    b0 = np.int64(buf[i])
+    if b0 < 0x80:
+        return b0, i + 1
+    if b0 < 0xE0:
+        if i + 1 >= n:
+            return 0xFFFD, n
+        return ((b0 & 0x1F) << 6) | (np.int64(buf[i + 1]) & 0x3F), i + 2
+    if b0 < 0xF0:
+        if i + 2 >= n:
+            return 0xFFFD, n
+        c = ((b0 & 0x0F) << 12) | ((np.int64(buf[i + 1]) & 0x3F) << 6)
+        return c | (np.int64(buf[i + 2]) & 0x3F), i + 3
+    if i + 3 >= n:
+        return 0xFFFD, n
+    c = ((b0 & 0x07) << 18) | ((np.int64(buf[i + 1]) & 0x3F) << 12)
+    c |= (np.int64(buf[i + 2]) & 0x3F) << 6
+    return c | (np.int64(buf[i + 3]) & 0x3F), i + 4
+
+
 @numba.njit(cache=True)
-def _prefix_end(cps: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma: no cover
-    """End of the timestamp and speaker label at the line starting at i (i if none)."""
-    n = cps.shape[0]
-    while i < n and _is_blank(cps[i]):
+def _prefix_end(buf: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma: no cover
+    """End of the timestamp and speaker label at the line starting at byte i (i if none).
+
+    Every character a timestamp or label starts with is ASCII, so bytes are
+    compared directly; only the letters inside a label may be other scripts.
+    """
+    n = buf.shape[0]
+    while i < n and _is_blank(buf[i]):
         i += 1
     # Timestamp: [(]d{1,2}:dd(:dd)?([.,]d{1,3})?[)]]? blanks (--> rest of line)?
     j = i
-    if j < n and (cps[j] == 91 or cps[j] == 40):
+    if j < n and (buf[j] == 91 or buf[j] == 40):
         j += 1
     d = 0
-    while j < n and d < 2 and _is_digit(cps[j]):
+    while j < n and d < 2 and _is_digit(buf[j]):
         j += 1
         d += 1
     stamped = False
-    if d >= 1 and j + 2 < n and cps[j] == 58 and _is_digit(cps[j + 1]) and _is_digit(cps[j + 2]):
+    if d >= 1 and j + 2 < n and buf[j] == 58 and _is_digit(buf[j + 1]) and _is_digit(buf[j + 2]):
         j += 3
         stamped = True
-        if j + 2 < n and cps[j] == 58 and _is_digit(cps[j + 1]) and _is_digit(cps[j + 2]):
+        if j + 2 < n and buf[j] == 58 and _is_digit(buf[j + 1]) and _is_digit(buf[j + 2]):
             j += 3
-        if j + 1 < n and (cps[j] == 46 or cps[j] == 44) and _is_digit(cps[j + 1]):
+        if j + 1 < n and (buf[j] == 46 or buf[j] == 44) and _is_digit(buf[j + 1]):
             j += 2
             k = 1
-            while j < n and k < 3 and _is_digit(cps[j]):
+            while j < n and k < 3 and _is_digit(buf[j]):
                 j += 1
                 k += 1
-        if j < n and (cps[j] == 93 or cps[j] == 41):
+        if j < n and (buf[j] == 93 or buf[j] == 41):
             j += 1
-        while j < n and _is_blank(cps[j]):
+        while j < n and _is_blank(buf[j]):
             j += 1
-        if j + 2 < n and cps[j] == 45 and cps[j + 1] == 45 and cps[j + 2] == 62:
-            while j < n and cps[j] != 10:
+        if j + 2 < n and buf[j] == 45 and buf[j + 1] == 45 and buf[j + 2] == 62:
+            while j < n and buf[j] != 10:
                 j += 1
     if stamped:
         i = j
@@ -153,95 +203,116 @@ def _prefix_end(cps: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma:
     # made of word characters, dots, apostrophes or hyphens, single spaces between,
     # at most 40 characters, then ':' and a blank ("Grad C: ", "Dr. Jane Doe: ").
     # A sentence that starts a line ("So the point is: …") has lower-case words.
-    if i < n and 65 <= cps[i] <= 90:
+    if i < n and 65 <= buf[i] <= 90:
         j = i
+        used = 0  # characters, not bytes
         words = 0
-        while j < n and j < i + 41 and words < 4:
-            c = cps[j]
+        while j < n and used < 41 and words < 4:
+            c = buf[j]
             if not (65 <= c <= 90 or _is_digit(c)):
                 break
             words += 1
             j += 1
-            while j < n and j < i + 41:
-                c = cps[j]
-                if (
-                    (c < classes.shape[0] and classes[c] != 0)
-                    or c == 95
-                    or c == 46
-                    or c == 39
-                    or c == 45
-                ):
+            used += 1
+            while j < n and used < 41:
+                c = buf[j]
+                if c >= 0x80:
+                    cp, nxt = _decode(buf, j, n)
+                    if classes[cp] == 0:
+                        break
+                    j = nxt
+                elif classes[c] != 0 or c == 95 or c == 46 or c == 39 or c == 45:
                     j += 1
                 else:
                     break
-            if j + 1 < n and cps[j] == 58 and _is_blank(cps[j + 1]):
+                used += 1
+            if j + 1 < n and buf[j] == 58 and _is_blank(buf[j + 1]):
                 return j + 2
-            if j < n and cps[j] == 32:
+            if j < n and buf[j] == 32:
                 j += 1
+                used += 1
                 continue
             break
     return i
 
 
 @numba.njit(cache=True)
-def _scan(
-    cps: np.ndarray, classes: np.ndarray, strip_labels: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
-    """Token starts, ends, hashes, and which tokens still need Python normalization."""
-    n = cps.shape[0]
-    starts = np.empty(n, dtype=np.int64)
-    ends = np.empty(n, dtype=np.int64)
-    hashes = np.empty(n, dtype=np.uint64)
-    pending = np.zeros(n, dtype=np.bool_)
+def _scan_into(
+    buf: np.ndarray,
+    classes: np.ndarray,
+    strip_labels: bool,
+    doc_starts: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    hashes: np.ndarray,
+    pending: np.ndarray,
+    docs: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """Tokenize UTF-8 ``buf`` into the caller's buffers; returns the number of tokens.
+
+    Offsets are in bytes. ``doc_starts`` holds the byte where each document
+    of a batch begins (``[0]`` for one text); ``docs`` receives each token's
+    document. The buffers are the caller's so that a batch scanner reuses
+    them from batch to batch.
+    """
+    n = buf.shape[0]
     count = 0
-    skip_end = _prefix_end(cps, classes, 0) if strip_labels else 0
+    skip_end = _prefix_end(buf, classes, 0) if strip_labels else 0
+    doc = 0
+    next_doc = doc_starts[1] if doc_starts.shape[0] > 1 else n + 1
     i = 0
     while i < n:
-        c = cps[i]
-        cls = classes[c]
-        if cls == 0:
-            if c == 10 and strip_labels:
-                skip_end = _prefix_end(cps, classes, i + 1)
+        k = _ASCII[buf[i]]
+        if k == 0:  # an ASCII separator
+            if buf[i] == 10 and strip_labels:
+                skip_end = _prefix_end(buf, classes, i + 1)
             i += 1
             continue
         start = i
         h = _FNV_OFFSET
         needs_python = False
-        if cls >= 2:
-            i += 1
-            if cls == 3:
+        if k == _BEYOND_ASCII:
+            c, nxt = _decode(buf, i, n)
+            cls = classes[c]
+            if cls == 0:
+                i = nxt
+                continue
+            if cls >= 2:
+                # One character of an unspaced script is a token: its UTF-8 bytes as they are.
+                needs_python = cls == 3
+                while i < nxt:
+                    h = _fnv_byte(h, np.uint64(buf[i]))
+                    i += 1
+                k = _NO_BYTE  # the token is complete
+            else:
+                needs_python = True  # NFKC and case folding beyond ASCII
+                i = nxt
+                k = _ASCII[buf[i]] if i < n else _NO_BYTE
+        # The rest of a word: ASCII letters and digits (case-folded by the table),
+        # or word characters beyond ASCII, normalized in Python later.
+        while k != 0:
+            if k == _BEYOND_ASCII:
+                c, nxt = _decode(buf, i, n)
+                if classes[c] != 1:
+                    break
                 needs_python = True
-            else:  # one character of an unspaced script: its UTF-8 bytes, in place
-                if c < 0x800:
-                    h = _fnv_byte(h, np.uint64(0xC0 | (c >> 6)))
-                    h = _fnv_byte(h, np.uint64(0x80 | (c & 0x3F)))
-                elif c < 0x10000:
-                    h = _fnv_byte(h, np.uint64(0xE0 | (c >> 12)))
-                    h = _fnv_byte(h, np.uint64(0x80 | ((c >> 6) & 0x3F)))
-                    h = _fnv_byte(h, np.uint64(0x80 | (c & 0x3F)))
-                else:
-                    h = _fnv_byte(h, np.uint64(0xF0 | (c >> 18)))
-                    h = _fnv_byte(h, np.uint64(0x80 | ((c >> 12) & 0x3F)))
-                    h = _fnv_byte(h, np.uint64(0x80 | ((c >> 6) & 0x3F)))
-                    h = _fnv_byte(h, np.uint64(0x80 | (c & 0x3F)))
-        else:
-            while i < n and classes[cps[i]] == 1:
-                c = cps[i]
-                if c < 128:
-                    if 65 <= c <= 90:
-                        c += 32
-                    h = _fnv_byte(h, np.uint64(c))
-                else:
-                    needs_python = True
+                i = nxt
+            else:
+                h = _fnv_byte(h, k)
                 i += 1
+            k = _ASCII[buf[i]] if i < n else _NO_BYTE
         if start < skip_end:
             continue
+        while start >= next_doc:
+            doc += 1
+            next_doc = doc_starts[doc + 1] if doc + 1 < doc_starts.shape[0] else n + 1
         starts[count] = start
         ends[count] = i
         hashes[count] = _finish(h)
         pending[count] = needs_python
+        docs[count] = doc
         count += 1
-    return starts[:count], ends[:count], hashes[:count], pending[:count]
+    return count
 
 
 def _normalize_word(word: str) -> str:
@@ -269,27 +340,92 @@ class Tokens:
         ]
 
 
-def _code_points(text: str) -> np.ndarray:
-    # One array element per Python string index, so offsets carry over: bytes
-    # for ASCII text (a quarter of the memory traffic), UTF-32 otherwise.
-    if text.isascii():
-        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+def _resolve_pending(
+    buf: bytes, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray, pending: np.ndarray
+) -> None:
+    """Hash, in place, the tokens the compiled scan left to Python (NFKC, case folding)."""
+    if not pending.any():
+        return
+    idx = np.flatnonzero(pending)
+    words = [
+        _normalize_word(buf[s:e].decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
+        for s, e in zip(starts[idx].tolist(), ends[idx].tolist(), strict=True)
+    ]
+    offsets = np.zeros(len(words) + 1, dtype=np.int64)
+    np.cumsum([len(w) for w in words], out=offsets[1:])
+    hashes[idx] = hash_utf8(np.frombuffer(b"".join(words) or b"\0", dtype=np.uint8), offsets)
+
+
+def utf8(text: str) -> bytes:
+    # surrogatepass: a lone surrogate (valid in a Python str) is still one character.
+    return text.encode("utf-8", "surrogatepass")
+
+
+_ONE_DOC = np.zeros(1, dtype=np.int64)
 
 
 def tokenize(text: str, *, strip_labels: bool = True) -> Tokens:
     """Tokens of ``text``, normalized and hashed, with offsets into ``text`` itself."""
-    starts, ends, hashes, pending = _scan(_code_points(text), char_classes(), strip_labels)
-    if pending.any():
-        idx = np.flatnonzero(pending)
-        words = [
-            _normalize_word(text[s:e]).encode("utf-8", "surrogatepass")
-            for s, e in zip(starts[idx].tolist(), ends[idx].tolist(), strict=True)
-        ]
-        offsets = np.zeros(len(words) + 1, dtype=np.int64)
-        np.cumsum([len(w) for w in words], out=offsets[1:])
-        hashes[idx] = hash_utf8(np.frombuffer(b"".join(words) or b"\0", dtype=np.uint8), offsets)
+    data = utf8(text)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    n = buf.shape[0]
+    starts = np.empty(n, dtype=np.int64)
+    ends = np.empty(n, dtype=np.int64)
+    hashes = np.empty(n, dtype=np.uint64)
+    pending = np.empty(n, dtype=np.bool_)
+    docs = np.empty(n, dtype=np.int32)
+    count = _scan_into(
+        buf, char_classes(), strip_labels, _ONE_DOC, starts, ends, hashes, pending, docs
+    )
+    starts, ends, hashes = starts[:count].copy(), ends[:count].copy(), hashes[:count].copy()
+    _resolve_pending(data, starts, ends, hashes, pending[:count])
+    if not text.isascii():
+        # Byte offsets to character offsets: the character a byte belongs to is the
+        # number of lead (non-continuation) bytes up to and including it, minus one.
+        char_of = np.cumsum((buf & 0xC0) != 0x80) - 1
+        starts = char_of[starts]
+        ends = char_of[ends - 1] + 1
     return Tokens(starts, ends, hashes, text)
+
+
+class BatchTokenizer:
+    """Tokenizes batches of documents into buffers kept from one batch to the next.
+
+    Returns only what a scan of the whole batch needs — each token's hash and
+    document — as views of the buffers, valid until the next call. Fresh
+    arrays of this size on every batch would page-fault all the way.
+    """
+
+    def __init__(self) -> None:
+        self._size = 0
+        self._alloc(1 << 16)
+
+    def _alloc(self, size: int) -> None:
+        self._size = size
+        self._starts = np.empty(size, dtype=np.int64)
+        self._ends = np.empty(size, dtype=np.int64)
+        self._hashes = np.empty(size, dtype=np.uint64)
+        self._pending = np.empty(size, dtype=np.bool_)
+        self._docs = np.empty(size, dtype=np.int32)
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(token hashes, token documents) of the documents, each starting a line."""
+        parts = [utf8(t) for t in texts]
+        data = b"\n".join(parts)
+        buf = np.frombuffer(data, dtype=np.uint8)
+        if buf.shape[0] > self._size:
+            self._alloc(max(buf.shape[0], 2 * self._size))
+        doc_starts = np.zeros(len(parts), dtype=np.int64)
+        if len(parts) > 1:
+            np.cumsum([len(p) + 1 for p in parts[:-1]], out=doc_starts[1:])
+        count = _scan_into(
+            buf, char_classes(), True, doc_starts,
+            self._starts, self._ends, self._hashes, self._pending, self._docs,
+        )  # fmt: skip
+        hashes = self._hashes[:count]
+        pending = self._pending[:count]
+        _resolve_pending(data, self._starts[:count], self._ends[:count], hashes, pending)
+        return hashes, self._docs[:count]
 
 
 def word_hash(word: str) -> int:
