@@ -133,44 +133,67 @@ def _jsonl(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Docume
                 f.readline()  # the line that straddles the boundary belongs to the shard before
         pos = f.tell() if shard.start > 0 else 0
         line_no = 0
-        for raw in _lines(f):
-            if shard.end >= 0 and pos >= shard.end:
-                break
-            pos += len(raw)
-            line_no += 1
-            report.bytes += len(raw)
-            if not raw.strip():
-                continue
-            try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                report.malformed.append(Malformed(source.url, line_no, f"not JSON ({exc})"))
-                continue
-            if not isinstance(record, dict):
-                report.malformed.append(Malformed(source.url, line_no, "not a JSON object"))
-                continue
-            text = _text_of(record, fields)
-            if text is None:
-                want = fields.text or " or ".join(TEXT_FIELDS)
-                report.malformed.append(Malformed(source.url, line_no, f"no text field ({want})"))
-                continue
-            report.documents += 1
-            yield Document(_id_of(record, fields) or "", text, line_no)
+        for lines, last in _line_blocks(f):
+            records = _parse_block(lines)
+            for k, raw in enumerate(lines):
+                if shard.end >= 0 and pos >= shard.end:
+                    report.lines = line_no
+                    return
+                size = len(raw) + (0 if last and k == len(lines) - 1 else 1)
+                pos += size
+                line_no += 1
+                report.bytes += size
+                if records is not None:
+                    record = records[k]
+                else:
+                    try:
+                        record = orjson.loads(raw)
+                    except orjson.JSONDecodeError as exc:
+                        if raw.strip():
+                            problem = f"not JSON ({exc})"
+                            report.malformed.append(Malformed(source.url, line_no, problem))
+                        continue
+                if not isinstance(record, dict):
+                    report.malformed.append(Malformed(source.url, line_no, "not a JSON object"))
+                    continue
+                text = _text_of(record, fields)
+                if text is None:
+                    want = fields.text or " or ".join(TEXT_FIELDS)
+                    problem = f"no text field ({want})"
+                    report.malformed.append(Malformed(source.url, line_no, problem))
+                    continue
+                report.documents += 1
+                yield Document(_id_of(record, fields) or "", text, line_no)
         report.lines = line_no
 
 
-def _lines(f: Any, block: int = 1 << 20) -> Iterator[bytes]:
-    """Lines (with their newline) of any readable binary stream, in bounded memory.
+def _parse_block(lines: list[bytes]) -> list[Any] | None:
+    """Every line of a block parsed in one call, or None if any line is not one JSON value.
+
+    JSON text cannot hold a raw newline, so the lines joined by commas inside
+    brackets are one JSON array exactly when each line is one JSON value. When
+    the block holds a blank or broken line, the caller parses line by line and
+    reports the broken ones.
+    """
+    try:
+        values = orjson.loads(b"[" + b",".join(lines) + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    return values if len(values) == len(lines) else None
+
+
+def _line_blocks(f: Any, block: int = 1 << 20) -> Iterator[tuple[list[bytes], bool]]:
+    """Lines (without their newline) of any readable binary stream, a block at a time,
+    and whether the block ends the stream (its last line then has no newline).
 
     Decompressing readers do not all support iteration or readline."""
     rest = b""
     while chunk := f.read(block):
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        for part in parts:
-            yield part + b"\n"
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield lines, False
     if rest:
-        yield rest
+        yield [rest], True
 
 
 def _parquet(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Document]:

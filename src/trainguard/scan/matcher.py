@@ -106,7 +106,7 @@ def _bounds(fp: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - com
 
     Keyed fingerprints are uniform over 64 bits, so interpolation with the
     global slope lands within a few places of the answer in three probes —
-    no index beyond the array itself. The probes of 16 queries are issued
+    no index beyond the array itself. The probes of 32 queries are issued
     side by side, so their memory loads overlap instead of waiting on each
     other; a bounded gallop and a bisection then make every answer exact,
     whatever the data.
@@ -118,7 +118,7 @@ def _bounds(fp: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - com
     if n == 0:
         return lo_out, hi_out
     scale = n / 18446744073709551616.0
-    group = 16
+    group = 32
     guess = np.zeros(group, dtype=np.int64)
     value = np.zeros(group, dtype=np.float64)
     for base in range(0, m, group):
@@ -294,12 +294,18 @@ class Matcher:
 
     def scan(self, text: str) -> tuple[list[Span], int]:
         """(spans of registered content, number of tokens) of one document."""
+        return self._scan(text, self.tenants, self.tenants)
+
+    def _scan(
+        self, text: str, verbatim: list[_Tenant], near: list[_Tenant]
+    ) -> tuple[list[Span], int]:
+        """:meth:`scan`, looking for verbatim copies and near-duplicates of these tenants."""
         tokens = tokenize(text)
         if not self.tenants or len(tokens) < DEFAULT_N:
             return [], len(tokens)
-        spans = self._verbatim(tokens)
+        spans = self._verbatim(tokens, verbatim)
         if self.config.near_duplicates:
-            spans += self._near(tokens, spans)
+            spans += self._near(tokens, spans, near)
         spans = [s for s in spans if s.confidence >= self.config.min_confidence]
         spans.sort(key=lambda s: (s.start, s.end))
         return spans, len(tokens)
@@ -310,15 +316,17 @@ class Matcher:
         The batch is tokenized as one text (documents joined by newlines, so
         each starts a line as it would alone), and the cheap checks — keyed
         lookups of the sampled 13-word windows, counts of registered 5-word
-        samples — run over every document at once. Only documents that pass
-        a check (a sampled hit; enough 5-word hits for a near-duplicate) are
-        scanned one by one, so the result is exactly :meth:`scan`'s.
+        samples — run over every document at once. A document is scanned by
+        itself only for the tenants whose check it passed (a sampled hit;
+        enough 5-word hits of one item): a tenant whose check fails cannot
+        contribute a span, so the result is exactly :meth:`scan`'s.
         """
         if not texts:
             return []
         hashes, docs = self._tokenizer(texts)
         counts = np.bincount(docs, minlength=len(texts))
-        candidates = np.zeros(len(texts), dtype=bool)
+        verbatim = np.zeros((len(self.tenants), len(texts)), dtype=bool)
+        near = np.zeros((len(self.tenants), len(texts)), dtype=bool)
         if self.tenants and len(hashes):
             samples = self._samples
             if samples.shape[1] < len(hashes):
@@ -328,54 +336,60 @@ class Matcher:
             )
             ngrams, ngram_docs = samples[0, :n_ngram], samples[1, :n_ngram].view(np.int64)
             shingles, shingle_docs = samples[2, :n_shingle], samples[3, :n_shingle].view(np.int64)
-            for t in self.tenants:
+            for k, t in enumerate(self.tenants):
                 fps = keyed(ngrams, t.k0, t.k1)
                 for seg in t.ngrams:
                     lo, hi = _bounds(seg.fp, fps)
-                    candidates[ngram_docs[hi > lo]] = True
-            if self.config.near_duplicates:
-                candidates |= self._near_candidates(shingles, shingle_docs, len(texts))
+                    verbatim[k, ngram_docs[hi > lo]] = True
+                if self.config.near_duplicates and t.shingles:
+                    near[k] = self._near_candidates(t, shingles, shingle_docs, len(texts))
         out: list[tuple[list[Span], int]] = [([], int(c)) for c in counts]
-        for i in np.flatnonzero(candidates).tolist():
-            out[i] = self.scan(texts[i])
+        for i in np.flatnonzero(verbatim.any(axis=0) | near.any(axis=0)).tolist():
+            out[i] = self._scan(
+                texts[i],
+                [t for k, t in enumerate(self.tenants) if verbatim[k, i]],
+                [t for k, t in enumerate(self.tenants) if near[k, i]],
+            )
         return out
 
-    def _near_candidates(self, sampled: np.ndarray, doc_of: np.ndarray, docs: int) -> np.ndarray:
+    def _near_candidates(
+        self, t: _Tenant, sampled: np.ndarray, doc_of: np.ndarray, docs: int
+    ) -> np.ndarray:
+        """Documents where one item of tenant ``t`` holds enough sampled 5-word windows.
+
+        The final test asks one item to hold near_min_hits samples of a region,
+        so a document needs that many hits of one item, ordinary phrases aside.
+        """
         cfg = self.config
         enough = np.zeros(docs, dtype=bool)
-        for t in self.tenants:
-            if not t.shingles:
+        fps = keyed(sampled, t.k0, t.k1)
+        for seg in t.shingles:
+            lo, hi = _bounds(seg.fp, fps)
+            held = hi - lo
+            useful = np.flatnonzero((held > 0) & (held < cfg.common_items))
+            if len(useful) < cfg.near_min_hits:
                 continue
-            # The final test asks one item to hold near_min_hits samples of a region,
-            # so a document needs that many hits of one item, ordinary phrases aside.
-            fps = keyed(sampled, t.k0, t.k1)
-            for seg in t.shingles:
-                lo, hi = _bounds(seg.fp, fps)
-                held = hi - lo
-                useful = np.flatnonzero((held > 0) & (held < cfg.common_items))
-                if len(useful) < cfg.near_min_hits:
-                    continue
-                reps = held[useful]
-                rows = np.repeat(useful, reps)
-                at = np.repeat(lo[useful], reps) + (
-                    np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-                )
-                items = np.asarray(seg.item)[at].astype(np.int64)
-                pair = doc_of[rows] * (int(items.max()) + 1) + items
-                keys, per_pair = np.unique(pair, return_counts=True)
-                strong = keys[per_pair >= cfg.near_min_hits] // (int(items.max()) + 1)
-                enough[strong] = True
+            reps = held[useful]
+            rows = np.repeat(useful, reps)
+            at = np.repeat(lo[useful], reps) + (
+                np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+            )
+            items = np.asarray(seg.item)[at].astype(np.int64)
+            pair = doc_of[rows] * (int(items.max()) + 1) + items
+            keys, per_pair = np.unique(pair, return_counts=True)
+            strong = keys[per_pair >= cfg.near_min_hits] // (int(items.max()) + 1)
+            enough[strong] = True
         return enough
 
     # --- verbatim -----------------------------------------------------------------------
 
-    def _verbatim(self, tokens: Tokens) -> list[Span]:
+    def _verbatim(self, tokens: Tokens, tenants: list[_Tenant]) -> list[Span]:
         cfg = self.config
         windows = window_hashes(tokens.hashes, DEFAULT_N)
         sampled = windows[:: cfg.stride].copy()
         members: dict[str, np.ndarray] = {}
         common = np.zeros(len(windows), dtype=bool)
-        for t in self.tenants:
+        for t in tenants:
             if not _lookup(t.ngrams, keyed(sampled, t.k0, t.k1)).any():
                 continue
             held = _item_counts(t.ngrams, keyed(windows, t.k0, t.k1))
@@ -417,7 +431,7 @@ class Matcher:
 
     # --- near-duplicates ----------------------------------------------------------------
 
-    def _near(self, tokens: Tokens, verbatim: list[Span]) -> list[Span]:
+    def _near(self, tokens: Tokens, verbatim: list[Span], tenants: list[_Tenant]) -> list[Span]:
         cfg = self.config
         if len(tokens) < cfg.near_min_tokens:
             return []
@@ -428,7 +442,7 @@ class Matcher:
         for s in verbatim:
             covered[s.first_token : s.last_token + 1] = True
         spans = []
-        for t in self.tenants:
+        for t in tenants:
             if not t.shingles:
                 continue
             if not len(sampled_windows):
