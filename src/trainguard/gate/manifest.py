@@ -8,8 +8,7 @@ the row being an object with exactly the keys of :data:`MANIFEST_SCHEMA`
 microseconds since 1970-01-01T00:00:00Z). Anyone holding ``manifest.parquet``
 can recompute every leaf and the root in ``manifest.json`` without trainguard.
 
-The JSON text is assembled column-wise with Arrow string kernels; only the
-rare strings that need JSON escaping go through a per-value encoder.
+The JSON text is assembled column-wise by compiled loops (:mod:`.leafjson`).
 """
 
 from __future__ import annotations
@@ -21,15 +20,14 @@ from typing import Any
 
 import numba
 import numpy as np
-import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..audit.merkle import MerkleTree, leaf_hash, verify_inclusion
 from ..errors import InputError, IntegrityError, NotFoundError
 from ..hashing import sha256_many
 from ..timeutil import format_instant, parse_instant, to_micros
+from .leafjson import json_values
 
 _STR_LIST = pa.list_(pa.string())
 
@@ -51,81 +49,6 @@ MANIFEST_SCHEMA = pa.schema(
     ]
 )
 _KEYS = sorted(MANIFEST_SCHEMA.names)
-_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
-
-
-def _json_strings(col: pa.Array) -> pa.Array:
-    """Each value as a JSON string literal (``null`` for nulls)."""
-    col = col.cast(pa.string())
-    quoted = pc.binary_join_element_wise('"', col, '"', "")
-    special = pc.match_substring_regex(col, _NEEDS_ESCAPE)
-    if pc.any(special).as_py():
-        values = col.to_pylist()
-        mask = special.to_pylist()
-        quoted = pa.array(
-            [
-                orjson.dumps(v).decode() if m else q
-                for v, m, q in zip(values, mask, quoted.to_pylist(), strict=True)
-            ],
-            pa.string(),
-        )
-    return pc.fill_null(quoted, "null")
-
-
-def _json_lists(col: pa.Array) -> pa.Array:
-    """Each list of strings as a JSON array (a null list is written ``[]``)."""
-    col = col.cast(_STR_LIST)
-    # ``offsets`` of a sliced list array still index the unsliced ``values``.
-    inner = _json_strings(col.values) if len(col.values) else pa.array([], pa.string())
-    lists = pa.ListArray.from_arrays(col.offsets, inner)
-    return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
-
-
-# Fields with few distinct values per batch: encode each distinct value once.
-_REPEATING = {
-    "tenant",
-    "categories",
-    "consents",
-    "policy_at_collection",
-    "policy_at_use",
-    "reasons",
-    "rules",
-}
-_SEP = "\x1f"
-
-
-def _json_field(name: str, col: pa.Array) -> pa.Array:
-    if pa.types.is_timestamp(col.type):
-        # Integer microseconds since the epoch, UTC: exact, and formatting
-        # dates as text cost more than everything else in the leaf together.
-        micros = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-        return micros.cast(pa.string()).fill_null("null")
-    if name == "allowed":
-        return pc.if_else(col, "true", "false").fill_null("null")
-    if name == "content_sha256":  # lower-case hex: nothing to escape
-        return pc.binary_join_element_wise('"', col, '"', "").fill_null("null")
-    if name in _REPEATING:
-        return _json_by_distinct(col)
-    if pa.types.is_list(col.type):
-        return _json_lists(col)
-    return _json_strings(col)
-
-
-def _json_by_distinct(col: pa.Array) -> pa.Array:
-    """Encode each distinct value once and scatter: most rows repeat a few values."""
-    if pa.types.is_list(col.type):
-        col = col.cast(_STR_LIST)
-        flat = pc.list_flatten(col)
-        if len(flat) and pc.any(pc.match_substring(flat, _SEP)).as_py():
-            return _json_lists(col)  # the join below would be ambiguous
-        key = pc.binary_join(col, _SEP)
-        enc = pc.dictionary_encode(key.fill_null(""))
-        distinct = [v.split(_SEP) if v else [] for v in enc.dictionary.to_pylist()]
-        encoded = _json_lists(pa.array(distinct, _STR_LIST))
-    else:
-        enc = pc.dictionary_encode(col.cast(pa.string()), null_encoding="encode")
-        encoded = _json_strings(enc.dictionary)
-    return encoded.take(enc.indices)
 
 
 @numba.njit(cache=True)
@@ -142,32 +65,20 @@ def _interleave(
             for k in range(key_offsets[f], key_offsets[f + 1]):
                 out[c] = keys[k]
                 c += 1
-            a, b = offsets[i, f], offsets[i + 1, f]
-            out[c : c + b - a] = data[a:b]
-            c += b - a
+            # A byte loop: numba's slice copy costs more than these short fields.
+            for k in range(offsets[i, f], offsets[i + 1, f]):
+                out[c] = data[k]
+                c += 1
         for k in range(key_offsets[fields], key_offsets[fields + 1]):
             out[c] = keys[k]
             c += 1
 
 
-def _buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets as int64, data bytes) of a string array, honouring its slice offset."""
-    if not pa.types.is_string(col.type):
-        col = col.cast(pa.string())
-    _, offsets_buf, data_buf = col.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[col.offset : col.offset + len(col) + 1]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
-    )
-    return offsets.astype(np.int64), data
-
-
 def _leaf_bytes(rows: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     """``0x00 ‖ canonical JSON`` of every row: one buffer and the row offsets into it.
 
-    Each field is JSON-encoded column-wise, then a compiled loop lays the rows
-    out side by side: joining thirteen columns with Arrow's element-wise join
-    cost more than encoding them.
+    Each field is JSON-encoded column-wise (:mod:`.leafjson`), then a compiled
+    loop lays the rows out side by side.
     """
     n = rows.num_rows
     keys: list[bytes] = []
@@ -175,11 +86,8 @@ def _leaf_bytes(rows: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray
     chunks: list[np.ndarray] = []
     base = 0
     for i, name in enumerate(_KEYS):
-        col = rows.column(name)
-        if isinstance(col, pa.ChunkedArray):
-            col = col.combine_chunks()
         keys.append((("\x00{" if i == 0 else ",") + f'"{name}":').encode())
-        field_offsets, data = _buffers(_json_field(name, col))
+        field_offsets, data = json_values(rows.column(name))
         offsets[i] = field_offsets - field_offsets[0] + base
         chunks.append(data[field_offsets[0] : field_offsets[-1]])
         base += int(field_offsets[-1] - field_offsets[0])

@@ -135,6 +135,9 @@ def local_engine(
         for shard in shards:
             yield scan_shard(shard, options)
         return
+    # Load the compiled kernels and the character table once, here: workers forked
+    # from this process inherit them instead of each paying a third of a second.
+    _matcher(options).scan_many(["warm up"])
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # map keeps shard order; results stream back as they are done in order.
         yield from pool.map(scan_shard, shards, [options] * len(shards))

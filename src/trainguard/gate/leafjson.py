@@ -1,0 +1,224 @@
+"""Canonical JSON values of Arrow columns, written by compiled loops.
+
+A manifest leaf is the RFC 8785 JSON of one row. Building it with Arrow's
+string kernels took a dozen passes per column (quote, escape check, join,
+dictionary-encode, take); here each column is one counting pass and one
+writing pass over its own buffers. Strings are escaped as RFC 8785 (and
+Python's ``json``, and orjson) escape them: ``\\"``, ``\\\\``, the five short
+forms ``\\b \\t \\n \\f \\r``, other control characters as ``\\u00xx`` in
+lower case; everything else, non-ASCII included, is copied as UTF-8.
+
+Every encoder returns ``(offsets, data)``: value ``i`` is
+``data[offsets[i]:offsets[i + 1]]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+import pyarrow as pa
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_SHORT = np.zeros(32, dtype=np.uint8)  # control character -> its one-letter escape, or 0
+for _c, _letter in ((8, "b"), (9, "t"), (10, "n"), (12, "f"), (13, "r")):
+    _SHORT[_c] = ord(_letter)
+_NULL = np.frombuffer(b"null", dtype=np.uint8)
+_TRUE = np.frombuffer(b"true", dtype=np.uint8)
+_FALSE = np.frombuffer(b"false", dtype=np.uint8)
+
+
+@numba.njit(cache=True, inline="always")
+def _escaped_length(b: int) -> int:
+    if b == 34 or b == 92:
+        return 2
+    if b < 32:
+        return 2 if _SHORT[b] != 0 else 6
+    return 1
+
+
+@numba.njit(cache=True)
+def _string_length(data: Any, a: int, b: int) -> int:  # pragma: no cover - compiled
+    n = 2
+    for k in range(a, b):
+        n += _escaped_length(data[k])
+    return n
+
+
+@numba.njit(cache=True)
+def _write_string(out: Any, c: int, data: Any, a: int, b: int) -> int:  # pragma: no cover
+    out[c] = 34
+    c += 1
+    for k in range(a, b):
+        x = data[k]
+        if x == 34 or x == 92:
+            out[c] = 92
+            out[c + 1] = x
+            c += 2
+        elif x < 32:
+            out[c] = 92
+            if _SHORT[x] != 0:
+                out[c + 1] = _SHORT[x]
+                c += 2
+            else:
+                out[c + 1] = 117  # u
+                out[c + 2] = 48
+                out[c + 3] = 48
+                out[c + 4] = _HEX[x >> 4]
+                out[c + 5] = _HEX[x & 15]
+                c += 6
+        else:
+            out[c] = x
+            c += 1
+    out[c] = 34
+    return c + 1
+
+
+@numba.njit(cache=True)
+def _write_null(out: Any, c: int) -> int:  # pragma: no cover - compiled
+    for k in range(4):
+        out[c + k] = _NULL[k]
+    return c + 4
+
+
+@numba.njit(cache=True)
+def _strings(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:  # pragma: no cover
+    n = offsets.shape[0] - 1
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        size = _string_length(data, offsets[i], offsets[i + 1]) if valid[i] else 4
+        out_offsets[i + 1] = out_offsets[i] + size
+    out = np.empty(out_offsets[n], dtype=np.uint8)
+    for i in range(n):
+        if valid[i]:
+            _write_string(out, out_offsets[i], data, offsets[i], offsets[i + 1])
+        else:
+            _write_null(out, out_offsets[i])
+    return out_offsets, out
+
+
+@numba.njit(cache=True)
+def _lists(
+    list_offsets: Any, list_valid: Any, offsets: Any, data: Any, valid: Any
+) -> tuple[Any, Any]:  # pragma: no cover - compiled
+    """JSON arrays of strings; a null list is written ``[]``, a null element ``null``."""
+    n = list_offsets.shape[0] - 1
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        size = 2
+        if list_valid[i]:
+            lo, hi = list_offsets[i], list_offsets[i + 1]
+            if hi > lo:
+                size += hi - lo - 1  # commas
+            for j in range(lo, hi):
+                size += _string_length(data, offsets[j], offsets[j + 1]) if valid[j] else 4
+        out_offsets[i + 1] = out_offsets[i] + size
+    out = np.empty(out_offsets[n], dtype=np.uint8)
+    for i in range(n):
+        c = out_offsets[i]
+        out[c] = 91  # [
+        c += 1
+        if list_valid[i]:
+            for j in range(list_offsets[i], list_offsets[i + 1]):
+                if j > list_offsets[i]:
+                    out[c] = 44  # ,
+                    c += 1
+                c = (
+                    _write_string(out, c, data, offsets[j], offsets[j + 1])
+                    if valid[j]
+                    else _write_null(out, c)
+                )
+        out[c] = 93  # ]
+    return out_offsets, out
+
+
+@numba.njit(cache=True)
+def _integers(values: Any, valid: Any) -> tuple[Any, Any]:  # pragma: no cover - compiled
+    n = values.shape[0]
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        size = 4
+        if valid[i]:
+            v = values[i]
+            size = 1 if v >= 0 else 2
+            v = abs(v)
+            while v >= 10:
+                v //= 10
+                size += 1
+        out_offsets[i + 1] = out_offsets[i] + size
+    out = np.empty(out_offsets[n], dtype=np.uint8)
+    for i in range(n):
+        if not valid[i]:
+            _write_null(out, out_offsets[i])
+            continue
+        v = values[i]
+        if v < 0:
+            out[out_offsets[i]] = 45  # -
+            v = -v
+        c = out_offsets[i + 1] - 1
+        while True:
+            out[c] = 48 + v % 10
+            v //= 10
+            c -= 1
+            if v == 0:
+                break
+    return out_offsets, out
+
+
+@numba.njit(cache=True)
+def _booleans(values: Any, valid: Any) -> tuple[Any, Any]:  # pragma: no cover - compiled
+    n = values.shape[0]
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        out_offsets[i + 1] = out_offsets[i] + (4 if not valid[i] or values[i] else 5)
+    out = np.empty(out_offsets[n], dtype=np.uint8)
+    for i in range(n):
+        word = _NULL if not valid[i] else (_TRUE if values[i] else _FALSE)
+        for k in range(word.shape[0]):
+            out[out_offsets[i] + k] = word[k]
+    return out_offsets, out
+
+
+def _valid(col: pa.Array) -> np.ndarray:
+    if col.null_count == 0:
+        return np.ones(len(col), dtype=np.bool_)
+    return np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _string_buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string array, honouring its slice offset."""
+    if not pa.types.is_large_string(col.type):
+        col = col.cast(pa.string())
+    width = np.int64 if pa.types.is_large_string(col.type) else np.int32
+    _, offsets_buf, data_buf = col.buffers()
+    if offsets_buf is None:  # an empty array
+        return np.zeros(len(col) + 1, dtype=np.int64), np.zeros(1, np.uint8)
+    offsets = np.frombuffer(offsets_buf, dtype=width)[col.offset : col.offset + len(col) + 1]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    )
+    return offsets.astype(np.int64), data
+
+
+def json_values(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical JSON of every value of a string, list-of-string, timestamp
+    (integer microseconds since the epoch, UTC) or boolean column."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if pa.types.is_timestamp(col.type):
+        micros = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        values = micros.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        return _integers(values, _valid(micros))
+    if pa.types.is_boolean(col.type):
+        values = col.fill_null(False).to_numpy(zero_copy_only=False).astype(np.bool_)
+        return _booleans(values, _valid(col))
+    if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+        col = col.cast(pa.list_(pa.string()))
+        # ``offsets`` of a sliced list array still index the unsliced ``values``.
+        list_offsets = col.offsets.to_numpy().astype(np.int64)
+        child = col.values
+        offsets, data = _string_buffers(child)
+        return _lists(list_offsets, _valid(col), offsets, data, _valid(child))
+    offsets, data = _string_buffers(col)
+    return _strings(offsets, data, _valid(col))
