@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+import numba
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -22,7 +23,16 @@ import pyarrow.compute as pc
 
 from ..hashing import sha256_many
 
-_HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+@numba.njit(cache=True)
+def _hex(digests: Any, out: Any) -> None:  # pragma: no cover - compiled
+    for i in range(digests.shape[0]):
+        for j in range(digests.shape[1]):
+            b = digests[i, j]
+            out[i, 2 * j] = _HEX_DIGITS[b >> 4]
+            out[i, 2 * j + 1] = _HEX_DIGITS[b & 15]
 
 
 def _value_bytes(col: pa.Array) -> pa.Array:
@@ -93,7 +103,10 @@ def sha256_of_values(values: pa.Array) -> np.ndarray:
 
 def hex_digests(digests: np.ndarray) -> pa.Array:
     """Lower-case hex of an (n, 32) digest array, as a string array (no per-row Python)."""
-    if len(digests) == 0:
-        return pa.array([], pa.string())
-    text = np.ascontiguousarray(_HEX[digests]).view("S64").ravel()
-    return pa.array(text, pa.binary(64)).cast(pa.string())
+    n = len(digests)
+    text = np.empty((n, 64), dtype=np.uint8)
+    _hex(np.ascontiguousarray(digests), text)
+    offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text)).cast(
+        pa.string()
+    )

@@ -82,30 +82,34 @@ def _write_null(out: Any, c: int) -> int:  # pragma: no cover - compiled
     return c + 4
 
 
+# Each kind of column has two loops: the length of every value's JSON, then the
+# JSON itself written at given positions — so a caller can lay values straight
+# into their final place (a manifest leaf) without an intermediate copy.
+
+
 @numba.njit(cache=True)
-def _strings(offsets: Any, data: Any, valid: Any) -> tuple[Any, Any]:  # pragma: no cover
-    n = offsets.shape[0] - 1
-    out_offsets = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        size = _string_length(data, offsets[i], offsets[i + 1]) if valid[i] else 4
-        out_offsets[i + 1] = out_offsets[i] + size
-    out = np.empty(out_offsets[n], dtype=np.uint8)
-    for i in range(n):
+def _strings_len(offsets: Any, data: Any, valid: Any, lens: Any) -> None:  # pragma: no cover
+    for i in range(lens.shape[0]):
+        lens[i] = _string_length(data, offsets[i], offsets[i + 1]) if valid[i] else 4
+
+
+@numba.njit(cache=True)
+def _strings_write(
+    offsets: Any, data: Any, valid: Any, out: Any, pos: Any, r0: int, r1: int
+) -> None:  # pragma: no cover - compiled
+    for i in range(r0, r1):
         if valid[i]:
-            _write_string(out, out_offsets[i], data, offsets[i], offsets[i + 1])
+            _write_string(out, pos[i], data, offsets[i], offsets[i + 1])
         else:
-            _write_null(out, out_offsets[i])
-    return out_offsets, out
+            _write_null(out, pos[i])
 
 
 @numba.njit(cache=True)
-def _lists(
-    list_offsets: Any, list_valid: Any, offsets: Any, data: Any, valid: Any
-) -> tuple[Any, Any]:  # pragma: no cover - compiled
+def _lists_len(
+    list_offsets: Any, list_valid: Any, offsets: Any, data: Any, valid: Any, lens: Any
+) -> None:  # pragma: no cover - compiled
     """JSON arrays of strings; a null list is written ``[]``, a null element ``null``."""
-    n = list_offsets.shape[0] - 1
-    out_offsets = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
+    for i in range(lens.shape[0]):
         size = 2
         if list_valid[i]:
             lo, hi = list_offsets[i], list_offsets[i + 1]
@@ -113,10 +117,23 @@ def _lists(
                 size += hi - lo - 1  # commas
             for j in range(lo, hi):
                 size += _string_length(data, offsets[j], offsets[j + 1]) if valid[j] else 4
-        out_offsets[i + 1] = out_offsets[i] + size
-    out = np.empty(out_offsets[n], dtype=np.uint8)
-    for i in range(n):
-        c = out_offsets[i]
+        lens[i] = size
+
+
+@numba.njit(cache=True)
+def _lists_write(
+    list_offsets: Any,
+    list_valid: Any,
+    offsets: Any,
+    data: Any,
+    valid: Any,
+    out: Any,
+    pos: Any,
+    r0: int,
+    r1: int,
+) -> None:  # pragma: no cover - compiled
+    for i in range(r0, r1):
+        c = pos[i]
         out[c] = 91  # [
         c += 1
         if list_valid[i]:
@@ -130,14 +147,11 @@ def _lists(
                     else _write_null(out, c)
                 )
         out[c] = 93  # ]
-    return out_offsets, out
 
 
 @numba.njit(cache=True)
-def _integers(values: Any, valid: Any) -> tuple[Any, Any]:  # pragma: no cover - compiled
-    n = values.shape[0]
-    out_offsets = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
+def _integers_len(values: Any, valid: Any, lens: Any) -> None:  # pragma: no cover - compiled
+    for i in range(lens.shape[0]):
         size = 4
         if valid[i]:
             v = values[i]
@@ -146,38 +160,50 @@ def _integers(values: Any, valid: Any) -> tuple[Any, Any]:  # pragma: no cover -
             while v >= 10:
                 v //= 10
                 size += 1
-        out_offsets[i + 1] = out_offsets[i] + size
-    out = np.empty(out_offsets[n], dtype=np.uint8)
-    for i in range(n):
+        lens[i] = size
+
+
+@numba.njit(cache=True)
+def _integers_write(
+    values: Any, valid: Any, out: Any, pos: Any, lens: Any, r0: int, r1: int
+) -> None:  # pragma: no cover - compiled
+    for i in range(r0, r1):
         if not valid[i]:
-            _write_null(out, out_offsets[i])
+            _write_null(out, pos[i])
             continue
         v = values[i]
         if v < 0:
-            out[out_offsets[i]] = 45  # -
+            out[pos[i]] = 45  # -
             v = -v
-        c = out_offsets[i + 1] - 1
+        c = pos[i] + lens[i] - 1  # digits from the last one back
         while True:
             out[c] = 48 + v % 10
             v //= 10
             c -= 1
             if v == 0:
                 break
-    return out_offsets, out
 
 
 @numba.njit(cache=True)
-def _booleans(values: Any, valid: Any) -> tuple[Any, Any]:  # pragma: no cover - compiled
-    n = values.shape[0]
-    out_offsets = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        out_offsets[i + 1] = out_offsets[i] + (4 if not valid[i] or values[i] else 5)
-    out = np.empty(out_offsets[n], dtype=np.uint8)
-    for i in range(n):
-        word = _NULL if not valid[i] else (_TRUE if values[i] else _FALSE)
-        for k in range(word.shape[0]):
-            out[out_offsets[i] + k] = word[k]
-    return out_offsets, out
+def _booleans_len(values: Any, valid: Any, lens: Any) -> None:  # pragma: no cover - compiled
+    for i in range(lens.shape[0]):
+        lens[i] = 4 if not valid[i] or values[i] else 5
+
+
+@numba.njit(cache=True)
+def _booleans_write(
+    values: Any, valid: Any, out: Any, pos: Any, r0: int, r1: int
+) -> None:  # pragma: no cover - compiled
+    for i in range(r0, r1):
+        # No array variable here: numba would count references on every row.
+        if not valid[i]:
+            _write_null(out, pos[i])
+        elif values[i]:
+            for k in range(4):
+                out[pos[i] + k] = _TRUE[k]
+        else:
+            for k in range(5):
+                out[pos[i] + k] = _FALSE[k]
 
 
 def _valid(col: pa.Array) -> np.ndarray:
@@ -201,24 +227,73 @@ def _string_buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets.astype(np.int64), data
 
 
-def json_values(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical JSON of every value of a string, list-of-string, timestamp
-    (integer microseconds since the epoch, UTC) or boolean column."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    if pa.types.is_timestamp(col.type):
-        micros = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-        values = micros.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        return _integers(values, _valid(micros))
-    if pa.types.is_boolean(col.type):
-        values = col.fill_null(False).to_numpy(zero_copy_only=False).astype(np.bool_)
-        return _booleans(values, _valid(col))
-    if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
-        col = col.cast(pa.list_(pa.string()))
-        # ``offsets`` of a sliced list array still index the unsliced ``values``.
-        list_offsets = col.offsets.to_numpy().astype(np.int64)
-        child = col.values
-        offsets, data = _string_buffers(child)
-        return _lists(list_offsets, _valid(col), offsets, data, _valid(child))
-    offsets, data = _string_buffers(col)
-    return _strings(offsets, data, _valid(col))
+class JsonColumn:
+    """One column's values as canonical JSON: :meth:`lengths`, then :meth:`write`.
+
+    Strings, lists of strings (a null list is ``[]``), timestamps (integer
+    microseconds since the epoch, UTC) and booleans."""
+
+    def __init__(self, col: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        self.rows = len(col)
+        self.args: tuple[np.ndarray, ...]
+        if pa.types.is_timestamp(col.type):
+            micros = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            values = micros.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            self.kind, self.args = "integers", (values, _valid(micros))
+        elif pa.types.is_boolean(col.type):
+            values = col.fill_null(False).to_numpy(zero_copy_only=False).astype(np.bool_)
+            self.kind, self.args = "booleans", (values, _valid(col))
+        elif pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            col = col.cast(pa.list_(pa.string()))
+            # ``offsets`` of a sliced list array still index the unsliced ``values``.
+            list_offsets = col.offsets.to_numpy().astype(np.int64)
+            child = col.values
+            offsets, data = _string_buffers(child)
+            self.kind = "lists"
+            self.args = (list_offsets, _valid(col), offsets, data, _valid(child))
+        else:
+            offsets, data = _string_buffers(col)
+            self.kind, self.args = "strings", (offsets, data, _valid(col))
+
+    def lengths(self) -> np.ndarray:
+        """Bytes of each value's JSON."""
+        lens = np.empty(self.rows, dtype=np.int64)
+        _LENGTH[self.kind](*self.args, lens)
+        return lens
+
+    def write(
+        self,
+        out: np.ndarray,
+        pos: np.ndarray,
+        lens: np.ndarray,
+        rows: tuple[int, int] | None = None,
+    ) -> None:
+        """Write value i's JSON at ``out[pos[i]:pos[i] + lens[i]]``, for i in ``rows``
+        (all by default)."""
+        r0, r1 = rows or (0, self.rows)
+        if self.kind == "integers":
+            _integers_write(*self.args, out, pos, lens, r0, r1)
+        else:
+            _WRITE[self.kind](*self.args, out, pos, r0, r1)
+
+
+_LENGTH = {
+    "strings": _strings_len,
+    "lists": _lists_len,
+    "integers": _integers_len,
+    "booleans": _booleans_len,
+}
+_WRITE = {"strings": _strings_write, "lists": _lists_write, "booleans": _booleans_write}
+
+
+def json_values(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical JSON of every value of a column, as (offsets, data)."""
+    column = JsonColumn(col)
+    lens = column.lengths()
+    offsets = np.zeros(column.rows + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=np.uint8)
+    column.write(out, offsets[:-1], lens)
+    return offsets, out

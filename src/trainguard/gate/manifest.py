@@ -14,6 +14,7 @@ The JSON text is assembled column-wise by compiled loops (:mod:`.leafjson`).
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ..audit.merkle import MerkleTree, leaf_hash, verify_inclusion
 from ..errors import InputError, IntegrityError, NotFoundError
 from ..hashing import sha256_many
 from ..timeutil import format_instant, parse_instant, to_micros
-from .leafjson import json_values
+from .leafjson import JsonColumn
 
 _STR_LIST = pa.list_(pa.string())
 
@@ -52,54 +53,69 @@ _KEYS = sorted(MANIFEST_SCHEMA.names)
 
 
 @numba.njit(cache=True)
-def _interleave(
-    out: Any, row_offsets: Any, keys: Any, key_offsets: Any, offsets: Any, data: Any
-) -> None:  # pragma: no cover
-    """Row by row, field by field: key f, then value f of row i. One sequential pass.
-
-    ``offsets`` is (rows + 1, fields): a row's field bounds sit side by side."""
-    fields = offsets.shape[1]
-    for i in range(row_offsets.shape[0] - 1):
-        c = row_offsets[i]
-        for f in range(fields):
-            for k in range(key_offsets[f], key_offsets[f + 1]):
+def _write_keys(
+    out: Any, starts: Any, keys: Any, key_offsets: Any, r0: int, r1: int
+) -> None:  # pragma: no cover - compiled
+    """Key f of rows r0..r1 just before its value, which starts at ``starts[f, i]``;
+    the closing brace, the last key, at ``starts[fields, i]``."""
+    for i in range(r0, r1):
+        for f in range(starts.shape[0]):
+            a, b = key_offsets[f], key_offsets[f + 1]
+            c = starts[f, i] - (b - a)
+            for k in range(a, b):
                 out[c] = keys[k]
                 c += 1
-            # A byte loop: numba's slice copy costs more than these short fields.
-            for k in range(offsets[i, f], offsets[i + 1, f]):
-                out[c] = data[k]
-                c += 1
-        for k in range(key_offsets[fields], key_offsets[fields + 1]):
-            out[c] = keys[k]
-            c += 1
+
+
+_ROWS_IN_CACHE = 2048
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int) -> np.ndarray:
+    """A byte buffer of ``size`` reused from batch to batch (per thread): a fresh one
+    of tens of megabytes would page-fault its way through every batch."""
+    buf: np.ndarray | None = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.shape[0] < size:
+        buf = np.empty(max(size, 2 * (0 if buf is None else buf.shape[0])), dtype=np.uint8)
+        _SCRATCH.buf = buf
+    return buf[:size]
 
 
 def _leaf_bytes(rows: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     """``0x00 ‖ canonical JSON`` of every row: one buffer and the row offsets into it.
 
-    Each field is JSON-encoded column-wise (:mod:`.leafjson`), then a compiled
-    loop lays the rows out side by side.
+    The buffer is scratch space, valid until the next call in the same thread.
+
+    Every field's JSON length is computed column-wise (:mod:`.leafjson`); from
+    them, where each value goes; then each column writes its values straight
+    into place and one loop adds the keys.
     """
     n = rows.num_rows
-    keys: list[bytes] = []
-    offsets = np.empty((len(_KEYS), n + 1), dtype=np.int64)
-    chunks: list[np.ndarray] = []
-    base = 0
-    for i, name in enumerate(_KEYS):
-        keys.append((("\x00{" if i == 0 else ",") + f'"{name}":').encode())
-        field_offsets, data = json_values(rows.column(name))
-        offsets[i] = field_offsets - field_offsets[0] + base
-        chunks.append(data[field_offsets[0] : field_offsets[-1]])
-        base += int(field_offsets[-1] - field_offsets[0])
+    columns = [JsonColumn(rows.column(name)) for name in _KEYS]
+    keys = [(("\x00{" if i == 0 else ",") + f'"{name}":').encode() for i, name in enumerate(_KEYS)]
     keys.append(b"}")
-    key_offsets = np.cumsum([0] + [len(k) for k in keys]).astype(np.int64)
-    lengths = (offsets[:, 1:] - offsets[:, :-1]).sum(axis=0) + int(key_offsets[-1])
+    key_lens = np.array([len(k) for k in keys], dtype=np.int64)
+    lens = np.zeros((len(keys), n), dtype=np.int64)  # the last row: the brace has no value
+    for f, column in enumerate(columns):
+        lens[f] = column.lengths()
+    # Within a row, field f's value ends after every key and value before it and its own.
+    ends = lens + key_lens[:, None]
+    for f in range(1, len(keys)):  # row by row along axis 0, but contiguous in memory
+        ends[f] += ends[f - 1]
     row_offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=row_offsets[1:])
-    out = np.empty(int(row_offsets[-1]), dtype=np.uint8)
+    row_offsets[1:] = np.cumsum(ends[-1])
+    starts = row_offsets[:-1] + ends - lens
+    out = _scratch(int(row_offsets[-1]))
+    key_offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(key_lens, out=key_offsets[1:])
     key_bytes = np.frombuffer(b"".join(keys), dtype=np.uint8)
-    data_all = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)
-    _interleave(out, row_offsets, key_bytes, key_offsets, np.ascontiguousarray(offsets.T), data_all)
+    # A few thousand rows at a time, so the part of ``out`` every column writes
+    # to stays in cache from the first column to the last.
+    for r0 in range(0, n, _ROWS_IN_CACHE):
+        r1 = min(r0 + _ROWS_IN_CACHE, n)
+        for f, column in enumerate(columns):
+            column.write(out, starts[f], lens[f], (r0, r1))
+        _write_keys(out, starts, key_bytes, key_offsets, r0, r1)
     return out, row_offsets
 
 
