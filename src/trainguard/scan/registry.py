@@ -153,8 +153,10 @@ class Registry:
         if self._segments is None:
             out = []
             for s in self.meta["segments"]:
-                fp = np.load(self.path / f"{s['name']}.fp.npy", mmap_mode="r")
-                item = np.load(self.path / f"{s['name']}.item.npy", mmap_mode="r")
+                # Plain array views of the maps: np.memmap's Python-level slicing
+                # hooks cost more than the lookups they wrap.
+                fp = np.asarray(np.load(self.path / f"{s['name']}.fp.npy", mmap_mode="r"))
+                item = np.asarray(np.load(self.path / f"{s['name']}.item.npy", mmap_mode="r"))
                 out.append(
                     Segment(s["name"], s["tenant"], s["kind"], int(s["fingerprints"]), fp, item)
                 )
@@ -165,7 +167,7 @@ class Registry:
         if self._reference is None:
             f = self.path / "reference.npy"
             self._reference = (
-                np.load(f, mmap_mode="r") if f.exists() else np.empty(0, dtype=np.uint64)
+                np.asarray(np.load(f, mmap_mode="r")) if f.exists() else np.empty(0, np.uint64)
             )
         return self._reference
 
