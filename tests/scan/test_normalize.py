@@ -1,0 +1,59 @@
+"""The tokenizer works on UTF-8 bytes; these properties tie it back to the text.
+
+Every token's offsets must slice the original string, its hash must be the
+hash of that slice's normalized form, and a batch of documents must tokenize
+exactly as each document alone — whatever the script, including astral
+characters, combining marks, lone surrogates and the characters NFKC changes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trainguard.scan import tokenize
+from trainguard.scan.normalize import BatchTokenizer, char_classes, word_hash
+
+_TEXT = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(" \n\t:.-'[]()0aZé日本語ไทยำ가ﬁ①ＡＢ\u0301\U00020000ゟ"),
+        st.characters(),  # any code point, surrogates included
+    ),
+    max_size=60,
+)
+
+
+@given(_TEXT)
+def test_every_token_is_its_slice_of_the_text_normalized_and_hashed(text: str) -> None:
+    t = tokenize(text, strip_labels=False)
+    assert np.all(t.starts < t.ends) and np.all(t.ends[:-1] <= t.starts[1:])
+    classes = char_classes()
+    for s, e, h in zip(t.starts.tolist(), t.ends.tolist(), t.hashes.tolist(), strict=True):
+        word = text[s:e]
+        assert all(classes[ord(c)] != 0 for c in word)
+        assert h == word_hash(word)
+    # What lies between tokens is separators only.
+    covered = np.zeros(len(text) + 1, dtype=np.int64)
+    np.add.at(covered, t.starts, 1)
+    np.add.at(covered, t.ends, -1)
+    inside = np.cumsum(covered)[: len(text)] > 0
+    assert all(classes[ord(c)] == 0 for c, i in zip(text, inside, strict=True) if not i)
+
+
+@given(st.lists(_TEXT, min_size=1, max_size=6))
+def test_a_batch_tokenizes_as_each_document_alone(texts: list[str]) -> None:
+    hashes, docs = BatchTokenizer()(texts)
+    alone = [tokenize(t) for t in texts]
+    assert hashes.tolist() == [h for t in alone for h in t.hashes.tolist()]
+    assert docs.tolist() == [i for i, t in enumerate(alone) for _ in range(len(t))]
+
+
+def test_characters_that_nfkc_changes_hash_as_their_normal_form() -> None:
+    # Thai SARA AM and the kana digraph YORI are one token each, hashed as NFKC makes them.
+    for c in ("\u0e33", "\u309f", "\uf900"):
+        t = tokenize(c)
+        assert len(t) == 1
+        assert int(t.hashes[0]) == word_hash(unicodedata.normalize("NFKC", c))
