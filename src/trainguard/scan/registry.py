@@ -45,7 +45,7 @@ SHINGLE_N = 5
 SHINGLE_SAMPLE = 4
 # Bumped whenever tokens or their hashes change: fingerprints made under another
 # normalization would silently never match.
-NORMALIZATION = 1
+NORMALIZATION = 2  # 2: characters NFKC changes in unspaced scripts hash as their NFKC form
 PARAMETERS = {
     "ngram": DEFAULT_N,
     "shingle": SHINGLE_N,
