@@ -273,19 +273,24 @@ class JsonColumn:
         """Write value i's JSON at ``out[pos[i]:pos[i] + lens[i]]``, for i in ``rows``
         (all by default)."""
         r0, r1 = rows or (0, self.rows)
-        if self.kind == "integers":
-            _integers_write(*self.args, out, pos, lens, r0, r1)
+        if self.kind == "integers":  # writes its digits from the end back: needs lens
+            write: Any = _integers_write
+            write(*self.args, out, pos, lens, r0, r1)
         else:
             _WRITE[self.kind](*self.args, out, pos, r0, r1)
 
 
-_LENGTH = {
+_LENGTH: dict[str, Any] = {
     "strings": _strings_len,
     "lists": _lists_len,
     "integers": _integers_len,
     "booleans": _booleans_len,
 }
-_WRITE = {"strings": _strings_write, "lists": _lists_write, "booleans": _booleans_write}
+_WRITE: dict[str, Any] = {
+    "strings": _strings_write,
+    "lists": _lists_write,
+    "booleans": _booleans_write,
+}
 
 
 def json_values(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

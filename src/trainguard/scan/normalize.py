@@ -28,6 +28,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numba
 import numpy as np
@@ -135,7 +136,7 @@ _ASCII = _ascii_table()  # a global: numba freezes it into the compiled code
 
 
 @numba.njit(cache=True, inline="always")
-def _decode(buf: np.ndarray, i: int, n: int) -> tuple[int, int]:  # pragma: no cover
+def _decode(buf: np.ndarray, i: int, n: int) -> tuple[Any, int]:  # pragma: no cover
     """The code point starting at byte i of UTF-8 ``buf``, and where the next one starts.
 
     The buffers come from Python's own encoder, so sequences are well formed;
