@@ -15,7 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainguard.scan import tokenize
-from trainguard.scan.normalize import BatchTokenizer, char_classes, word_hash
+from trainguard.scan.normalize import (
+    BatchTokenizer,
+    _compute_char_classes,
+    char_classes,
+    word_hash,
+)
 
 _TEXT = st.text(
     alphabet=st.one_of(
@@ -57,3 +62,7 @@ def test_characters_that_nfkc_changes_hash_as_their_normal_form() -> None:
         t = tokenize(c)
         assert len(t) == 1
         assert int(t.hashes[0]) == word_hash(unicodedata.normalize("NFKC", c))
+
+
+def test_the_cached_character_table_is_the_computed_one() -> None:
+    assert np.array_equal(char_classes(), _compute_char_classes())

@@ -24,10 +24,13 @@ through the SplitMix64 finalizer.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -50,7 +53,37 @@ _UNSPACED_RANGES = (
 
 @cache
 def char_classes() -> np.ndarray:
-    """Class of every code point: separator, word character, or a token of its own."""
+    """Class of every code point: separator, word character, or a token of its own.
+
+    Computing the table takes a tenth of a second, which every scan and worker
+    would pay; it is kept beside the compiled kernels, under a name that
+    changes with this module's source and the Unicode version.
+    """
+    tag = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    cached = (
+        Path(__file__).parent
+        / "__pycache__"
+        / (f"char-classes-{unicodedata.unidata_version}-{tag}.npy")
+    )
+    try:
+        table = np.load(cached)
+        if table.shape == (0x110000,) and table.dtype == np.uint8:
+            return table
+    except (OSError, ValueError):
+        pass
+    table = _compute_char_classes()
+    try:
+        cached.parent.mkdir(exist_ok=True)
+        partial = cached.with_name(f".{cached.name}.{os.getpid()}")
+        with partial.open("wb") as f:
+            np.save(f, table, allow_pickle=False)
+        os.replace(partial, cached)
+    except OSError:
+        pass  # a read-only install computes the table each time
+    return table
+
+
+def _compute_char_classes() -> np.ndarray:
     every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     classes = np.zeros(0x110000, dtype=np.uint8)
     word = [m.start() for m in re.finditer(r"[^\W_]", every)]
@@ -66,16 +99,19 @@ def char_classes() -> np.ndarray:
     classes[marks] = WORD
     for lo, hi in _UNSPACED_RANGES:
         classes[lo : hi + 1] = np.where(classes[lo : hi + 1] == WORD, UNSPACED, SEPARATOR)
+    # A character that NFKC or case folding changes (compatibility ideographs,
+    # Thai SARA AM, the kana digraphs) is still a token of its own, but is
+    # hashed after normalization in Python rather than as it stands. Blocks of
+    # 256 that neither changes are passed over whole.
     for lo, hi in _UNSPACED_RANGES:
-        # A character that NFKC or case folding changes (compatibility ideographs,
-        # Thai SARA AM, the kana digraphs) is still a token of its own, but is
-        # hashed after normalization in Python rather than as it stands.
-        block = "".join(map(chr, range(lo, hi + 1)))
-        if unicodedata.is_normalized("NFKC", block) and block.casefold() == block:
-            continue
-        for cp in range(lo, hi + 1):
-            if classes[cp] == UNSPACED and _normalize_word(chr(cp)) != chr(cp):
-                classes[cp] = UNSPACED + 1
+        for start in range(lo, hi + 1, 256):
+            cps = range(start, min(start + 256, hi + 1))
+            block = "".join(map(chr, cps))
+            if unicodedata.is_normalized("NFKC", block) and block.casefold() == block:
+                continue
+            for cp in cps:
+                if classes[cp] == UNSPACED and _normalize_word(chr(cp)) != chr(cp):
+                    classes[cp] = UNSPACED + 1
     return classes
 
 
