@@ -20,6 +20,8 @@ import numba
 import numpy as np
 import pyarrow as pa
 
+from ..compiled import copy_bytes
+
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _SHORT = np.zeros(32, dtype=np.uint8)  # control character -> its one-letter escape, or 0
 for _c, _letter in ((8, "b"), (9, "t"), (10, "n"), (12, "f"), (13, "r")):
@@ -39,7 +41,19 @@ def _escaped_length(b: int) -> int:
 
 
 @numba.njit(cache=True)
-def _string_length(data: Any, a: int, b: int) -> int:  # pragma: no cover - compiled
+def _any_escape(data: Any, a: int, b: int) -> bool:  # pragma: no cover - compiled
+    """Whether any byte of ``data[a:b]`` needs escaping (no early exit: vectorizes)."""
+    found = False
+    for k in range(a, b):
+        x = data[k]
+        found |= (x < 32) | (x == 34) | (x == 92)
+    return found
+
+
+@numba.njit(cache=True)
+def _string_length(data: Any, a: int, b: int, plain: bool) -> int:  # pragma: no cover
+    if plain:
+        return b - a + 2
     n = 2
     for k in range(a, b):
         n += _escaped_length(data[k])
@@ -47,9 +61,16 @@ def _string_length(data: Any, a: int, b: int) -> int:  # pragma: no cover - comp
 
 
 @numba.njit(cache=True)
-def _write_string(out: Any, c: int, data: Any, a: int, b: int) -> int:  # pragma: no cover
+def _write_string(
+    out: Any, c: int, data: Any, a: int, b: int, plain: bool
+) -> int:  # pragma: no cover
+    """One JSON string at ``out[c:]``; returns where it ends. ``plain``: nothing to escape."""
     out[c] = 34
     c += 1
+    if plain:
+        copy_bytes(out, c, data, a, b - a)
+        out[c + b - a] = 34
+        return c + b - a + 1
     for k in range(a, b):
         x = data[k]
         if x == 34 or x == 92:
@@ -88,25 +109,33 @@ def _write_null(out: Any, c: int) -> int:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _strings_len(offsets: Any, data: Any, valid: Any, lens: Any) -> None:  # pragma: no cover
+def _strings_len(
+    offsets: Any, data: Any, valid: Any, plain: bool, lens: Any
+) -> None:  # pragma: no cover - compiled
     for i in range(lens.shape[0]):
-        lens[i] = _string_length(data, offsets[i], offsets[i + 1]) if valid[i] else 4
+        lens[i] = _string_length(data, offsets[i], offsets[i + 1], plain) if valid[i] else 4
 
 
 @numba.njit(cache=True)
 def _strings_write(
-    offsets: Any, data: Any, valid: Any, out: Any, pos: Any, r0: int, r1: int
+    offsets: Any, data: Any, valid: Any, plain: bool, out: Any, pos: Any, r0: int, r1: int
 ) -> None:  # pragma: no cover - compiled
     for i in range(r0, r1):
         if valid[i]:
-            _write_string(out, pos[i], data, offsets[i], offsets[i + 1])
+            _write_string(out, pos[i], data, offsets[i], offsets[i + 1], plain)
         else:
             _write_null(out, pos[i])
 
 
 @numba.njit(cache=True)
 def _lists_len(
-    list_offsets: Any, list_valid: Any, offsets: Any, data: Any, valid: Any, lens: Any
+    list_offsets: Any,
+    list_valid: Any,
+    offsets: Any,
+    data: Any,
+    valid: Any,
+    plain: bool,
+    lens: Any,
 ) -> None:  # pragma: no cover - compiled
     """JSON arrays of strings; a null list is written ``[]``, a null element ``null``."""
     for i in range(lens.shape[0]):
@@ -116,7 +145,7 @@ def _lists_len(
             if hi > lo:
                 size += hi - lo - 1  # commas
             for j in range(lo, hi):
-                size += _string_length(data, offsets[j], offsets[j + 1]) if valid[j] else 4
+                size += _string_length(data, offsets[j], offsets[j + 1], plain) if valid[j] else 4
         lens[i] = size
 
 
@@ -127,6 +156,7 @@ def _lists_write(
     offsets: Any,
     data: Any,
     valid: Any,
+    plain: bool,
     out: Any,
     pos: Any,
     r0: int,
@@ -142,7 +172,7 @@ def _lists_write(
                     out[c] = 44  # ,
                     c += 1
                 c = (
-                    _write_string(out, c, data, offsets[j], offsets[j + 1])
+                    _write_string(out, c, data, offsets[j], offsets[j + 1], plain)
                     if valid[j]
                     else _write_null(out, c)
                 )
@@ -251,11 +281,14 @@ class JsonColumn:
             list_offsets = col.offsets.to_numpy().astype(np.int64)
             child = col.values
             offsets, data = _string_buffers(child)
+            a, b = offsets[list_offsets[0]], offsets[list_offsets[-1]]
+            plain = not _any_escape(data, a, b)
             self.kind = "lists"
-            self.args = (list_offsets, _valid(col), offsets, data, _valid(child))
+            self.args = (list_offsets, _valid(col), offsets, data, _valid(child), plain)
         else:
             offsets, data = _string_buffers(col)
-            self.kind, self.args = "strings", (offsets, data, _valid(col))
+            plain = not _any_escape(data, offsets[0], offsets[-1])
+            self.kind, self.args = "strings", (offsets, data, _valid(col), plain)
 
     def lengths(self) -> np.ndarray:
         """Bytes of each value's JSON."""

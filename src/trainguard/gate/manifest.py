@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..audit.merkle import MerkleTree, leaf_hash, verify_inclusion
+from ..compiled import copy_bytes
 from ..errors import InputError, IntegrityError, NotFoundError
 from ..hashing import sha256_many
 from ..timeutil import format_instant, parse_instant, to_micros
@@ -61,10 +62,7 @@ def _write_keys(
     for i in range(r0, r1):
         for f in range(starts.shape[0]):
             a, b = key_offsets[f], key_offsets[f + 1]
-            c = starts[f, i] - (b - a)
-            for k in range(a, b):
-                out[c] = keys[k]
-                c += 1
+            copy_bytes(out, starts[f, i] - (b - a), keys, a, b - a)
 
 
 _ROWS_IN_CACHE = 2048
