@@ -28,6 +28,7 @@ item, the region is reported as ``near_duplicate`` with that fraction as its
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,8 +275,8 @@ class Matcher:
         self.item_ids = {code: item.id for code, item in items.items()}
         self.reference = registry.reference()
         segments = registry.segments()
-        self._tokenizer = BatchTokenizer()
-        self._samples = np.empty((4, 0), dtype=np.uint64)
+        # Buffers reused from batch to batch, one set per thread that scans.
+        self._scratch = threading.local()
         self.tenants: list[_Tenant] = []
         for name in registry.tenants():
             key = registry.keys.key(name)
@@ -323,14 +324,18 @@ class Matcher:
         """
         if not texts:
             return []
-        hashes, docs = self._tokenizer(texts)
+        scratch = self._scratch
+        if not hasattr(scratch, "tokenizer"):
+            scratch.tokenizer = BatchTokenizer()
+            scratch.samples = np.empty((4, 0), dtype=np.uint64)
+        hashes, docs = scratch.tokenizer(texts)
         counts = np.bincount(docs, minlength=len(texts))
         verbatim = np.zeros((len(self.tenants), len(texts)), dtype=bool)
         near = np.zeros((len(self.tenants), len(texts)), dtype=bool)
         if self.tenants and len(hashes):
-            samples = self._samples
+            samples = scratch.samples
             if samples.shape[1] < len(hashes):
-                self._samples = samples = np.empty((4, 2 * len(hashes)), dtype=np.uint64)
+                scratch.samples = samples = np.empty((4, 2 * len(hashes)), dtype=np.uint64)
             n_ngram, n_shingle = _batch_samples(
                 hashes, docs, self.config.stride, samples[0], samples[1], samples[2], samples[3]
             )
