@@ -10,7 +10,7 @@ from numba.extending import intrinsic
 
 
 @intrinsic
-def copy_bytes(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, count: Any) -> Any:
+def _copy_bytes(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, count: Any) -> Any:
     """``dst[dst_at:dst_at + count] = src[src_at:src_at + count]`` as one ``memcpy``.
 
     A byte loop costs about a nanosecond a byte and a slice assignment builds
@@ -26,8 +26,14 @@ def copy_bytes(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, cou
         dst_type, _, src_type, _, _ = signature.args
         dst_array = context.make_array(dst_type)(context, builder, args[0])
         src_array = context.make_array(src_type)(context, builder, args[2])
-        to = cgutils.get_item_pointer(context, builder, dst_type, dst_array, [args[1]])
-        frm = cgutils.get_item_pointer(context, builder, src_type, src_array, [args[3]])
-        cgutils.raw_memcpy(builder, to, frm, args[4], 1)
+        item_pointer: Any = cgutils.get_item_pointer
+        memcpy: Any = cgutils.raw_memcpy
+        to = item_pointer(context, builder, dst_type, dst_array, [args[1]])
+        frm = item_pointer(context, builder, src_type, src_array, [args[3]])
+        memcpy(builder, to, frm, args[4], 1)
 
     return sig, codegen
+
+
+# Called from compiled code as copy_bytes(dst, dst_at, src, src_at, count).
+copy_bytes: Any = _copy_bytes

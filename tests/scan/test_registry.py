@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from trainguard.errors import NotFoundError
 from trainguard.scan import KeyRing, Matcher, Registry, tokenize
 from trainguard.scan.fingerprint import DEFAULT_N, window_hashes
+from trainguard.scan.registry import MAX_SEGMENTS
 
 
 @pytest.fixture
@@ -76,6 +77,26 @@ def test_compaction_merges_segments_and_keeps_every_match(
     assert result == {"segments_before": 4, "segments_after": 2}
     assert [s.to_json() for s in Matcher(small).scan(text)[0]] == [s.to_json() for s in found]
     assert len(list(small.path.glob("seg-*.npy"))) == 4  # two kinds, two files each
+
+
+def test_adding_a_little_at_a_time_keeps_few_segments_and_every_match(
+    meetings: dict[str, str], tmp_path: Path
+) -> None:
+    registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
+    ids = sorted(meetings)[:9]
+    for m in ids:  # one add per meeting: a segment per kind each time
+        registry.add("acme", [(m, meetings[m], None)])
+        per_kind: dict[str, int] = {}
+        for seg in registry.segments():
+            per_kind[seg.kind] = per_kind.get(seg.kind, 0) + 1
+        assert max(per_kind.values()) <= MAX_SEGMENTS
+    assert registry.stats()["items"] == 9
+    matcher = Matcher(registry)
+    for m in ids:  # merging lost nothing: each meeting is still found as itself
+        spans, _ = matcher.scan(meetings[m][1000:3000])
+        assert any(m in s.items for s in spans), m
+    live = {s.name for s in registry.segments()}
+    assert {f.name.split(".")[0] for f in registry.path.glob("seg-*.npy")} == live
 
 
 @given(

@@ -267,7 +267,7 @@ class JsonColumn:
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
         self.rows = len(col)
-        self.args: tuple[np.ndarray, ...]
+        self.args: tuple[Any, ...]
         if pa.types.is_timestamp(col.type):
             micros = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
             values = micros.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -66,7 +66,7 @@ def char_classes() -> np.ndarray:
         / (f"char-classes-{unicodedata.unidata_version}-{tag}.npy")
     )
     try:
-        table = np.load(cached)
+        table: np.ndarray = np.load(cached)
         if table.shape == (0x110000,) and table.dtype == np.uint8:
             return table
     except (OSError, ValueError):

@@ -10,7 +10,8 @@ Layout of a registry folder::
 
 Segments are memory-mapped, so worker processes share one copy of the pages:
 12 bytes of memory per fingerprint, whatever the number of readers. Adding
-content writes new segments; ``compact`` merges each tenant's segments into
+content writes new segments, merging a tenant's smallest ones (size-tiered)
+when it holds more than four of a kind; ``compact`` merges each tenant's segments into
 one; removing an item rewrites its tenant's segments without it. Two kinds of
 fingerprint: ``ngram`` (every 13-word window, for verbatim matches) and
 ``shingle`` (5-word windows whose unkeyed hash is 0 mod 4 — a sample chosen
@@ -54,6 +55,8 @@ PARAMETERS = {
 }
 KINDS = ("ngram", "shingle")
 _FLUSH_FINGERPRINTS = 20_000_000
+MAX_SEGMENTS = 4  # per tenant and kind before an add merges (Registry._merge_smallest)
+_TIER = 4
 
 
 @dataclass(frozen=True)
@@ -282,13 +285,46 @@ class Registry:
                     meta["segments"] += self._flush(tenant, buffers)
                     pending = 0
             meta["segments"] += self._flush(tenant, buffers)
+            meta["segments"] = self._merge_smallest(meta["segments"], tenant)
             with (self.path / "items.jsonl").open("a", encoding="utf-8") as f:
                 f.writelines(lines)
                 f.flush()
                 os.fsync(f.fileno())
             meta["next_item"] = code
             self._commit(meta)
+            self.collect_garbage()
         return result
+
+    def _merge_smallest(self, segments: list[dict[str, Any]], tenant: str) -> list[dict[str, Any]]:
+        """Merge a tenant's smallest segments of a kind when it holds more than
+        ``MAX_SEGMENTS``: a scan looks up every segment, so a registry fed a
+        little at a time would otherwise get slower with every add.
+
+        Size-tiered, as log-structured stores do: the smallest segments are merged
+        together with each next one no more than ``_TIER`` times their sum, so a
+        small add never rewrites a big segment, each fingerprint is rewritten a
+        logarithmic number of times, and the count stays a handful."""
+        for kind in KINDS:
+            mine = sorted(
+                (s for s in segments if s["tenant"] == tenant and s["kind"] == kind),
+                key=lambda s: int(s["fingerprints"]),
+            )
+            if len(mine) <= MAX_SEGMENTS:
+                continue
+            group, total = [mine[0]], int(mine[0]["fingerprints"])
+            for s in mine[1:]:
+                if int(s["fingerprints"]) > _TIER * total:
+                    break
+                group.append(s)
+                total += int(s["fingerprints"])
+            if len(group) < 2:
+                continue
+            fps = np.concatenate([np.load(self.path / f"{s['name']}.fp.npy") for s in group])
+            codes = np.concatenate([np.load(self.path / f"{s['name']}.item.npy") for s in group])
+            merged = self._write_segment(tenant, kind, fps, codes)
+            gone = {s["name"] for s in group}
+            segments = [s for s in segments if s["name"] not in gone] + [merged]
+        return segments
 
     def _flush(
         self, tenant: str, buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]
