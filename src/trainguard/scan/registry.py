@@ -57,6 +57,7 @@ KINDS = ("ngram", "shingle")
 _FLUSH_FINGERPRINTS = 20_000_000
 MAX_SEGMENTS = 4  # per tenant and kind before an add merges (Registry._merge_smallest)
 _TIER = 4
+_MERGE_LIMIT = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,9 @@ class Registry:
         Size-tiered, as log-structured stores do: the smallest segments are merged
         together with each next one no more than ``_TIER`` times their sum, so a
         small add never rewrites a big segment, each fingerprint is rewritten a
-        logarithmic number of times, and the count stays a handful."""
+        logarithmic number of times, and the count stays a handful. Merges happen
+        in memory, so an add never merges more than ``_MERGE_LIMIT`` fingerprints
+        (1.2 GB); beyond that, ``compact`` is the explicit, documented step."""
         for kind in KINDS:
             mine = sorted(
                 (s for s in segments if s["tenant"] == tenant and s["kind"] == kind),
@@ -313,10 +316,11 @@ class Registry:
                 continue
             group, total = [mine[0]], int(mine[0]["fingerprints"])
             for s in mine[1:]:
-                if int(s["fingerprints"]) > _TIER * total:
+                size = int(s["fingerprints"])
+                if size > _TIER * total or total + size > _MERGE_LIMIT:
                     break
                 group.append(s)
-                total += int(s["fingerprints"])
+                total += size
             if len(group) < 2:
                 continue
             fps = np.concatenate([np.load(self.path / f"{s['name']}.fp.npy") for s in group])
