@@ -54,3 +54,14 @@ def test_shards_split_the_file_without_losing_or_repeating_a_line(tmp_path: Path
         total_lines += report.lines
     assert ids == list(good.values())
     assert total_bytes == path.stat().st_size and total_lines == 2500
+
+
+def test_broken_lines_that_would_parse_together_are_each_reported(tmp_path: Path) -> None:
+    # Joined, these three lines are three valid objects; alone, none is valid JSON.
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"text": "a", "x": [1\n2]}\n{"text": "b"}, {"text": "c"}\n{"text": "d"}\n')
+    (shard,) = plan_shards([str(path)])
+    report = ShardReport()
+    docs = list(read_documents(shard, Fields(), report))
+    assert [(d.line, d.text) for d in docs] == [(4, "d")]
+    assert [m.line for m in report.malformed] == [1, 2, 3]

@@ -134,7 +134,6 @@ def _jsonl(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Docume
         pos = f.tell() if shard.start > 0 else 0
         line_no = 0
         for lines, last in _line_blocks(f):
-            records = _parse_block(lines)
             for k, raw in enumerate(lines):
                 if shard.end >= 0 and pos >= shard.end:
                     report.lines = line_no
@@ -143,16 +142,16 @@ def _jsonl(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Docume
                 pos += size
                 line_no += 1
                 report.bytes += size
-                if records is not None:
-                    record = records[k]
-                else:
-                    try:
-                        record = orjson.loads(raw)
-                    except orjson.JSONDecodeError as exc:
-                        if raw.strip():
-                            problem = f"not JSON ({exc})"
-                            report.malformed.append(Malformed(source.url, line_no, problem))
-                        continue
+                # One parse per line: parsing a block as one array would be faster,
+                # but a broken line can then pair up with its neighbour into values
+                # that parse, and be neither reported nor read at the right line.
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    if raw.strip():
+                        problem = f"not JSON ({exc})"
+                        report.malformed.append(Malformed(source.url, line_no, problem))
+                    continue
                 if not isinstance(record, dict):
                     report.malformed.append(Malformed(source.url, line_no, "not a JSON object"))
                     continue
@@ -165,21 +164,6 @@ def _jsonl(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Docume
                 report.documents += 1
                 yield Document(_id_of(record, fields) or "", text, line_no)
         report.lines = line_no
-
-
-def _parse_block(lines: list[bytes]) -> list[Any] | None:
-    """Every line of a block parsed in one call, or None if any line is not one JSON value.
-
-    JSON text cannot hold a raw newline, so the lines joined by commas inside
-    brackets are one JSON array exactly when each line is one JSON value. When
-    the block holds a blank or broken line, the caller parses line by line and
-    reports the broken ones.
-    """
-    try:
-        values = orjson.loads(b"[" + b",".join(lines) + b"]")
-    except orjson.JSONDecodeError:
-        return None
-    return values if len(values) == len(lines) else None
 
 
 def _line_blocks(f: Any, block: int = 1 << 20) -> Iterator[tuple[list[bytes], bool]]:
