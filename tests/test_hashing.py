@@ -15,8 +15,8 @@ from trainguard import hashing
 @pytest.fixture(params=["native", "hashlib"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "hashlib":
-        monkeypatch.setattr(hashing, "_kernel", None)
-        monkeypatch.setattr(hashing, "_kernel_loaded", True)
+        monkeypatch.setattr(hashing, "_ADDRESSES", None)
+        monkeypatch.setattr(hashing, "_ADDRESSES_LOADED", True)
     elif not hashing.native():
         pytest.skip("libcrypto could not be loaded here: only the hashlib path runs")
     return str(request.param)
@@ -26,14 +26,14 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
 def test_many_messages_hash_like_hashlib(messages: list[bytes]) -> None:
     hashing.native()  # load (and compile) once, so the save/restore below keeps it
     for use_native in (True, False):
-        saved = hashing._kernel, hashing._kernel_loaded
+        saved = hashing._ADDRESSES, hashing._ADDRESSES_LOADED
         if not use_native:
-            hashing._kernel, hashing._kernel_loaded = None, True
+            hashing._ADDRESSES, hashing._ADDRESSES_LOADED = None, True
         try:
             offsets = np.concatenate([[0], np.cumsum([len(m) for m in messages])])
             out = hashing.sha256_many(b"".join(messages), offsets)
         finally:
-            hashing._kernel, hashing._kernel_loaded = saved
+            hashing._ADDRESSES, hashing._ADDRESSES_LOADED = saved
         assert [row.tobytes() for row in out] == [hashlib.sha256(m).digest() for m in messages]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -37,3 +38,64 @@ def _copy_bytes(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, co
 
 # Called from compiled code as copy_bytes(dst, dst_at, src, src_at, count).
 copy_bytes: Any = _copy_bytes
+
+
+# --- calling C functions by address --------------------------------------------------
+#
+# numba can call a ctypes function, but bakes its address into the machine code,
+# so the caller cannot be cached to disk and is compiled again in every process
+# (half a second for the hashing loop). These take the address as an argument.
+
+_VOID_P = ir.IntType(8).as_pointer()
+
+
+def _c_call(arg_types: list[Any]) -> Any:
+    """An intrinsic calling ``int f(arg...)`` at address ``fn``: ``p`` arguments are
+    pointers given as integers, ``n`` ones are size_t."""
+
+    def typer(typingctx: Any, fn: Any, *args: Any) -> Any:
+        if len(args) != len(arg_types) or not all(
+            isinstance(t, types.Integer) for t in (fn, *args)
+        ):
+            return None
+        sig = types.int32(fn, *args)
+
+        def codegen(context: Any, builder: Any, signature: Any, values: Any) -> Any:
+            params = [_VOID_P if kind == "p" else ir.IntType(64) for kind in arg_types]
+            fnty = ir.FunctionType(ir.IntType(32), params)
+            target = builder.inttoptr(values[0], fnty.as_pointer())
+            call_args = []
+            for value, kind in zip(values[1:], arg_types, strict=True):
+                if kind == "p":
+                    call_args.append(builder.inttoptr(value, _VOID_P))
+                elif value.type.width < 64:
+                    call_args.append(builder.zext(value, ir.IntType(64)))
+                else:
+                    call_args.append(value)
+            return builder.call(target, call_args)
+
+        return sig, codegen
+
+    return typer
+
+
+@intrinsic
+def _c_call_p(typingctx: Any, fn: Any, a: Any) -> Any:
+    return _c_call(["p"])(typingctx, fn, a)
+
+
+@intrinsic
+def _c_call_pp(typingctx: Any, fn: Any, a: Any, b: Any) -> Any:
+    return _c_call(["p", "p"])(typingctx, fn, a, b)
+
+
+@intrinsic
+def _c_call_ppn(typingctx: Any, fn: Any, a: Any, b: Any, n: Any) -> Any:
+    return _c_call(["p", "p", "n"])(typingctx, fn, a, b, n)
+
+
+# Called from compiled code: c_call_p(fn, ptr), c_call_pp(fn, ptr, ptr),
+# c_call_ppn(fn, ptr, ptr, size); each returns the C function's int.
+c_call_p: Any = _c_call_p
+c_call_pp: Any = _c_call_pp
+c_call_ppn: Any = _c_call_ppn

@@ -13,71 +13,65 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 import numba
 import numpy as np
 
+from .compiled import c_call_p, c_call_pp, c_call_ppn
+
 _CTX_BYTES = 256  # sizeof(SHA256_CTX) is 112; room to spare
 
 
-def _load_libcrypto() -> tuple[Any, Any, Any] | None:
+def _libcrypto_addresses() -> tuple[int, int, int] | None:
+    """Addresses of OpenSSL's SHA256_Init, SHA256_Update and SHA256_Final, if loadable."""
     name = ctypes.util.find_library("crypto")
     if name is None:
         return None
     try:
         lib = ctypes.CDLL(name)
-        init, update, final = lib.SHA256_Init, lib.SHA256_Update, lib.SHA256_Final
+        funcs = (lib.SHA256_Init, lib.SHA256_Update, lib.SHA256_Final)
     except (OSError, AttributeError):
         return None
-    init.argtypes, init.restype = [ctypes.c_void_p], ctypes.c_int
-    update.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-    update.restype = ctypes.c_int
-    final.argtypes, final.restype = [ctypes.c_void_p, ctypes.c_void_p], ctypes.c_int
-    return init, update, final
-
-
-def _native_kernel() -> Callable[..., None] | None:
-    funcs = _load_libcrypto()
-    if funcs is None:
+    addresses = tuple(ctypes.cast(f, ctypes.c_void_p).value for f in funcs)
+    if any(a is None for a in addresses):
         return None
-    init, update, final = funcs
-
-    # Not cached to disk: it calls C functions whose addresses change per process.
-    @numba.njit(nogil=True)
-    def kernel(
-        data: Any, offsets: Any, out: Any, ctx: Any, prefix: Any
-    ) -> None:  # pragma: no cover
-        base = data.ctypes.data
-        dest = out.ctypes.data
-        c = ctx.ctypes.data
-        pre = prefix.ctypes.data
-        plen = prefix.shape[0]
-        for i in range(offsets.shape[0] - 1):
-            init(c)
-            if plen:
-                update(c, pre, plen)
-            update(c, base + offsets[i], offsets[i + 1] - offsets[i])
-            final(dest + 32 * i, c)
-
-    return kernel
+    return addresses  # type: ignore[return-value]
 
 
-_kernel: Callable[..., None] | None = None
-_kernel_loaded = False
+@numba.njit(cache=True, nogil=True)
+def _kernel(
+    init: int, update: int, final: int, data: Any, offsets: Any, out: Any, ctx: Any, prefix: Any
+) -> None:  # pragma: no cover - compiled
+    # The C functions come in as addresses (compiled.c_call_*), so this loop is
+    # cached to disk like the others instead of compiled in every process.
+    base = data.ctypes.data
+    dest = out.ctypes.data
+    c = ctx.ctypes.data
+    pre = prefix.ctypes.data
+    plen = prefix.shape[0]
+    for i in range(offsets.shape[0] - 1):
+        c_call_p(init, c)
+        if plen:
+            c_call_ppn(update, c, pre, plen)
+        c_call_ppn(update, c, base + offsets[i], offsets[i + 1] - offsets[i])
+        c_call_pp(final, dest + 32 * i, c)
 
 
-def _get_kernel() -> Callable[..., None] | None:
-    global _kernel, _kernel_loaded
-    if not _kernel_loaded:
-        _kernel, _kernel_loaded = _native_kernel(), True
-    return _kernel
+_ADDRESSES: tuple[int, int, int] | None = None
+_ADDRESSES_LOADED = False
+
+
+def _addresses() -> tuple[int, int, int] | None:
+    global _ADDRESSES, _ADDRESSES_LOADED
+    if not _ADDRESSES_LOADED:
+        _ADDRESSES, _ADDRESSES_LOADED = _libcrypto_addresses(), True
+    return _ADDRESSES
 
 
 def native() -> bool:
     """True when the native loop is in use (else hashlib)."""
-    return _get_kernel() is not None
+    return _addresses() is not None
 
 
 def sha256_many(
@@ -92,11 +86,12 @@ def sha256_many(
         return out
     if bounds[0] < 0 or bounds[-1] > len(buf) or np.any(np.diff(bounds) < 0):
         raise ValueError("offsets must be non-decreasing and inside the buffer")
-    kernel = _get_kernel()
-    if kernel is not None:
+    addresses = _addresses()
+    if addresses is not None:
         if len(buf) == 0:
             buf = np.zeros(1, dtype=np.uint8)  # a valid pointer for empty messages
-        kernel(
+        _kernel(
+            *addresses,
             np.ascontiguousarray(buf),
             bounds,
             out,
