@@ -131,7 +131,7 @@ def main() -> None:
     start = time.perf_counter()
     report = store.audit.verify(signer.verifier)
     assert report.ok
-    # The first run in a process also compiles the native hashing loop.
+    # The first run in a process also loads the compiled loops (numba set-up).
     out["full_verify_cold_entries_per_s"] = report.size / (time.perf_counter() - start)
     start = time.perf_counter()
     report = store.audit.verify(signer.verifier)
