@@ -52,6 +52,18 @@ MANIFEST_SCHEMA = pa.schema(
 )
 _KEYS = sorted(MANIFEST_SCHEMA.names)
 
+# How manifest.parquet is written (the same everywhere, so runs stay byte for byte
+# alike): dictionary pages only for the columns that repeat (ids and digests are
+# unique, and trying costs a fifth of the write), min/max statistics for the
+# columns readers filter on.
+MANIFEST_WRITE_OPTIONS: dict[str, Any] = {
+    "use_dictionary": [
+        "tenant", "categories", "subjects", "derived_from", "allowed", "reasons", "rules",
+        "policy_at_use", "policy_at_collection", "consents",
+    ],
+    "write_statistics": ["id", "tenant", "collected_at", "allowed"],
+}  # fmt: skip
+
 
 @numba.njit(cache=True)
 def _write_keys(

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from ..errors import InputError
 from ..sources import Source
 from .core import Gate
-from .manifest import MANIFEST_SCHEMA
+from .manifest import MANIFEST_SCHEMA, MANIFEST_WRITE_OPTIONS
 from .run import GateResult, gate_source, part_manifest_path, run_gate
 
 if TYPE_CHECKING:
@@ -49,7 +49,9 @@ def ray_engine(
     def one(item: dict[str, Any]) -> dict[str, Any]:
         number = int(item["number"])
         counts_before = dict(gate.counts)
-        with pq.ParquetWriter(part_manifest_path(tmp, number), MANIFEST_SCHEMA) as out:
+        with pq.ParquetWriter(
+            part_manifest_path(tmp, number), MANIFEST_SCHEMA, **MANIFEST_WRITE_OPTIONS
+        ) as out:
             summary = gate_source(
                 gate, files[number], number, tmp, lambda m, _leaves: out.write_batch(m), batch_rows
             )

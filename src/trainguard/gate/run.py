@@ -28,7 +28,7 @@ from ..errors import ConflictError, InputError
 from ..sources import BATCH_ROWS, Source, expand_sources, read_batches
 from ..timeutil import format_instant
 from .core import ContentCheck, Gate, Lineage, categories_by_id, id_lists, text_column
-from .manifest import MANIFEST_SCHEMA, leaf_hashes, read_manifest
+from .manifest import MANIFEST_SCHEMA, MANIFEST_WRITE_OPTIONS, leaf_hashes, read_manifest
 from .mapping import ColumnMapping, ResolvedMapping
 
 if TYPE_CHECKING:
@@ -87,7 +87,9 @@ def run_gate(
         frontier = MerkleFrontier()
         if engine is None:
             inputs = []
-            with pq.ParquetWriter(tmp / "manifest.parquet", MANIFEST_SCHEMA) as manifest_out:
+            with pq.ParquetWriter(
+                tmp / "manifest.parquet", MANIFEST_SCHEMA, **MANIFEST_WRITE_OPTIONS
+            ) as manifest_out:
 
                 def sink(manifest: pa.RecordBatch, leaves: np.ndarray) -> None:
                     manifest_out.write_batch(manifest)
@@ -206,7 +208,9 @@ def part_manifest_path(tmp: Path, number: int) -> Path:
 def _assemble_manifest(tmp: Path, parts: int, frontier: MerkleFrontier) -> None:
     """Concatenate per-file manifests row group by row group: the same batches, the
     same bytes as a run that wrote them in one go."""
-    with pq.ParquetWriter(tmp / "manifest.parquet", MANIFEST_SCHEMA) as out:
+    with pq.ParquetWriter(
+        tmp / "manifest.parquet", MANIFEST_SCHEMA, **MANIFEST_WRITE_OPTIONS
+    ) as out:
         for number in range(parts):
             path = part_manifest_path(tmp, number)
             part = pq.ParquetFile(path)
