@@ -102,7 +102,7 @@ def io_and_hashing(src: Path, gate_out: Path, dst: Path) -> float:
     """What the gate's outputs cost with no decisions at all: the floor, plus writing
     the manifest the gate wrote and hashing its leaves (built beforehand, untimed).
     No gate producing these outputs can be faster on this machine."""
-    from trainguard.gate.manifest import _leaf_bytes
+    from trainguard.gate.manifest import MANIFEST_WRITE_OPTIONS, _leaf_bytes
     from trainguard.hashing import sha256_many
 
     manifest = pq.read_table(gate_out / "manifest.parquet")
@@ -110,7 +110,9 @@ def io_and_hashing(src: Path, gate_out: Path, dst: Path) -> float:
     leaves = [(data.copy(), offsets) for data, offsets in map(_leaf_bytes, batches)]
     seconds = floor(src, dst)
     start = time.perf_counter()
-    with pq.ParquetWriter(dst.with_suffix(".manifest.parquet"), manifest.schema) as out:
+    with pq.ParquetWriter(
+        dst.with_suffix(".manifest.parquet"), manifest.schema, **MANIFEST_WRITE_OPTIONS
+    ) as out:
         for batch in batches:
             out.write_batch(batch)
     for data, offsets in leaves:
