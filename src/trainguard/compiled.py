@@ -16,8 +16,8 @@ def _copy_bytes(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, co
 
     A byte loop costs about a nanosecond a byte and a slice assignment builds
     two array views; this is one call (LLVM's memcpy intrinsic), and unlike a
-    ctypes call it leaves the calling function cacheable. No bounds checks:
-    the caller sizes both arrays.
+    ctypes call it leaves the calling function cacheable. No bounds checks and
+    no overlap: the caller sizes both arrays and keeps them apart.
     """
     if not (isinstance(dst, types.Array) and isinstance(src, types.Array)):
         return None
@@ -44,7 +44,7 @@ copy_bytes: Any = _copy_bytes
 #
 # numba can call a ctypes function, but bakes its address into the machine code,
 # so the caller cannot be cached to disk and is compiled again in every process
-# (half a second for the hashing loop). These take the address as an argument.
+# (a fifth of a second for the hashing loop). These take the address as an argument.
 
 _VOID_P = ir.IntType(8).as_pointer()
 

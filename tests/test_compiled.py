@@ -1,0 +1,46 @@
+"""The building blocks for compiled loops: a memcpy, and C calls by address."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+import numba
+import numpy as np
+import pytest
+
+from trainguard.compiled import c_call_p, c_call_pp, c_call_ppn, copy_bytes
+
+
+@numba.njit
+def _copy(dst: np.ndarray, at: int, src: np.ndarray, frm: int, count: int) -> None:
+    copy_bytes(dst, at, src, frm, count)
+
+
+def test_copy_bytes_copies_exactly_the_range() -> None:
+    dst = np.zeros(10, dtype=np.uint8)
+    _copy(dst, 3, np.frombuffer(b"abcdef", dtype=np.uint8), 1, 4)
+    assert dst.tobytes() == b"\0\0\0bcde\0\0\0"
+    _copy(dst, 0, np.frombuffer(b"xyz", dtype=np.uint8), 0, 0)  # nothing to copy
+    assert dst.tobytes() == b"\0\0\0bcde\0\0\0"
+
+
+@numba.njit
+def _calls(atoi: int, strcmp: int, strncmp: int, a: np.ndarray, b: np.ndarray) -> tuple:
+    pa, pb = a.ctypes.data, b.ctypes.data
+    return c_call_p(atoi, pa), c_call_pp(strcmp, pa, pb), c_call_ppn(strncmp, pa, pb, 2)
+
+
+def test_c_functions_are_called_by_address() -> None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        pytest.skip("no C library to call here")
+    libc = ctypes.CDLL(name)
+    addresses = [ctypes.cast(getattr(libc, f), ctypes.c_void_p).value for f in
+                 ("atoi", "strcmp", "strncmp")]  # fmt: skip
+    a = np.frombuffer(b"42x\0", dtype=np.uint8).copy()
+    b = np.frombuffer(b"42y\0", dtype=np.uint8).copy()
+    number, whole, first_two = _calls(*addresses, a, b)
+    assert number == 42
+    assert whole < 0  # "42x" sorts before "42y"
+    assert first_two == 0
