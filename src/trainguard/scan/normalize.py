@@ -72,14 +72,14 @@ def char_classes() -> np.ndarray:
     except (OSError, ValueError):
         pass
     table = _compute_char_classes()
+    partial = cached.with_name(f".{cached.name}.{os.getpid()}")
     try:
         cached.parent.mkdir(exist_ok=True)
-        partial = cached.with_name(f".{cached.name}.{os.getpid()}")
         with partial.open("wb") as f:
             np.save(f, table, allow_pickle=False)
         os.replace(partial, cached)
-    except OSError:
-        pass  # a read-only install computes the table each time
+    except OSError:  # a read-only install computes the table each time
+        partial.unlink(missing_ok=True)
     return table
 
 
