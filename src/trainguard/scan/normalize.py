@@ -24,6 +24,7 @@ through the SplitMix64 finalizer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -79,7 +80,8 @@ def char_classes() -> np.ndarray:
             np.save(f, table, allow_pickle=False)
         os.replace(partial, cached)
     except OSError:  # a read-only install computes the table each time
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return table
 
 
