@@ -127,6 +127,19 @@ def test_a_missing_registry_is_one_line(setup: dict[str, Path], tmp_path: Path) 
     assert code == 2 and "not found" in err
 
 
+@pytest.mark.parametrize(
+    "command", [["registry", "compact"], ["registry", "remove", "x", "--tenant", "t"]]
+)
+def test_compacting_or_removing_from_a_missing_registry_does_not_create_one(
+    tmp_path: Path, command: list[str]
+) -> None:
+    code, _, err = run(
+        *command, "--registry", str(tmp_path / "none"), "--keys", str(tmp_path / "k")
+    )
+    assert code == 2 and "not found" in err and err.count("\n") == 1
+    assert not (tmp_path / "none").exists()
+
+
 def findings_bytes(setup: dict[str, Path], engine: str, workers: int, out: Path) -> bytes:
     options = ScanOptions(str(setup["registry"]), str(setup["keys"]), fields=Fields())
     scan_corpus(

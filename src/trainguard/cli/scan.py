@@ -140,9 +140,7 @@ def registry_stats(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Tenants, items, fingerprints and bytes per fingerprint (JSON)."""
-    reg = Registry(registry, KeyRing(keys))
-    if not reg.exists():
-        raise InputError(f"registry {reg.path}: not found")
+    reg = Registry(registry, KeyRing(keys)).require()
     console.print(json.dumps(reg.stats(), indent=2), markup=False)
 
 

@@ -224,11 +224,7 @@ def scan_corpus(
         raise InputError(f"--engine {engine!r}: use local or ray")
     if workers < 1:
         raise InputError(f"--workers {workers}: must be at least 1")
-    registry = Registry(options.registry, KeyRing(options.keys))
-    if not registry.exists():
-        raise InputError(
-            f"registry {registry.path}: not found (run `trainguard registry add` first)"
-        )
+    Registry(options.registry, KeyRing(options.keys)).require()
     shards = plan_shards(paths, fmt, shard_bytes)
     summary = ScanSummary(shards=len(shards), engine=engine, workers=workers)
     start = time.perf_counter()

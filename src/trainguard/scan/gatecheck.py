@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..errors import InputError
 from .keys import KeyRing
 from .matcher import Matcher, ScanConfig
 from .normalize import transcript_text
@@ -53,9 +52,7 @@ class RegistryCheck:
 
 
 def registry_check(registry: str | None, keys: str | None) -> tuple[RegistryCheck, dict[str, Any]]:
-    reg = Registry(registry, KeyRing(keys))
-    if not reg.exists():
-        raise InputError(f"--scan: registry {reg.path} not found (run `trainguard registry add`)")
+    reg = Registry(registry, KeyRing(keys)).require()
     stats = reg.stats()
     info = {
         "registry": str(reg.path.resolve()),

@@ -134,6 +134,15 @@ class Registry:
     def exists(self) -> bool:
         return (self.path / "registry.json").exists()
 
+    def require(self) -> Registry:
+        """This registry, which must exist: reading, removing from or compacting a
+        registry that is not there is a mistake, not an empty registry to create."""
+        if not self.exists():
+            raise NotFoundError(
+                f"registry {self.path}: not found (run `trainguard registry add` first)"
+            )
+        return self
+
     def items(self) -> dict[int, Item]:
         if self._items is None:
             limit = int(self.meta["next_item"])
@@ -345,6 +354,7 @@ class Registry:
 
     def remove(self, tenant: str, item_id: str) -> Item:
         """Delete one item's fingerprints now: its tenant's segments are rewritten without it."""
+        self.require()
         with self._writing():
             matches = [i for i in self.items().values() if i.tenant == tenant and i.id == item_id]
             if not matches:
@@ -361,6 +371,7 @@ class Registry:
 
     def compact(self) -> dict[str, int]:
         """Merge each tenant's segments of each kind into one."""
+        self.require()
         with self._writing():
             before = len(self.meta["segments"])
             meta = self._rewrite(self.meta, set(self.tenants()), drop=set())
