@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..hashing import sha256_many
+from .buffers import value_buffers
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -88,17 +89,10 @@ def sha256_of_values(values: pa.Array) -> np.ndarray:
     """
     if len(values) == 0:
         return np.empty((0, 32), dtype=np.uint8)
-    width: type[np.signedinteger[Any]] = np.int32
     if not (pa.types.is_string(values.type) or pa.types.is_binary(values.type)):
-        values, width = values.cast(pa.large_binary()), np.int64
-    _, offsets_buf, data_buf = values.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=width)[
-        values.offset : values.offset + len(values) + 1
-    ]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    )
-    return sha256_many(data, offsets.astype(np.int64))
+        values = values.cast(pa.large_binary())
+    offsets, data = value_buffers(values)
+    return sha256_many(data, offsets)
 
 
 def hex_digests(digests: np.ndarray) -> pa.Array:

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..compiled import copy_bytes
+from .buffers import value_buffers
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _SHORT = np.zeros(32, dtype=np.uint8)  # control character -> its one-letter escape, or 0
@@ -242,18 +243,9 @@ def _valid(col: pa.Array) -> np.ndarray:
 
 
 def _string_buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, data) of a string array, honouring its slice offset."""
     if not pa.types.is_large_string(col.type):
         col = col.cast(pa.string())
-    width = np.int64 if pa.types.is_large_string(col.type) else np.int32
-    _, offsets_buf, data_buf = col.buffers()
-    if offsets_buf is None:  # an empty array
-        return np.zeros(len(col) + 1, dtype=np.int64), np.zeros(1, np.uint8)
-    offsets = np.frombuffer(offsets_buf, dtype=width)[col.offset : col.offset + len(col) + 1]
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
-    )
-    return offsets.astype(np.int64), data
+    return value_buffers(col)
 
 
 class JsonColumn:
