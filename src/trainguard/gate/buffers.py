@@ -20,7 +20,6 @@ def value_buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(len(col) + 1, dtype=np.int64), np.zeros(1, np.uint8)
     width = np.int64 if wide else np.int32
     offsets = np.frombuffer(offsets_buf, dtype=width)[col.offset : col.offset + len(col) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else None
-    return offsets.astype(np.int64), data if data is not None and len(data) else np.zeros(
-        1, np.uint8
-    )
+    if data_buf is None or data_buf.size == 0:
+        return offsets.astype(np.int64), np.zeros(1, np.uint8)
+    return offsets.astype(np.int64), np.frombuffer(data_buf, dtype=np.uint8)
