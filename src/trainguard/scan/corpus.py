@@ -10,18 +10,21 @@ and counted; the scan goes on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow.parquet as pq
 
 from ..errors import InputError
 from ..sources import Format, Source, expand_sources
-from .normalize import transcript_text
+from .jsonline import field_names, read_texts
+from .normalize import join_utf8, transcript_text
 
 SHARD_BYTES = 32 << 20
+BATCH_BYTES = 1 << 20  # text per batch: big enough to amortize calls, small enough for cache
 TEXT_FIELDS = ("text", "content", "turns", "transcript")
 ID_FIELDS = ("id", "doc_id", "meeting_id")
 
@@ -110,6 +113,35 @@ def _id_of(record: dict[str, Any], fields: Fields) -> str | None:
 
 def read_documents(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Document]:
     """Documents of one shard, streamed; malformed records go into ``report``."""
+    if shard.source.format == "jsonl":
+        for batch in _jsonl(shard, fields, report):
+            for k in np.argsort(batch.lines, kind="stable").tolist():  # in line order
+                yield batch.document(k)
+    else:
+        yield from _documents(shard, fields, report)
+
+
+def read_batches(
+    shard: Shard, fields: Fields, report: ShardReport, batch_bytes: int = BATCH_BYTES
+) -> Iterator[DocBatch]:
+    """The documents of one shard in batches of about ``batch_bytes`` of text, ready
+    for the batch scanner; malformed records go into ``report``."""
+    if shard.source.format == "jsonl":
+        yield from _jsonl(shard, fields, report, batch_bytes)
+        return
+    docs: list[Document] = []
+    size = 0
+    for doc in _documents(shard, fields, report):
+        docs.append(doc)
+        size += len(doc.text)
+        if size >= batch_bytes:
+            yield DocBatch.of(docs)
+            docs, size = [], 0
+    if docs:
+        yield DocBatch.of(docs)
+
+
+def _documents(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Document]:
     source = shard.source
     if source.format == "text":
         with source.open() as f:
@@ -118,14 +150,54 @@ def read_documents(shard: Shard, fields: Fields, report: ShardReport) -> Iterato
         report.lines = 1
         report.documents += 1
         yield Document(source.url, data.decode("utf-8", errors="replace"), 1)
-    elif source.format == "jsonl":
-        yield from _jsonl(shard, fields, report)
     elif source.format == "parquet":
         yield from _parquet(shard, fields, report)
 
 
-def _jsonl(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Document]:
+class DocBatch:
+    """Documents read together: their texts as UTF-8, joined by newlines (what the batch
+    scanner tokenizes), where each one starts, its line, and — on demand, for the
+    few documents a scan reports — its id and text.
+    """
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        starts: np.ndarray,
+        lines: np.ndarray,
+        document: Callable[[int], Document],
+    ) -> None:
+        self.data = data
+        self.starts = starts
+        self.lines = lines
+        self._document = document
+
+    @classmethod
+    def of(cls, docs: list[Document]) -> DocBatch:
+        data, starts = join_utf8([d.text for d in docs])
+        lines = np.array([d.line for d in docs], dtype=np.int64)
+        return cls(data, starts, lines, docs.__getitem__)
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    def document(self, k: int) -> Document:
+        return self._document(k)
+
+
+def _jsonl(
+    shard: Shard, fields: Fields, report: ShardReport, batch_bytes: int = BATCH_BYTES
+) -> Iterator[DocBatch]:
+    """A shard of a JSONL file, a block of lines at a time.
+
+    Compiled code finds each line's text (:mod:`.jsonline`) and copies it into
+    the batch; only the lines it is not sure of are parsed with orjson here —
+    one parse per line: parsing a block as one array would be faster, but a
+    broken line could then pair up with its neighbour into values that parse,
+    and be neither reported nor read at the right line.
+    """
     source = shard.source
+    field = field_names((fields.text,) if fields.text else TEXT_FIELDS)
     with source.open() as f:
         if shard.start > 0:
             f.seek(shard.start - 1)
@@ -133,51 +205,116 @@ def _jsonl(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Docume
                 f.readline()  # the line that straddles the boundary belongs to the shard before
         pos = f.tell() if shard.start > 0 else 0
         line_no = 0
-        for lines, last in _line_blocks(f):
-            for k, raw in enumerate(lines):
-                if shard.end >= 0 and pos >= shard.end:
-                    report.lines = line_no
-                    return
-                size = len(raw) + (0 if last and k == len(lines) - 1 else 1)
-                pos += size
-                line_no += 1
-                report.bytes += size
-                # One parse per line: parsing a block as one array would be faster,
-                # but a broken line can then pair up with its neighbour into values
-                # that parse, and be neither reported nor read at the right line.
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    if raw.strip():
-                        problem = f"not JSON ({exc})"
-                        report.malformed.append(Malformed(source.url, line_no, problem))
-                    continue
-                if not isinstance(record, dict):
-                    report.malformed.append(Malformed(source.url, line_no, "not a JSON object"))
-                    continue
-                text = _text_of(record, fields)
-                if text is None:
-                    want = fields.text or " or ".join(TEXT_FIELDS)
-                    problem = f"no text field ({want})"
-                    report.malformed.append(Malformed(source.url, line_no, problem))
-                    continue
-                report.documents += 1
-                yield Document(_id_of(record, fields) or "", text, line_no)
-        report.lines = line_no
+        for block in _line_blocks(f, batch_bytes):
+            buf = np.frombuffer(block, dtype=np.uint8)
+            ends = np.flatnonzero(buf == 10)
+            count = len(ends) + (0 if block.endswith(b"\n") else 1)
+            # Bytes each line takes in the file: its newline too, but for a last line without.
+            sizes = np.diff(ends, prepend=-1)
+            if count > len(ends):
+                sizes = np.append(sizes, len(block) - (ends[-1] + 1 if len(ends) else 0))
+            if shard.end >= 0:
+                # Lines that start at or after the shard's end belong to the next shard.
+                begins = pos + np.cumsum(sizes) - sizes
+                count = int(np.searchsorted(begins, shard.end, side="left"))
+                buf = buf[: int(sizes[:count].sum())]
+            pos += int(sizes[:count].sum())
+            report.bytes += int(sizes[:count].sum())
+            batch = _jsonl_batch(block, buf, ends, line_no, fields, source, report, field)
+            line_no += count
+            report.lines = line_no
+            if len(batch):
+                yield batch
+            if count < len(sizes):
+                return
 
 
-def _line_blocks(f: Any, block: int = 1 << 20) -> Iterator[tuple[list[bytes], bool]]:
-    """Lines (without their newline) of any readable binary stream, a block at a time,
-    and whether the block ends the stream (its last line then has no newline).
+def _jsonl_batch(
+    block: bytes,
+    buf: np.ndarray,
+    ends: np.ndarray,
+    first_line: int,
+    fields: Fields,
+    source: Source,
+    report: ShardReport,
+    field: tuple[np.ndarray, np.ndarray],
+) -> DocBatch:
+    """The documents of the lines in ``buf``: texts found by compiled code, the lines it
+    was not sure of parsed one by one (after the others in the batch)."""
+    lines = len(ends) + 1
+    out = np.empty(buf.shape[0] + lines, dtype=np.uint8)
+    docs = np.empty((lines, 2), dtype=np.int64)
+    slow = np.empty(lines, dtype=np.int64)
+    n_docs, n_slow, used = read_texts(buf, ends, field[0], field[1], out, docs, slow)
+    line_of = docs[:n_docs, 0].tolist()
+    starts = docs[:n_docs, 1]
+    data = out[: max(used - 1, 0)]
+    parsed: list[Document] = []
+    for k in slow[:n_slow].tolist():
+        begin = int(ends[k - 1]) + 1 if k > 0 else 0
+        end = int(ends[k]) if k < len(ends) else len(buf)
+        doc = _parse_line(block[begin:end], first_line + k + 1, fields, source, report)
+        if doc is not None:
+            parsed.append(doc)
+    if parsed:  # rare: a copy of the batch
+        more, more_starts = join_utf8([d.text for d in parsed])
+        gap = 1 if n_docs else 0
+        starts = np.concatenate([starts, more_starts + len(data) + gap])
+        data = np.concatenate([data, np.array([10] * gap, dtype=np.uint8), more])
+    report.documents += len(starts)
+
+    def document(j: int) -> Document:
+        if j >= n_docs:
+            return parsed[j - n_docs]
+        k = line_of[j]
+        begin = int(ends[k - 1]) + 1 if k > 0 else 0
+        end = int(ends[k]) if k < len(ends) else len(buf)
+        record = orjson.loads(block[begin:end])
+        text = _text_of(record, fields) or ""
+        return Document(_id_of(record, fields) or "", text, first_line + k + 1)
+
+    lines_of = np.array(line_of + [d.line - first_line - 1 for d in parsed], dtype=np.int64)
+    return DocBatch(data, starts, lines_of + first_line + 1, document)
+
+
+def _parse_line(
+    raw: bytes, line: int, fields: Fields, source: Source, report: ShardReport
+) -> Document | None:
+    """One line by orjson: its document, or None (reported if malformed; blank lines
+    are not)."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if raw.strip():
+            report.malformed.append(Malformed(source.url, line, f"not JSON ({exc})"))
+        return None
+    if not isinstance(record, dict):
+        report.malformed.append(Malformed(source.url, line, "not a JSON object"))
+        return None
+    text = _text_of(record, fields)
+    if text is None:
+        want = fields.text or " or ".join(TEXT_FIELDS)
+        report.malformed.append(Malformed(source.url, line, f"no text field ({want})"))
+        return None
+    return Document(_id_of(record, fields) or "", text, line)
+
+
+def _line_blocks(f: Any, block: int = 1 << 20) -> Iterator[bytes]:
+    """Whole lines of any readable binary stream, about ``block`` bytes at a time (only
+    the stream's last line may lack its newline).
 
     Decompressing readers do not all support iteration or readline."""
     rest = b""
     while chunk := f.read(block):
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        yield lines, False
+        data = rest + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        yield data[: cut + 1]
     if rest:
-        yield [rest], True
+        yield rest
 
 
 def _parquet(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Document]:

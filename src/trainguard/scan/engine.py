@@ -22,13 +22,14 @@ from ..errors import InputError
 from ..sources import Format
 from .corpus import (
     SHARD_BYTES,
+    DocBatch,
     Document,
     Fields,
     Malformed,
     Shard,
     ShardReport,
     plan_shards,
-    read_documents,
+    read_batches,
 )
 from .keys import KeyRing
 from .matcher import Matcher, ScanConfig
@@ -81,14 +82,17 @@ def _matcher(options: ScanOptions) -> Matcher:
     return _MATCHERS[k]
 
 
-_BATCH_CHARS = 1 << 20
+def _findings(matcher: Matcher, batch: DocBatch, shard: Shard) -> list[dict[str, Any]]:
+    docs: dict[int, Document] = {}
 
+    def text_of(k: int) -> str:
+        docs[k] = batch.document(k)  # read once: its id is needed too if it has findings
+        return docs[k].text
 
-def _findings(matcher: Matcher, docs: list[Document], shard: Shard) -> list[dict[str, Any]]:
+    counts, found = matcher.scan_batch(batch.data, batch.starts, text_of)
     out = []
-    for doc, (spans, n_tokens) in zip(docs, matcher.scan_many([d.text for d in docs]), strict=True):
-        if not spans:
-            continue
+    for k in sorted(found, key=lambda k: int(batch.lines[k])):  # in line order
+        spans, n_tokens, doc = found[k], int(counts[k]), docs[k]
         covered: set[int] = set()
         for s in spans:
             covered.update(range(s.first_token, s.last_token + 1))
@@ -111,15 +115,8 @@ def scan_shard(shard: Shard, options: ScanOptions) -> ShardResult:
     matcher = _matcher(options)
     report = ShardReport()
     findings = []
-    batch: list[Document] = []
-    size = 0
-    for doc in read_documents(shard, options.fields, report):
-        batch.append(doc)
-        size += len(doc.text)
-        if size >= _BATCH_CHARS:
-            findings += _findings(matcher, batch, shard)
-            batch, size = [], 0
-    findings += _findings(matcher, batch, shard)
+    for batch in read_batches(shard, options.fields, report):
+        findings += _findings(matcher, batch, shard)
     return ShardResult(shard.number, findings, report)
 
 

@@ -29,6 +29,7 @@ item, the region is reported as ``near_duplicate`` with that fraction as its
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ import numba
 import numpy as np
 
 from .fingerprint import DEFAULT_N, key_words, keyed, window_hashes
-from .normalize import BatchTokenizer, Tokens, tokenize
+from .normalize import BatchTokenizer, Tokens, join_utf8, tokenize
 from .registry import SHINGLE_N, SHINGLE_SAMPLE, Registry, Segment
 
 
@@ -312,26 +313,36 @@ class Matcher:
         return spans, len(tokens)
 
     def scan_many(self, texts: list[str]) -> list[tuple[list[Span], int]]:
-        """:meth:`scan` for many documents, with one compiled pass for all of them.
+        """:meth:`scan` for many documents, with one compiled pass for all of them."""
+        if not texts:
+            return []
+        data, starts = join_utf8(texts)
+        counts, found = self.scan_batch(data, starts, texts.__getitem__)
+        return [(found.get(k, []), int(n)) for k, n in enumerate(counts.tolist())]
 
-        The batch is tokenized as one text (documents joined by newlines, so
-        each starts a line as it would alone), and the cheap checks — keyed
-        lookups of the sampled 13-word windows, counts of registered 5-word
-        samples — run over every document at once. A document is scanned by
-        itself only for the tenants whose check it passed (a sampled hit;
+    def scan_batch(
+        self, data: np.ndarray, starts: np.ndarray, text_of: Callable[[int], str]
+    ) -> tuple[np.ndarray, dict[int, list[Span]]]:
+        """Scan documents given as UTF-8 joined by newlines, document k starting at byte
+        ``starts[k]``: (each document's token count, the spans of those that have any).
+
+        The batch is tokenized as one text (each document starts a line, as it
+        would alone), and the cheap checks — keyed lookups of the sampled
+        13-word windows, counts of registered 5-word samples — run over every
+        document at once. A document is scanned by itself (its text from
+        ``text_of``) only for the tenants whose check it passed (a sampled hit;
         enough 5-word hits of one item): a tenant whose check fails cannot
         contribute a span, so the result is exactly :meth:`scan`'s.
         """
-        if not texts:
-            return []
+        n_docs = len(starts)
         scratch = self._scratch
         if not hasattr(scratch, "tokenizer"):
             scratch.tokenizer = BatchTokenizer()
             scratch.samples = np.empty((4, 0), dtype=np.uint64)
-        hashes, docs = scratch.tokenizer(texts)
-        counts = np.bincount(docs, minlength=len(texts))
-        verbatim = np.zeros((len(self.tenants), len(texts)), dtype=bool)
-        near = np.zeros((len(self.tenants), len(texts)), dtype=bool)
+        hashes, docs = scratch.tokenizer.joined(data, starts)
+        counts = np.bincount(docs, minlength=n_docs)
+        verbatim = np.zeros((len(self.tenants), n_docs), dtype=bool)
+        near = np.zeros((len(self.tenants), n_docs), dtype=bool)
         if self.tenants and len(hashes):
             samples = scratch.samples
             if samples.shape[1] < len(hashes):
@@ -347,15 +358,17 @@ class Matcher:
                     lo, hi = _bounds(seg.fp, fps)
                     verbatim[k, ngram_docs[hi > lo]] = True
                 if self.config.near_duplicates and t.shingles:
-                    near[k] = self._near_candidates(t, shingles, shingle_docs, len(texts))
-        out: list[tuple[list[Span], int]] = [([], int(c)) for c in counts]
+                    near[k] = self._near_candidates(t, shingles, shingle_docs, n_docs)
+        found: dict[int, list[Span]] = {}
         for i in np.flatnonzero(verbatim.any(axis=0) | near.any(axis=0)).tolist():
-            out[i] = self._scan(
-                texts[i],
+            spans, _ = self._scan(
+                text_of(i),
                 [t for k, t in enumerate(self.tenants) if verbatim[k, i]],
                 [t for k, t in enumerate(self.tenants) if near[k, i]],
             )
-        return out
+            if spans:
+                found[i] = spans
+        return counts, found
 
     def _near_candidates(
         self, t: _Tenant, sampled: np.ndarray, doc_of: np.ndarray, docs: int

@@ -380,14 +380,20 @@ class Tokens:
 
 
 def _resolve_pending(
-    buf: bytes, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray, pending: np.ndarray
+    buf: bytes | np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    hashes: np.ndarray,
+    pending: np.ndarray,
 ) -> None:
     """Hash, in place, the tokens the compiled scan left to Python (NFKC, case folding)."""
     if not pending.any():
         return
     idx = np.flatnonzero(pending)
     words = [
-        _normalize_word(buf[s:e].decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
+        _normalize_word(bytes(buf[s:e]).decode("utf-8", "surrogatepass")).encode(
+            "utf-8", "surrogatepass"
+        )
         for s, e in zip(starts[idx].tolist(), ends[idx].tolist(), strict=True)
     ]
     offsets = np.zeros(len(words) + 1, dtype=np.int64)
@@ -449,22 +455,30 @@ class BatchTokenizer:
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(token hashes, token documents) of the documents, each starting a line."""
-        parts = [utf8(t) for t in texts]
-        data = b"\n".join(parts)
-        buf = np.frombuffer(data, dtype=np.uint8)
-        if buf.shape[0] > self._size:
-            self._alloc(max(buf.shape[0], 2 * self._size))
-        doc_starts = np.zeros(len(parts), dtype=np.int64)
-        if len(parts) > 1:
-            np.cumsum([len(p) + 1 for p in parts[:-1]], out=doc_starts[1:])
+        return self.joined(*join_utf8(texts))
+
+    def joined(self, data: np.ndarray, doc_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`__call__` for documents already encoded: UTF-8 ``data``, the documents
+        joined by newlines, document k starting at byte ``doc_starts[k]``."""
+        if data.shape[0] > self._size:
+            self._alloc(max(data.shape[0], 2 * self._size))
         count = _scan_into(
-            buf, char_classes(), True, doc_starts,
+            data, char_classes(), True, doc_starts,
             self._starts, self._ends, self._hashes, self._pending, self._docs,
         )  # fmt: skip
         hashes = self._hashes[:count]
         pending = self._pending[:count]
         _resolve_pending(data, self._starts[:count], self._ends[:count], hashes, pending)
         return hashes, self._docs[:count]
+
+
+def join_utf8(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The texts as UTF-8 joined by newlines, and the byte where each one starts."""
+    parts = [utf8(t) for t in texts]
+    starts = np.zeros(len(parts), dtype=np.int64)
+    if len(parts) > 1:
+        np.cumsum([len(p) + 1 for p in parts[:-1]], out=starts[1:])
+    return np.frombuffer(b"\n".join(parts), dtype=np.uint8), starts
 
 
 def word_hash(word: str) -> int:
