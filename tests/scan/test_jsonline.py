@@ -26,14 +26,12 @@ def _read(lines: list[bytes], names: tuple[str, ...] = TEXT_FIELDS) -> dict[int,
     """Line number -> text bytes of every line the compiled reader takes."""
     block = b"\n".join(lines)
     buf = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10)
-    out = np.empty(len(buf) + len(lines) + 1, dtype=np.uint8)
-    docs = np.empty((len(lines) + 1, 2), dtype=np.int64)
-    slow = np.empty(len(lines) + 1, dtype=np.int64)
-    n_docs, n_slow, used = read_texts(buf, ends, *field_names(names), out, docs, slow)
-    assert n_docs + n_slow == (len(lines) if block else 0)
-    bounds = [*docs[:n_docs, 1].tolist(), used]
-    return {int(docs[j, 0]): out[bounds[j] : bounds[j + 1] - 1].tobytes() for j in range(n_docs)}
+    out = np.empty(len(buf) + 1, dtype=np.uint8)
+    ends, docs, slow, used = read_texts(buf, len(buf), *field_names(names), out)
+    assert len(docs) + len(slow) == len(ends) == (len(lines) if block else 0)
+    assert ends.tolist() == [*np.flatnonzero(buf == 10).tolist(), len(buf)][: len(ends)]
+    bounds = [*docs[:, 1].tolist(), used]
+    return {int(docs[j, 0]): out[bounds[j] : bounds[j + 1] - 1].tobytes() for j in range(len(docs))}
 
 
 def _orjson_text(line: bytes, names: tuple[str, ...] = TEXT_FIELDS) -> bytes | None:

@@ -206,75 +206,67 @@ def _jsonl(
         pos = f.tell() if shard.start > 0 else 0
         line_no = 0
         for block in _line_blocks(f, batch_bytes):
-            buf = np.frombuffer(block, dtype=np.uint8)
-            ends = np.flatnonzero(buf == 10)
-            count = len(ends) + (0 if buf[-1] == 10 else 1)
-            # Bytes each line takes in the file: its newline too, but for a last line without.
-            sizes = np.diff(ends, prepend=-1)
-            if count > len(ends):
-                sizes = np.append(sizes, len(block) - (ends[-1] + 1 if len(ends) else 0))
-            if shard.end >= 0:
-                # Lines that start at or after the shard's end belong to the next shard.
-                begins = pos + np.cumsum(sizes) - sizes
-                count = int(np.searchsorted(begins, shard.end, side="left"))
-                buf = buf[: int(sizes[:count].sum())]
-            pos += int(sizes[:count].sum())
-            report.bytes += int(sizes[:count].sum())
-            batch = _jsonl_batch(block, buf, ends, line_no, fields, source, report, field)
-            line_no += count
+            # Lines that start at or after the shard's end belong to the next shard.
+            limit = len(block) if shard.end < 0 else shard.end - pos
+            batch, ends = _jsonl_batch(block, limit, line_no, fields, source, report, field)
+            # Bytes the lines take in the file: their newlines too (the last line of
+            # the file may have none).
+            used = min(int(ends[-1]) + 1, len(block)) if len(ends) else 0
+            pos += used
+            report.bytes += used
+            line_no += len(ends)
             report.lines = line_no
             if len(batch):
                 yield batch
-            if count < len(sizes):
+            if used < len(block):
                 return
 
 
 def _jsonl_batch(
     block: memoryview,
-    buf: np.ndarray,
-    ends: np.ndarray,
+    limit: int,
     first_line: int,
     fields: Fields,
     source: Source,
     report: ShardReport,
     field: tuple[np.ndarray, np.ndarray],
-) -> DocBatch:
-    """The documents of the lines in ``buf``: texts found by compiled code, the lines it
-    was not sure of parsed one by one (after the others in the batch)."""
-    lines = len(ends) + 1
-    out = np.empty(buf.shape[0] + lines, dtype=np.uint8)
-    docs = np.empty((lines, 2), dtype=np.int64)
-    slow = np.empty(lines, dtype=np.int64)
-    n_docs, n_slow, used = read_texts(buf, ends, field[0], field[1], out, docs, slow)
-    line_of = docs[:n_docs, 0].tolist()
-    starts = docs[:n_docs, 1]
+) -> tuple[DocBatch, np.ndarray]:
+    """The documents of the lines of ``block`` that start before ``limit``: texts found
+    by compiled code, the lines it was not sure of parsed one by one (after the
+    others in the batch). Also returns where each line ends."""
+    buf = np.frombuffer(block, dtype=np.uint8)
+    # A text is shorter than its line by more than the newline that follows it here.
+    out = np.empty(buf.shape[0] + 1, dtype=np.uint8)
+    ends, docs, slow, used = read_texts(buf, limit, field[0], field[1], out)
+    line_of = docs[:, 0].tolist()
+    starts = docs[:, 1]
     data = out[: max(used - 1, 0)]
+
+    def line(k: int) -> memoryview:
+        return block[int(ends[k - 1]) + 1 if k > 0 else 0 : int(ends[k])]
+
     parsed: list[Document] = []
-    for k in slow[:n_slow].tolist():
-        begin = int(ends[k - 1]) + 1 if k > 0 else 0
-        end = int(ends[k]) if k < len(ends) else len(buf)
-        doc = _parse_line(bytes(block[begin:end]), first_line + k + 1, fields, source, report)
+    for k in slow.tolist():
+        doc = _parse_line(bytes(line(k)), first_line + k + 1, fields, source, report)
         if doc is not None:
             parsed.append(doc)
     if parsed:  # rare: a copy of the batch
         more, more_starts = join_utf8([d.text for d in parsed])
-        gap = 1 if n_docs else 0
+        gap = 1 if len(starts) else 0
         starts = np.concatenate([starts, more_starts + len(data) + gap])
         data = np.concatenate([data, np.array([10] * gap, dtype=np.uint8), more])
     report.documents += len(starts)
 
     def document(j: int) -> Document:
-        if j >= n_docs:
-            return parsed[j - n_docs]
+        if j >= len(line_of):
+            return parsed[j - len(line_of)]
         k = line_of[j]
-        begin = int(ends[k - 1]) + 1 if k > 0 else 0
-        end = int(ends[k]) if k < len(ends) else len(buf)
-        record = orjson.loads(block[begin:end])
+        record = orjson.loads(line(k))
         text = _text_of(record, fields) or ""
         return Document(_id_of(record, fields) or "", text, first_line + k + 1)
 
-    lines_of = np.array(line_of + [d.line - first_line - 1 for d in parsed], dtype=np.int64)
-    return DocBatch(data, starts, lines_of + first_line + 1, document)
+    lines = np.array(line_of + [d.line - first_line - 1 for d in parsed], dtype=np.int64)
+    return DocBatch(data, starts, lines + first_line + 1, document), ends
 
 
 def _parse_line(

@@ -32,7 +32,8 @@ _STRING, _LIST, _OTHER = 1, 2, 3
 
 @numba.njit(cache=True, inline="always")
 def _ws(buf: Any, i: int, end: int) -> int:  # pragma: no cover - compiled
-    while i < end and (buf[i] == 32 or buf[i] == 9 or buf[i] == 13 or buf[i] == 10):
+    """Past JSON whitespace but a newline: nothing is read past the end of a line."""
+    while i < end and (buf[i] == 32 or buf[i] == 9 or buf[i] == 13):
         i += 1
     return i
 
@@ -131,12 +132,15 @@ def _string(
     quote, or -1 if it is not a string we are sure of; ``o`` plus its UTF-8 length
     unescaped). With ``write``, the unescaped bytes go to ``out[o:]``."""
     while True:
-        run = i
-        while i < end and _PLAIN[buf[i]]:
-            i += 1
-        if i > run:
-            if write:
-                copy_bytes(out, o, buf, run, i - run)
+        if write:
+            while i < end and _PLAIN[buf[i]]:
+                out[o] = buf[i]
+                o += 1
+                i += 1
+        else:
+            run = i
+            while i < end and _PLAIN[buf[i]]:
+                i += 1
             o += i - run
         if i >= end:
             return -1, o
@@ -352,17 +356,21 @@ def _line(
     found: Any,
     out: Any,
     o: int,
-) -> int:  # pragma: no cover - compiled
-    """One line: if it is a JSON object whose text we are sure of, that text, unescaped,
-    at ``out[o:]`` and the length; -1 otherwise. Candidate fields are written one
-    after the other as they come; the one that counts is then moved to ``o``.
-    ``found`` is scratch: per field name, its value's kind, place in ``out`` and length.
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """The line at ``start``: if it is a JSON object whose text we are sure of, that
+    text, unescaped, at ``out[o:]``; returns (its length, where the line ends: its
+    newline or ``end``), or (-1, -1). Nothing here reads past a newline (none is
+    valid inside a JSON line), so the line's end is found on the way.
+
+    Candidate fields are written one after the other as they come; the one that
+    counts is then moved to ``o``. ``found`` is scratch: per field name, its
+    value's kind, place in ``out`` and length.
     """
     n_names = name_offsets.shape[0] - 1
     found[:, 0] = 0
     i = _ws(buf, start, end)
     if i >= end or buf[i] != 123:
-        return -1
+        return -1, -1
     i = _ws(buf, i + 1, end)
     at = o
     if i < end and buf[i] == 125:  # {}
@@ -371,17 +379,17 @@ def _line(
         while True:
             after_key = _key(buf, i, end, stack, True)
             if after_key < 0:
-                return -1
+                return -1, -1
             key_end = i + 1  # the key has no escapes: its first quote closes it
             while buf[key_end] != 34:
                 key_end += 1
             field = _field(buf, i + 1, key_end, names, name_offsets)
             i = _ws(buf, after_key, end)
             if i >= end:
-                return -1
+                return -1, -1
             if field >= 0:
                 if found[field, 0] != 0:
-                    return -1  # a repeated field: the last one counts; orjson decides
+                    return -1, -1  # a repeated field: the last one counts; orjson decides
                 if buf[i] == 34:
                     after, written = _string(buf, i + 1, end, out, at, True)
                     found[field, 0] = _STRING
@@ -394,7 +402,7 @@ def _line(
             else:
                 after = _skip_value(buf, i, end, stack)
             if after < 0:
-                return -1
+                return -1, -1
             i = _ws(buf, after, end)
             if i < end and buf[i] == 44:
                 i = _ws(buf, i + 1, end)
@@ -402,9 +410,10 @@ def _line(
             if i < end and buf[i] == 125:
                 i += 1
                 break
-            return -1
-    if _ws(buf, i, end) != end:
-        return -1
+            return -1, -1
+    i = _ws(buf, i, end)
+    if i < end and buf[i] != 10:
+        return -1, -1
     # The first field, in the caller's order, that holds a string or a list is the text.
     for f in range(n_names):
         kind = found[f, 0]
@@ -413,48 +422,67 @@ def _line(
             if src != o:  # a later field won: move it left (a forward copy is safe)
                 for k in range(length):
                     out[o + k] = out[src + k]
-            return length
+            return length, i
         if kind == _LIST:
-            return -1  # transcript turns: joined in Python
-    return -1
+            return -1, -1  # transcript turns: joined in Python
+    return -1, -1
 
 
 @numba.njit(cache=True)
 def read_texts(
-    buf: Any, line_ends: Any, names: Any, name_offsets: Any, out: Any, docs: Any, slow: Any
-) -> tuple[int, int, int]:  # pragma: no cover - compiled
-    """The text of every line of ``buf`` we are sure of, unescaped, into ``out``.
+    buf: Any, limit: int, names: Any, name_offsets: Any, out: Any
+) -> tuple[Any, Any, Any, int]:  # pragma: no cover - compiled
+    """Read the lines of ``buf`` that start before ``limit``: the text of every one we
+    are sure of, unescaped, into ``out``, one after the other, each followed by a
+    newline (``out`` needs room for ``len(buf)`` plus a byte per line).
 
-    ``line_ends`` holds where each line's newline is (the last line may have
-    none: it ends at the end of ``buf``). Texts are written one after the
-    other, each followed by a newline; ``docs[j]`` receives text j's line and
-    its start in ``out``; ``slow`` the lines left to the caller. Returns
-    (texts, slow lines, bytes of ``out`` used). ``out`` needs room for
-    ``len(buf)`` plus a byte per line.
+    Returns (where each line ends: its newline, or the end of ``buf`` for a last
+    line without one; per text, its line and its start in ``out``; the lines
+    left to the caller; the bytes of ``out`` used).
     """
     n = buf.shape[0]
     stack = np.zeros(_MAX_DEPTH, dtype=np.uint8)
     found = np.zeros((name_offsets.shape[0] - 1, 3), dtype=np.int64)
-    n_docs = n_slow = 0
+    ends = np.empty(1024, dtype=np.int64)
+    docs = np.empty((1024, 2), dtype=np.int64)
+    slow = np.empty(16, dtype=np.int64)
+    lines = n_docs = n_slow = 0
     o = 0
     start = 0
-    line = 0
-    while start < n:
-        end = line_ends[line] if line < line_ends.shape[0] else n
-        length = _line(buf, start, end, names, name_offsets, stack, found, out, o)
+    while start < min(n, limit):
+        length, end = _line(buf, start, n, names, name_offsets, stack, found, out, o)
         if length < 0:
-            slow[n_slow] = line
+            end = start
+            while end < n and buf[end] != 10:
+                end += 1
+            if n_slow == slow.shape[0]:
+                slow = _grown(slow)
+            slow[n_slow] = lines
             n_slow += 1
         else:
-            docs[n_docs, 0] = line
+            if n_docs == docs.shape[0]:
+                docs = _grown(docs)
+            docs[n_docs, 0] = lines
             docs[n_docs, 1] = o
             n_docs += 1
             o += length
             out[o] = 10
             o += 1
-        line += 1
+        if lines == ends.shape[0]:
+            ends = _grown(ends)
+        ends[lines] = end
+        lines += 1
         start = end + 1
-    return n_docs, n_slow, o
+    return ends[:lines], docs[:n_docs], slow[:n_slow], o
+
+
+@numba.njit(cache=True)
+def _grown(a: Any) -> Any:  # pragma: no cover - compiled
+    """``a`` in an array twice as long (along its first axis)."""
+    shape = (2 * a.shape[0], *a.shape[1:])
+    b = np.empty(shape, dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
 
 
 def field_names(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
