@@ -511,9 +511,11 @@ class Matcher:
             dense = (samples_in >= 4) & (
                 hits_in >= cfg.near_min_similarity * np.maximum(samples_in, 1)
             )
-            mark = np.zeros(n, dtype=bool)
-            for start in np.flatnonzero(dense).tolist():
-                mark[start : start + width] = True
+            # Every window of a dense region: i is marked when a dense region starts in
+            # (i - width, i] (prefix sums over the starts, not a loop over them).
+            starts = np.concatenate([[0], np.cumsum(dense)])
+            i = np.arange(n)
+            mark = starts[np.minimum(i, len(dense) - 1) + 1] > starts[np.maximum(i - width + 1, 0)]
             for a, b in _runs(mark, 1):
                 # Trim to the first and last registered sample inside the region.
                 inside = np.flatnonzero(hit[a:b])
