@@ -1,4 +1,4 @@
-"""The building blocks for compiled loops: a memcpy, and C calls by address."""
+"""The building blocks for compiled loops: a memcpy, eight-byte words, C calls by address."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numba
 import numpy as np
 import pytest
 
-from trainguard.compiled import c_call_p, c_call_pp, c_call_ppn, copy_bytes
+from trainguard.compiled import c_call_p, c_call_pp, c_call_ppn, copy_bytes, load_u64, store_u64
 
 
 @numba.njit
@@ -44,3 +44,20 @@ def test_c_functions_are_called_by_address() -> None:
     assert number == 42
     assert whole < 0  # "42x" sorts before "42y"
     assert first_two == 0
+
+
+@numba.njit
+def _move_word(src: np.ndarray, frm: int, dst: np.ndarray, at: int) -> int:
+    word = load_u64(src, frm)
+    store_u64(dst, at, word)
+    return word
+
+
+def test_eight_bytes_load_and_store_little_endian_at_any_offset() -> None:
+    src = np.arange(1, 21, dtype=np.uint8)
+    for frm in range(0, 13):
+        dst = np.zeros(24, dtype=np.uint8)
+        word = _move_word(src, frm, dst, frm + 3)
+        assert word == int.from_bytes(src[frm : frm + 8].tobytes(), "little")
+        assert dst[frm + 3 : frm + 11].tobytes() == src[frm : frm + 8].tobytes()
+        assert not dst[: frm + 3].any() and not dst[frm + 11 :].any()

@@ -99,3 +99,48 @@ def _c_call_ppn(typingctx: Any, fn: Any, a: Any, b: Any, n: Any) -> Any:
 c_call_p: Any = _c_call_p
 c_call_pp: Any = _c_call_pp
 c_call_ppn: Any = _c_call_ppn
+
+
+# --- eight bytes at a time ------------------------------------------------------------
+
+
+@intrinsic
+def _load_u64(typingctx: Any, arr: Any, at: Any) -> Any:
+    """``arr[at:at + 8]`` as one little-endian 64-bit word (any alignment; no bounds
+    check: the caller keeps ``at + 8 <= len(arr)``)."""
+    if not isinstance(arr, types.Array) or not isinstance(at, types.Integer):
+        return None
+    sig = types.uint64(arr, at)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        item_pointer: Any = cgutils.get_item_pointer
+        pointer = item_pointer(context, builder, array_type, array, [args[1]])
+        word = builder.bitcast(pointer, ir.IntType(64).as_pointer())
+        return builder.load(word, align=1)
+
+    return sig, codegen
+
+
+@intrinsic
+def _store_u64(typingctx: Any, arr: Any, at: Any, value: Any) -> Any:
+    """``arr[at:at + 8] = value`` as little-endian bytes (any alignment, no bounds check)."""
+    if not isinstance(arr, types.Array) or not isinstance(value, types.Integer):
+        return None
+    sig = types.void(arr, at, value)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> None:
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        item_pointer: Any = cgutils.get_item_pointer
+        pointer = item_pointer(context, builder, array_type, array, [args[1]])
+        word = builder.bitcast(pointer, ir.IntType(64).as_pointer())
+        builder.store(args[2], word, align=1)
+
+    return sig, codegen
+
+
+# Called from compiled code: load_u64(arr, at) -> uint64; store_u64(arr, at, word).
+load_u64: Any = _load_u64
+store_u64: Any = _store_u64

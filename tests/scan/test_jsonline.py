@@ -142,3 +142,14 @@ def test_escapes_and_field_preference() -> None:
     assert taken[2] == b"used when text is not a string"
     assert 3 not in taken
     assert _read(lines[3:], ("body",)) == {0: b"custom field"}
+
+
+@pytest.mark.parametrize("special", ['"', "\\", "\n", "\x01", "é", "😀", "\x7f"])
+def test_a_special_character_at_any_place_in_a_long_string(special: str) -> None:
+    # Plain runs are read eight bytes at a time: the special one may fall anywhere in a word.
+    lines = [
+        json.dumps({"text": "a" * at + special + "b" * (23 - at)}, ensure_ascii=ascii_only).encode()
+        for at in range(24)
+        for ascii_only in (True, False)
+    ]
+    assert _read(lines) == {k: _orjson_text(line) for k, line in enumerate(lines)}

@@ -24,7 +24,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..compiled import copy_bytes
+from ..compiled import copy_bytes, load_u64, store_u64
 
 _MAX_DEPTH = 64  # deeper nesting is left to orjson
 _STRING, _LIST, _OTHER = 1, 2, 3
@@ -124,6 +124,27 @@ def _put_code_point(out: Any, o: int, cp: int) -> int:  # pragma: no cover - com
     return o + 4
 
 
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+
+
+@numba.njit(cache=True, inline="always")
+def _below(word: Any, n: int) -> Any:  # pragma: no cover - compiled
+    """Nonzero when some byte of ``word`` (all below 0x80) is below ``n``."""
+    return (word - _ONES * np.uint64(n)) & ~word & _HIGH
+
+
+@numba.njit(cache=True, inline="always")
+def _special(word: Any) -> bool:  # pragma: no cover - compiled
+    """Whether any of eight bytes is not plain: a quote, a backslash, a control
+    character or a byte of a longer UTF-8 sequence (bit tricks: no branch per byte)."""
+    if word & _HIGH:
+        return True
+    quote = _below(word ^ (_ONES * np.uint64(0x22)), 1)
+    backslash = _below(word ^ (_ONES * np.uint64(0x5C)), 1)
+    return bool(_below(word, 0x20) | quote | backslash)
+
+
 @numba.njit(cache=True)
 def _string(
     buf: Any, i: int, end: int, out: Any, o: int, write: bool
@@ -132,6 +153,15 @@ def _string(
     quote, or -1 if it is not a string we are sure of; ``o`` plus its UTF-8 length
     unescaped). With ``write``, the unescaped bytes go to ``out[o:]``."""
     while True:
+        # Eight plain bytes at a time, then byte by byte up to the next special one.
+        while i + 8 <= end:
+            word = load_u64(buf, i)
+            if _special(word):
+                break
+            if write:
+                store_u64(out, o, word)
+            o += 8
+            i += 8
         if write:
             while i < end and _PLAIN[buf[i]]:
                 out[o] = buf[i]
