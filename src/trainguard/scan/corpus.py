@@ -10,6 +10,7 @@ and counted; the scan goes on.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,6 +159,9 @@ class DocBatch:
     """Documents read together: their texts as UTF-8, joined by newlines (what the batch
     scanner tokenizes), where each one starts, its line, and — on demand, for the
     few documents a scan reports — its id and text.
+
+    ``data`` may live in a buffer the reader reuses: it is valid until the next
+    batch is read (``document`` stays valid).
     """
 
     def __init__(
@@ -236,7 +240,7 @@ def _jsonl_batch(
     others in the batch). Also returns where each line ends."""
     buf = np.frombuffer(block, dtype=np.uint8)
     # A text is shorter than its line by more than the newline that follows it here.
-    out = np.empty(buf.shape[0] + 1, dtype=np.uint8)
+    out = _scratch(buf.shape[0] + 1)
     ends, docs, slow, used = read_texts(buf, limit, field[0], field[1], out)
     line_of = docs[:, 0].tolist()
     starts = docs[:, 1]
@@ -267,6 +271,19 @@ def _jsonl_batch(
 
     lines = np.array(line_of + [d.line - first_line - 1 for d in parsed], dtype=np.int64)
     return DocBatch(data, starts, lines + first_line + 1, document), ends
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int) -> np.ndarray:
+    """A byte buffer reused from block to block (per thread): a fresh one of megabytes
+    would page-fault its way through every block."""
+    buf: np.ndarray | None = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.shape[0] < size:
+        buf = np.empty(size, dtype=np.uint8)
+        _SCRATCH.buf = buf
+    return buf[:size]
 
 
 def _parse_line(
