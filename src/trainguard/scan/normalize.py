@@ -397,7 +397,7 @@ def _resolve_pending(
     if not pending.any():
         return
     idx = np.flatnonzero(pending)
-    view = memoryview(buf)
+    view = memoryview(buf if isinstance(buf, bytes) else buf.data)
     words = [
         _normalized_utf8(bytes(view[s:e]))
         for s, e in zip(starts[idx].tolist(), ends[idx].tolist(), strict=True)
