@@ -16,8 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
@@ -114,6 +112,11 @@ class Store:
 
     def init(self) -> None:
         """Create or upgrade the schema (Alembic) and the log's identity."""
+        # Imported here: Alembic takes a third of a second to import, and only
+        # `init` needs it — not every command a user types.
+        from alembic import command
+        from alembic.config import Config
+
         cfg = Config()
         script = resources.files("trainguard.store") / "migrations"
         cfg.set_main_option("script_location", str(script))
