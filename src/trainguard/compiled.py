@@ -1,4 +1,9 @@
-"""Building blocks for compiled (numba) loops that numba does not provide."""
+"""Building blocks for compiled (numba) loops that numba does not provide.
+
+numba's disk cache keys a compiled function on its own source file only: after
+changing an intrinsic here, delete the ``__pycache__/*.nbi``/``*.nbc`` files of
+the modules that use it, or they keep running the old machine code.
+"""
 
 from __future__ import annotations
 
@@ -104,6 +109,14 @@ c_call_ppn: Any = _c_call_ppn
 # --- eight bytes at a time ------------------------------------------------------------
 
 
+def _word_pointer(context: Any, builder: Any, array_type: Any, array: Any, at: Any) -> Any:
+    """An i64 pointer to byte ``at`` of the array (for unaligned eight-byte access)."""
+    value = context.make_array(array_type)(context, builder, array)
+    item_pointer: Any = cgutils.get_item_pointer
+    pointer = item_pointer(context, builder, array_type, value, [at])
+    return builder.bitcast(pointer, ir.IntType(64).as_pointer())
+
+
 @intrinsic
 def _load_u64(typingctx: Any, arr: Any, at: Any) -> Any:
     """``arr[at:at + 8]`` as one little-endian 64-bit word (any alignment; no bounds
@@ -113,11 +126,7 @@ def _load_u64(typingctx: Any, arr: Any, at: Any) -> Any:
     sig = types.uint64(arr, at)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        item_pointer: Any = cgutils.get_item_pointer
-        pointer = item_pointer(context, builder, array_type, array, [args[1]])
-        word = builder.bitcast(pointer, ir.IntType(64).as_pointer())
+        word = _word_pointer(context, builder, signature.args[0], args[0], args[1])
         return builder.load(word, align=1)
 
     return sig, codegen
@@ -131,11 +140,7 @@ def _store_u64(typingctx: Any, arr: Any, at: Any, value: Any) -> Any:
     sig = types.void(arr, at, value)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> None:
-        array_type = signature.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        item_pointer: Any = cgutils.get_item_pointer
-        pointer = item_pointer(context, builder, array_type, array, [args[1]])
-        word = builder.bitcast(pointer, ir.IntType(64).as_pointer())
+        word = _word_pointer(context, builder, signature.args[0], args[0], args[1])
         builder.store(args[2], word, align=1)
 
     return sig, codegen
