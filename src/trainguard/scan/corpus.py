@@ -273,6 +273,13 @@ def _jsonl_batch(
     return DocBatch(data, starts, lines + first_line + 1, document), ends
 
 
+def warm_up() -> None:
+    """Load the JSONL reader's compiled code in this process, so that workers forked
+    from it inherit the code instead of each loading it."""
+    buf = np.frombuffer(b'{"text": "warm up"}', dtype=np.uint8)
+    read_texts(buf, len(buf), *field_names(TEXT_FIELDS), np.empty(len(buf) + 1, np.uint8))
+
+
 _SCRATCH = threading.local()
 
 

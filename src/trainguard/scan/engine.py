@@ -30,6 +30,7 @@ from .corpus import (
     ShardReport,
     plan_shards,
     read_batches,
+    warm_up,
 )
 from .keys import KeyRing
 from .matcher import Matcher, ScanConfig
@@ -135,6 +136,7 @@ def local_engine(
     # Load the compiled kernels and the character table once, here: workers forked
     # from this process inherit them instead of each paying a third of a second.
     _matcher(options).scan_many(["warm up"])
+    warm_up()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # map keeps shard order; results stream back as they are done in order.
         yield from pool.map(scan_shard, shards, [options] * len(shards))
