@@ -6,9 +6,13 @@ from __future__ import annotations
 import random
 import re
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trainguard.scan import KeyRing, Matcher, Registry, ScanConfig, tokenize
+from trainguard.scan.matcher import _runs
 
 from .conftest import is_ami
 
@@ -178,3 +182,32 @@ def test_a_batch_is_scanned_exactly_as_each_document_alone(
     assert [([s.to_json() for s in sp], n) for sp, n in matcher.scan_many(docs)] == [
         ([s.to_json() for s in sp], n) for sp, n in (matcher.scan(d) for d in docs)
     ]
+
+
+@given(
+    st.lists(st.sampled_from([0, 1, 2]), min_size=0, max_size=300),
+    st.integers(1, 80),
+    st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+)
+def test_dense_regions_are_the_runs_of_dense_windows_trimmed_to_hits(
+    kinds: list[int], width: int, similarity: float
+) -> None:
+    from trainguard.scan.matcher import _dense_regions
+
+    sampled = np.array([k > 0 for k in kinds], dtype=bool)  # 0: not sampled, 2: a hit
+    hit = np.array([k == 2 for k in kinds], dtype=bool)
+    expected = []
+    if len(kinds) >= width:
+        dense = [
+            (s := int(sampled[i : i + width].sum())) >= 4
+            and int(hit[i : i + width].sum()) >= similarity * max(s, 1)
+            for i in range(len(kinds) - width + 1)
+        ]
+        mark = np.zeros(len(kinds), dtype=bool)
+        for i, d in enumerate(dense):
+            mark[i : i + width] |= d
+        for a, b in _runs(mark, 1):
+            inside = np.flatnonzero(hit[a:b])
+            if len(inside):
+                expected.append([a + int(inside[0]), a + int(inside[-1]) + 1])
+    assert _dense_regions(hit, sampled, width, similarity).tolist() == expected

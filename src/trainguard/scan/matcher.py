@@ -277,6 +277,58 @@ def _item_hits(segments: list[Segment], queries: np.ndarray) -> dict[int, int]:
     return out
 
 
+@numba.njit(cache=True)
+def _dense_regions(
+    hit: Any, sampled: Any, width: int, similarity: float
+) -> Any:  # pragma: no cover - compiled
+    """Regions where registered samples are dense: [a, b) of each, trimmed to its first
+    and last hit.
+
+    A run of ``width`` windows is dense when it holds at least 4 samples and
+    ``similarity`` of them are hits; overlapping dense runs make one region.
+    """
+    n = hit.shape[0]
+    out = np.empty((n // 2 + 1, 2), dtype=np.int64)  # regions are apart: at most n/2
+    count = 0
+    if n < width:
+        return out[:0]
+    hits_in = samples_in = 0
+    for k in range(width - 1):
+        hits_in += hit[k]
+        samples_in += sampled[k]
+    start = -1  # the region being built, or -1
+    end = 0  # its windows so far: [start, end)
+    for s in range(n - width + 1):
+        hits_in += hit[s + width - 1]
+        samples_in += sampled[s + width - 1]
+        if samples_in >= 4 and hits_in >= similarity * max(samples_in, 1):
+            if start >= 0 and s > end:  # a gap: the region before is complete
+                count = _trimmed(hit, start, end, out, count)
+                start = -1
+            if start < 0:
+                start = s
+            end = s + width
+        hits_in -= hit[s]
+        samples_in -= sampled[s]
+    if start >= 0:
+        count = _trimmed(hit, start, end, out, count)
+    return out[:count]
+
+
+@numba.njit(cache=True, inline="always")
+def _trimmed(hit: Any, a: int, b: int, out: Any, count: int) -> int:  # pragma: no cover
+    """Add region [a, b) trimmed to its first and last hit (none: no region)."""
+    while a < b and not hit[a]:
+        a += 1
+    while b > a and not hit[b - 1]:
+        b -= 1
+    if a == b:
+        return count
+    out[count, 0] = a
+    out[count, 1] = b
+    return count + 1
+
+
 def _runs(mask: np.ndarray, min_length: int) -> list[tuple[int, int]]:
     """[start, end) of every run of True of at least min_length."""
     if not mask.any():
@@ -497,29 +549,10 @@ class Matcher:
             ordinary = held >= cfg.common_items
             sampled &= ~ordinary
             hit = (held > 0) & ~ordinary
-            if hit.sum() < 2:
+            if hit.sum() < 2 or len(fps) < cfg.near_min_tokens:
                 continue
-            # Density of registered samples among sampled windows, over a sliding region.
-            width = cfg.near_min_tokens
-            cs_hit = np.concatenate([[0], np.cumsum(hit)])
-            cs_all = np.concatenate([[0], np.cumsum(sampled)])
-            n = len(fps)
-            if n < width:
-                continue
-            hits_in = cs_hit[width:] - cs_hit[:-width]
-            samples_in = cs_all[width:] - cs_all[:-width]
-            dense = (samples_in >= 4) & (
-                hits_in >= cfg.near_min_similarity * np.maximum(samples_in, 1)
-            )
-            # Every window of a dense region: i is marked when a dense region starts in
-            # (i - width, i] (prefix sums over the starts, not a loop over them).
-            starts = np.concatenate([[0], np.cumsum(dense)])
-            i = np.arange(n)
-            mark = starts[np.minimum(i, len(dense) - 1) + 1] > starts[np.maximum(i - width + 1, 0)]
-            for a, b in _runs(mark, 1):
-                # Trim to the first and last registered sample inside the region.
-                inside = np.flatnonzero(hit[a:b])
-                a, b = a + int(inside[0]), a + int(inside[-1]) + 1
+            regions = _dense_regions(hit, sampled, cfg.near_min_tokens, cfg.near_min_similarity)
+            for a, b in regions.tolist():
                 first, last = a, b - 1 + SHINGLE_N - 1
                 if last - first + 1 < cfg.near_min_tokens // 2:
                     continue
