@@ -373,13 +373,15 @@ class Matcher:
         return self._scan(text, self.tenants, self.tenants)
 
     def _scan(
-        self, text: str, verbatim: list[_Tenant], near: list[_Tenant]
+        self, text: str, verbatim: list[_Tenant], near: list[_Tenant], sampled_hit: bool = False
     ) -> tuple[list[Span], int]:
-        """:meth:`scan`, looking for verbatim copies and near-duplicates of these tenants."""
+        """:meth:`scan`, looking for verbatim copies and near-duplicates of these tenants.
+        ``sampled_hit``: each of the ``verbatim`` tenants is known to hold one of the
+        sampled windows (a batch checked them), so that check is not made again."""
         tokens = tokenize(text)
         if not self.tenants or len(tokens) < DEFAULT_N:
             return [], len(tokens)
-        spans = self._verbatim(tokens, verbatim)
+        spans = self._verbatim(tokens, verbatim, sampled_hit)
         if self.config.near_duplicates:
             spans += self._near(tokens, spans, near)
         spans = [s for s in spans if s.confidence >= self.config.min_confidence]
@@ -439,6 +441,7 @@ class Matcher:
                 text_of(i),
                 [t for k, t in enumerate(self.tenants) if verbatim[k, i]],
                 [t for k, t in enumerate(self.tenants) if near[k, i]],
+                sampled_hit=True,
             )
             if spans:
                 found[i] = spans
@@ -475,14 +478,14 @@ class Matcher:
 
     # --- verbatim -----------------------------------------------------------------------
 
-    def _verbatim(self, tokens: Tokens, tenants: list[_Tenant]) -> list[Span]:
+    def _verbatim(self, tokens: Tokens, tenants: list[_Tenant], sampled_hit: bool) -> list[Span]:
         cfg = self.config
         windows = window_hashes(tokens.hashes, DEFAULT_N)
         sampled = windows[:: cfg.stride].copy()
         members: dict[str, np.ndarray] = {}
         common = np.zeros(len(windows), dtype=bool)
         for t in tenants:
-            if not _lookup(t.ngrams, keyed(sampled, t.k0, t.k1)).any():
+            if not sampled_hit and not _lookup(t.ngrams, keyed(sampled, t.k0, t.k1)).any():
                 continue
             held = _item_counts(t.ngrams, keyed(windows, t.k0, t.k1))
             member = held > 0
