@@ -256,13 +256,23 @@ def _item_counts(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
     return counts
 
 
+def _holders(segment: Segment, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (query, item) pair of a lookup: for each query i, each item code registered
+    in ``segment.item[lo[i]:hi[i]]``, as two parallel arrays."""
+    held = hi - lo
+    found = np.flatnonzero(held)
+    reps = held[found]
+    queries = np.repeat(found, reps)
+    # The positions lo[i], lo[i] + 1, ... hi[i] - 1 of every found query, in one array.
+    at = np.repeat(lo[found] - (np.cumsum(reps) - reps), reps) + np.arange(int(reps.sum()))
+    return queries, np.asarray(segment.item)[at].astype(np.int64)
+
+
 def _items(segments: list[Segment], queries: np.ndarray) -> set[int]:
     """Every item code registered for any of the queries."""
     out: set[int] = set()
     for s in segments:
-        lo, hi = _bounds(s.fp, queries)
-        for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
-            out.update(np.asarray(s.item[a:b]).tolist())
+        out.update(_holders(s, *_bounds(s.fp, queries))[1].tolist())
     return out
 
 
@@ -270,10 +280,9 @@ def _item_hits(segments: list[Segment], queries: np.ndarray) -> dict[int, int]:
     """For each item, how many of the queries it holds."""
     out: dict[int, int] = {}
     for s in segments:
-        lo, hi = _bounds(s.fp, queries)
-        for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
-            for code in np.asarray(s.item[a:b]).tolist():
-                out[code] = out.get(code, 0) + 1
+        codes, counts = np.unique(_holders(s, *_bounds(s.fp, queries))[1], return_counts=True)
+        for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
+            out[code] = out.get(code, 0) + count
     return out
 
 
@@ -460,16 +469,11 @@ class Matcher:
         fps = keyed(sampled, t.k0, t.k1)
         for seg in t.shingles:
             lo, hi = _bounds(seg.fp, fps)
-            held = hi - lo
-            useful = np.flatnonzero((held > 0) & (held < cfg.common_items))
-            if len(useful) < cfg.near_min_hits:
+            ordinary = hi - lo >= cfg.common_items  # a phrase of many items counts for nothing
+            hi[ordinary] = lo[ordinary]
+            if np.count_nonzero(hi > lo) < cfg.near_min_hits:
                 continue
-            reps = held[useful]
-            rows = np.repeat(useful, reps)
-            at = np.repeat(lo[useful], reps) + (
-                np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-            )
-            items = np.asarray(seg.item)[at].astype(np.int64)
+            rows, items = _holders(seg, lo, hi)
             pair = doc_of[rows] * (int(items.max()) + 1) + items
             keys, per_pair = np.unique(pair, return_counts=True)
             strong = keys[per_pair >= cfg.near_min_hits] // (int(items.max()) + 1)
