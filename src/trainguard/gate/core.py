@@ -186,11 +186,12 @@ class Gate:
         collected = pa.array(micros, pa.int64(), mask=micros == NULL_TIME).cast(
             pa.timestamp("us", tz="UTC")
         )
+        categories = CategorySets(effective)
         manifest = pa.RecordBatch.from_arrays(
             [
                 ids,
                 meta_cols["tenant"],
-                _sorted_sets(effective),
+                categories.per_row,
                 collected,
                 subjects,
                 derived if derived is not None else _empty_lists(n),
@@ -204,7 +205,7 @@ class Gate:
             ],
             schema=MANIFEST_SCHEMA,
         )
-        self._count(manifest)
+        self._count(manifest, categories)
         return GateBatch(batch.filter(allowed), manifest, leaf_hashes(manifest))
 
     # --- helpers ----------------------------------------------------------------------
@@ -239,19 +240,23 @@ class Gate:
                 )
         return cats
 
-    def _count(self, manifest: pa.RecordBatch) -> None:
+    def _count(self, manifest: pa.RecordBatch, categories: CategorySets) -> None:
+        """Counts by category set × allowed × reason (a record with two reasons counts
+        under both), and the policy versions the decisions rested on."""
         reasons = manifest.column("reasons")
-        parents = pc.list_parent_indices(reasons)
-        table = pa.table(
-            {
-                "category": pc.binary_join(manifest.column("categories"), "+").take(parents),
-                "allowed": manifest.column("allowed").take(parents),
-                "reason": pc.list_flatten(reasons),
-            }
-        )
-        grouped = table.group_by(["category", "allowed", "reason"]).aggregate([("reason", "count")])
-        for row in grouped.to_pylist():
-            self.counts[(row["category"], row["allowed"], row["reason"])] += row["reason_count"]
+        parents = np.asarray(pc.list_parent_indices(reasons).to_numpy(zero_copy_only=False))
+        reason = pc.dictionary_encode(pc.list_flatten(reasons))
+        reason_codes = np.asarray(reason.indices.to_numpy(zero_copy_only=False), np.int64)
+        allowed = np.asarray(manifest.column("allowed").to_numpy(zero_copy_only=False), bool)
+        n_reasons = max(len(reason.dictionary), 1)
+        key = (categories.codes[parents] * 2 + allowed[parents]) * n_reasons + reason_codes
+        counts = np.bincount(key, minlength=len(categories.labels) * 2 * n_reasons)
+        names = reason.dictionary.to_pylist()
+        for k in np.flatnonzero(counts).tolist():
+            count = int(counts[k])
+            rest, r = divmod(k, n_reasons)
+            category, a = divmod(rest, 2)
+            self.counts[(categories.labels[category], bool(a), names[r])] += count
         for name in ("policy_at_use", "policy_at_collection"):
             self.policy_hashes.update(h for h in pc.unique(manifest.column(name)).to_pylist() if h)
 
@@ -298,12 +303,16 @@ def id_lists(batch: pa.RecordBatch, name: str | None, n: int, source: str) -> pa
     return lists
 
 
-def _sorted_sets(lists: pa.Array) -> pa.Array:
-    """Each list sorted with duplicates removed (worked out once per distinct list)."""
-    key = pc.binary_join(lists, "\x1f")
-    enc = pc.dictionary_encode(key)
-    distinct = [sorted(set(k.split("\x1f"))) if k else [] for k in enc.dictionary.to_pylist()]
-    return pa.array(distinct, _STR_LIST).take(enc.indices)
+class CategorySets:
+    """Each record's categories as a sorted set (worked out once per distinct list), a
+    code per distinct list, and each code's label (the set joined by ``+``)."""
+
+    def __init__(self, lists: pa.Array) -> None:
+        enc = pc.dictionary_encode(pc.binary_join(lists, "\x1f"))
+        distinct = [sorted(set(k.split("\x1f"))) if k else [] for k in enc.dictionary.to_pylist()]
+        self.per_row = pa.array(distinct, _STR_LIST).take(enc.indices)
+        self.codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
+        self.labels = ["+".join(d) for d in distinct]
 
 
 def categories_by_id(manifests: Iterable[pa.Table]) -> Mapping[str, tuple[str, ...]]:
