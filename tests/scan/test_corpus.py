@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trainguard.scan.corpus import Fields, ShardReport, plan_shards, read_documents
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trainguard.scan.corpus import Fields, ShardReport, plan_shards, read_batches, read_documents
 
 
 def _corpus(path: Path) -> dict[int, str]:
@@ -65,3 +68,35 @@ def test_broken_lines_that_would_parse_together_are_each_reported(tmp_path: Path
     docs = list(read_documents(shard, Fields(), report))
     assert [(d.line, d.text) for d in docs] == [(4, "d")]
     assert [m.line for m in report.malformed] == [1, 2, 3]
+
+
+def test_parquet_text_is_batched_from_arrow_buffers_with_every_row_accounted_for(
+    tmp_path: Path,
+) -> None:
+    """Rows go to the scanner straight from Arrow's buffers; a null or a value that is not
+    UTF-8 (Parquet readers do not check) is reported at its row, the rest read."""
+    texts: list[bytes | None] = [f"document {i} ".encode() * (i % 7) for i in range(300)]
+    texts[5], texts[77] = None, b"broken \xff\xfe text"
+    raw = pa.array(texts, pa.binary())
+    column = pa.Array.from_buffers(pa.string(), len(raw), raw.buffers(), raw.null_count)
+    path = tmp_path / "c.parquet"
+    ids = pa.array([f"d{i}" for i in range(300)])
+    pq.write_table(pa.table({"id": ids, "text": column}), path, row_group_size=120)
+    (shard,) = plan_shards([str(path)])
+    report = ShardReport()
+    seen = []
+    batches = 0
+    for batch in read_batches(shard, Fields(), report, batch_bytes=500):
+        batches += 1  # each batch is checked before the next is read: they share a buffer
+        for k in range(len(batch)):
+            doc = batch.document(k)
+            start = int(batch.starts[k])
+            assert batch.data[start : start + len(doc.text.encode())].tobytes() == doc.text.encode()
+            seen.append((int(batch.lines[k]), doc.doc_id, doc.text))
+    expected = [(i + 1, f"d{i}", t.decode()) for i, t in enumerate(texts) if i not in (5, 77)]
+    assert seen == expected
+    assert [(m.line, m.problem) for m in report.malformed] == [
+        (6, "text is not text"),
+        (78, "text is not valid UTF-8"),
+    ]
+    assert report.documents == 298 and report.lines == 300 and batches > 3

@@ -21,8 +21,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrowbuffers import value_buffers
 from ..hashing import sha256_many
-from .buffers import value_buffers
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 

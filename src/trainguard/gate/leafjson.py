@@ -19,8 +19,8 @@ import numba
 import numpy as np
 import pyarrow as pa
 
+from ..arrowbuffers import value_buffers
 from ..compiled import copy_bytes
-from .buffers import value_buffers
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _SHORT = np.zeros(32, dtype=np.uint8)  # control character -> its one-letter escape, or 0

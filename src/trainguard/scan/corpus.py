@@ -15,10 +15,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..arrowbuffers import value_buffers
+from ..compiled import copy_bytes
 from ..errors import InputError
 from ..sources import Format, Source, expand_sources
 from .jsonline import field_names, read_texts
@@ -126,9 +130,17 @@ def read_batches(
     shard: Shard, fields: Fields, report: ShardReport, batch_bytes: int = BATCH_BYTES
 ) -> Iterator[DocBatch]:
     """The documents of one shard in batches of about ``batch_bytes`` of text, ready
-    for the batch scanner; malformed records go into ``report``."""
+    for the batch scanner; malformed records go into ``report``.
+
+    A batch's ``data`` is only valid until the next batch is read: the reader
+    writes every batch into the same buffer (fresh megabytes per batch would
+    page-fault their way through every one). Use each batch before asking for
+    the next; ``document(k)`` stays valid."""
     if shard.source.format == "jsonl":
         yield from _jsonl(shard, fields, report, batch_bytes)
+        return
+    if shard.source.format == "parquet":
+        yield from _parquet_batches(shard, fields, report, batch_bytes)
         return
     docs: list[Document] = []
     size = 0
@@ -334,6 +346,124 @@ def _line_blocks(f: Any, block: int = 1 << 20) -> Iterator[memoryview]:
 
 
 def _parquet(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Document]:
+    row = 0
+    for table, text_col, id_col in _row_groups(shard, fields, report):
+        yield from _group_documents(table, text_col, id_col, row, shard.source, report)
+        row += table.num_rows
+        report.lines = row
+
+
+def _parquet_batches(
+    shard: Shard, fields: Fields, report: ShardReport, batch_bytes: int
+) -> Iterator[DocBatch]:
+    """A Parquet shard's documents in batches. A text column of strings goes from
+    Arrow's buffers to the batch in one compiled copy (no Python strings); any
+    other (transcript turns) is read row by row."""
+    row = 0
+    for table, text_col, id_col in _row_groups(shard, fields, report):
+        text = table.column(text_col).combine_chunks()
+        if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+            yield from _string_batches(
+                table, text, text_col, id_col, row, shard, report, batch_bytes
+            )
+        else:
+            docs = _group_documents(table, text_col, id_col, row, shard.source, report)
+            for k in range(0, len(docs), 1024):
+                yield DocBatch.of(docs[k : k + 1024])
+        row += table.num_rows
+        report.lines = row
+
+
+def _string_batches(
+    table: pa.Table,
+    text: pa.Array,
+    text_col: str,
+    id_col: str | None,
+    first_row: int,
+    shard: Shard,
+    report: ShardReport,
+    batch_bytes: int,
+) -> Iterator[DocBatch]:
+    valid = _valid(text)
+    problems = {k: f"{text_col} is not text" for k in np.flatnonzero(~valid).tolist()}
+    # Parquet readers do not check that text is UTF-8; the tokenizer relies on it.
+    problems.update((k, f"{text_col} is not valid UTF-8") for k in _not_utf8(text).tolist())
+    for k, problem in sorted(problems.items()):  # reported, skipped
+        valid[k] = False
+        report.malformed.append(Malformed(shard.source.url, first_row + k + 1, problem))
+    offsets, data = value_buffers(text)
+    rows = np.flatnonzero(valid)
+    report.documents += len(rows)
+    if not len(rows):
+        return
+    # A batch ends with the document that takes the text past a multiple of batch_bytes.
+    ends = offsets[rows + 1] - offsets[0]
+    marks = np.arange(batch_bytes, max(int(ends[-1]), 1) + batch_bytes, batch_bytes)
+    lo = 0
+    for hi in np.unique(np.minimum(np.searchsorted(ends, marks) + 1, len(rows))).tolist():
+        chosen = rows[lo:hi]
+        starts = np.empty(len(chosen), dtype=np.int64)
+        size = int((offsets[chosen + 1] - offsets[chosen]).sum()) + len(chosen) - 1
+        out = _scratch(size + 1)[:size]
+        _join_lines(data, offsets, chosen, out, starts)
+
+        def document(j: int, chosen: np.ndarray = chosen) -> Document:
+            k = int(chosen[j])
+            doc_id = table.column(id_col)[k].as_py() if id_col else None
+            return Document(
+                "" if doc_id is None else str(doc_id), text[k].as_py(), first_row + k + 1
+            )
+
+        yield DocBatch(out, starts, chosen + first_row + 1, document)
+        lo = hi
+
+
+@numba.njit(cache=True)
+def _join_lines(
+    data: Any, offsets: Any, rows: Any, out: Any, starts: Any
+) -> None:  # pragma: no cover - compiled
+    """Values ``rows`` of a string array into ``out``, newline-separated (each document
+    starts a line, as the tokenizer expects); ``starts`` receives where each begins."""
+    o = 0
+    for j in range(rows.shape[0]):
+        if j > 0:
+            out[o] = 10
+            o += 1
+        a, b = offsets[rows[j]], offsets[rows[j] + 1]
+        starts[j] = o
+        copy_bytes(out, o, data, a, b - a)
+        o += b - a
+
+
+def _not_utf8(text: pa.Array) -> np.ndarray:
+    """Rows of a string array that are not valid UTF-8 (checked one by one only when
+    Arrow's check of the whole array fails)."""
+    try:
+        text.validate(full=True)
+        return np.zeros(0, dtype=np.int64)
+    except pa.ArrowInvalid:
+        values = text.cast(pa.binary()).to_pylist()
+        return np.array([k for k, v in enumerate(values) if v is not None and not _utf8(v)])
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _valid(col: pa.Array) -> np.ndarray:
+    if col.null_count == 0:
+        return np.ones(len(col), dtype=bool)
+    return np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _row_groups(
+    shard: Shard, fields: Fields, report: ShardReport
+) -> Iterator[tuple[pa.Table, str, str | None]]:
+    """Each row group of a Parquet shard (its text and id columns), counted in bytes."""
     source = shard.source
     with source.open() as f:
         pf = pq.ParquetFile(f, pre_buffer=False)
@@ -344,24 +474,45 @@ def _parquet(shard: Shard, fields: Fields, report: ShardReport) -> Iterator[Docu
                 f"{source.url}: no text column ({fields.text or ' or '.join(TEXT_FIELDS)})"
             )
         id_col = fields.id or next((n for n in ID_FIELDS if n in names), None)
-        cols = [text_col] + ([id_col] if id_col and id_col in names else [])
-        row = 0
+        id_col = id_col if id_col and id_col in names else None
+        cols = [text_col] + ([id_col] if id_col else [])
         end = pf.num_row_groups if shard.end < 0 else shard.end
         for g in range(shard.start, end):
             table = pf.read_row_group(g, columns=cols)
             report.bytes += table.nbytes
-            texts = table.column(text_col).to_pylist()
-            ids = table.column(id_col).to_pylist() if len(cols) > 1 else [None] * len(texts)
-            for doc_id, value in zip(ids, texts, strict=True):
-                row += 1
-                text = (
-                    value
-                    if isinstance(value, str)
-                    else (transcript_text(value) if isinstance(value, list) else None)
-                )
-                if text is None:
-                    report.malformed.append(Malformed(source.url, row, f"{text_col} is not text"))
-                    continue
-                report.documents += 1
-                yield Document("" if doc_id is None else str(doc_id), text, row)
-        report.lines = row
+            yield table, text_col, id_col
+
+
+def _group_documents(
+    table: pa.Table,
+    text_col: str,
+    id_col: str | None,
+    first_row: int,
+    source: Source,
+    report: ShardReport,
+) -> list[Document]:
+    """The documents of a row group, row by row (text, or transcript turns)."""
+    column = table.column(text_col)
+    ids = table.column(id_col).to_pylist() if id_col else [None] * table.num_rows
+    docs = []
+    for k, doc_id in enumerate(ids):
+        try:
+            value = column[k].as_py()
+        except UnicodeDecodeError:
+            report.malformed.append(
+                Malformed(source.url, first_row + k + 1, f"{text_col} is not valid UTF-8")
+            )
+            continue
+        text = (
+            value
+            if isinstance(value, str)
+            else (transcript_text(value) if isinstance(value, list) else None)
+        )
+        if text is None:
+            report.malformed.append(
+                Malformed(source.url, first_row + k + 1, f"{text_col} is not text")
+            )
+            continue
+        report.documents += 1
+        docs.append(Document("" if doc_id is None else str(doc_id), text, first_row + k + 1))
+    return docs
