@@ -100,3 +100,16 @@ def test_parquet_text_is_batched_from_arrow_buffers_with_every_row_accounted_for
         (78, "text is not valid UTF-8"),
     ]
     assert report.documents == 298 and report.lines == 300 and batches > 3
+
+
+def test_crlf_lines_read_as_lf_lines(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    rows = [{"id": f"d{i}", "text": f"line {i}\r\nof text"} for i in range(5)]
+    path.write_bytes(b"".join(json.dumps(r).encode() + b"\r\n" for r in rows))
+    (shard,) = plan_shards([str(path)])
+    report = ShardReport()
+    docs = list(read_documents(shard, Fields(), report))
+    assert [(d.line, d.doc_id, d.text) for d in docs] == [
+        (i + 1, r["id"], r["text"]) for i, r in enumerate(rows)
+    ]
+    assert report.malformed == [] and report.bytes == path.stat().st_size
