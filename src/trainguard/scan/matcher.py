@@ -218,20 +218,22 @@ def _batch_samples(
     r_n = np.uint64(0)
     r_s = np.uint64(0)
     first = 0
+    next_ngram = DEFAULT_N - 1  # the token that ends the next sampled 13-word window
     n_out = 0
     s_out = 0
     for t in range(hashes.shape[0]):
         h = hashes[t]
         if t > 0 and docs[t] != docs[t - 1]:
             first = t
+            next_ngram = t + DEFAULT_N - 1
         r_n = r_n * base + h
         r_s = r_s * base + h
         if t >= DEFAULT_N:
             r_n -= hashes[t - DEFAULT_N] * pow_n
         if t >= SHINGLE_N:
             r_s -= hashes[t - SHINGLE_N] * pow_s
-        start = t - DEFAULT_N + 1
-        if start >= first and (start - first) % stride == 0:
+        if t == next_ngram:  # windows starting at first, first + stride, ... (no division)
+            next_ngram += stride
             ngrams[n_out] = r_n
             ngram_docs[n_out] = docs[t]
             n_out += 1
