@@ -211,3 +211,25 @@ def test_dense_regions_are_the_runs_of_dense_windows_trimmed_to_hits(
             if len(inside):
                 expected.append([a + int(inside[0]), a + int(inside[-1]) + 1])
     assert _dense_regions(hit, sampled, width, similarity).tolist() == expected
+
+
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 5)), max_size=60), st.data())
+def test_the_items_of_a_lookup_are_every_item_registered_for_each_hit(
+    entries: list[tuple[int, int]], data: st.DataObject
+) -> None:
+    from trainguard.scan.matcher import _bounds, _holders, _item_hits, _items
+    from trainguard.scan.registry import Segment
+
+    entries.sort()
+    fp = np.array([f for f, _ in entries], dtype=np.uint64)
+    item = np.array([i for _, i in entries], dtype=np.uint32)
+    segment = Segment("s", "t", "ngram", len(entries), fp, item)
+    queries = np.array(data.draw(st.lists(st.integers(0, 35), max_size=20)), dtype=np.uint64)
+    rows, codes = _holders(segment, *_bounds(fp, queries))
+    expected = [(q, i) for q, v in enumerate(queries.tolist()) for f, i in entries if f == v]
+    assert list(zip(rows.tolist(), codes.tolist(), strict=True)) == expected
+    assert _items([segment], queries) == {i for _, i in expected}
+    hits: dict[int, int] = {}
+    for _, i in expected:
+        hits[i] = hits.get(i, 0) + 1
+    assert _item_hits([segment], queries) == hits
