@@ -394,7 +394,7 @@ def _string_batches(
     for k, problem in sorted(problems.items()):  # reported, skipped
         valid[k] = False
         report.malformed.append(Malformed(shard.source.url, first_row + k + 1, problem))
-    offsets, data = value_buffers(text)
+    offsets = value_buffers(text)[0]
     rows = np.flatnonzero(valid)
     report.documents += len(rows)
     if not len(rows):
@@ -405,10 +405,7 @@ def _string_batches(
     lo = 0
     for hi in np.unique(np.minimum(np.searchsorted(ends, marks) + 1, len(rows))).tolist():
         chosen = rows[lo:hi]
-        starts = np.empty(len(chosen), dtype=np.int64)
-        size = int((offsets[chosen + 1] - offsets[chosen]).sum()) + len(chosen) - 1
-        out = _scratch(size + 1)[:size]
-        _join_lines(data, offsets, chosen, out, starts)
+        out, starts = join_strings(text, chosen, reuse=True)
 
         def document(j: int, chosen: np.ndarray = chosen) -> Document:
             k = int(chosen[j])
@@ -419,6 +416,20 @@ def _string_batches(
 
         yield DocBatch(out, starts, chosen + first_row + 1, document)
         lo = hi
+
+
+def join_strings(
+    text: pa.Array, rows: np.ndarray, *, reuse: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values ``rows`` of a string array as UTF-8 joined by newlines — what the batch
+    scanner reads — and where each one starts; straight from Arrow's buffers.
+    ``reuse``: into this thread's reusable buffer (valid until its next use)."""
+    offsets, data = value_buffers(text)
+    size = int((offsets[rows + 1] - offsets[rows]).sum()) + max(len(rows) - 1, 0)
+    out = _scratch(size + 1)[:size] if reuse else np.empty(size, dtype=np.uint8)
+    starts = np.empty(len(rows), dtype=np.int64)
+    _join_lines(data, offsets, rows, out, starts)
+    return out, starts
 
 
 @numba.njit(cache=True)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .corpus import join_strings
 from .keys import KeyRing
 from .matcher import Matcher, ScanConfig
 from .normalize import transcript_text
@@ -29,6 +30,28 @@ def _row_text(values: Sequence[Any]) -> str:
     return "\n".join(parts)
 
 
+def _utf8_strings(col: pa.Array) -> bool:
+    """A string column whose every value is valid UTF-8 (Parquet readers do not check)."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return False
+    try:
+        col.validate(full=True)
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
+def _values(col: pa.Array) -> list[Any]:
+    """A column's values; text that is not UTF-8 is read with replacement characters,
+    as text files are, rather than stopping the gate."""
+    strings = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+    if strings and not _utf8_strings(col):
+        raw = col.cast(pa.large_binary()).to_pylist()
+        return [None if v is None else v.decode("utf-8", "replace") for v in raw]
+    values: list[Any] = col.to_pylist()
+    return values
+
+
 class RegistryCheck:
     """Picklable: each process (or Ray worker) opens the registry itself."""
 
@@ -42,12 +65,20 @@ class RegistryCheck:
     def __call__(self, batch: pa.RecordBatch, columns: Sequence[str]) -> np.ndarray:
         if self._matcher is None:
             self._matcher = Matcher(Registry(self.registry, KeyRing(self.keys)), self.config)
-        cols = [batch.column(c).to_pylist() for c in columns]
         out = np.zeros(batch.num_rows, dtype=bool)
-        for i in range(batch.num_rows):
-            text = _row_text([c[i] for c in cols])
-            if text and self._matcher.scan(text)[0]:
-                out[i] = True
+        if len(columns) == 1 and _utf8_strings(batch.column(columns[0])):
+            # One text column: from Arrow's buffers to the scanner, no Python strings.
+            text = batch.column(columns[0])
+            rows = np.flatnonzero(np.asarray(text.is_valid().to_numpy(zero_copy_only=False)))
+            data, starts = join_strings(text, rows)
+            _, found = self._matcher.scan_batch(data, starts, lambda j: text[int(rows[j])].as_py())
+            out[rows[sorted(found)]] = True
+            return out
+        cols = [_values(batch.column(c)) for c in columns]
+        texts = [_row_text([c[i] for c in cols]) for i in range(batch.num_rows)]
+        # One batch scan (a document is scanned alone only when a cheap check flags it).
+        for i, (spans, _) in enumerate(self._matcher.scan_many(texts)):
+            out[i] = bool(spans)
         return out
 
 
