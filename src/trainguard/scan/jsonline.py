@@ -38,38 +38,37 @@ def _ws(buf: Any, i: int, end: int) -> int:  # pragma: no cover - compiled
     return i
 
 
+def _utf8_leads() -> np.ndarray:
+    """Per lead byte: how many continuation bytes follow (0: not a lead byte), and the
+    range the first of them must fall in (RFC 3629 table 3-7: no overlong forms, no
+    surrogates, nothing above U+10FFFF)."""
+    table = np.zeros((256, 3), dtype=np.int64)
+    table[0xC2:0xE0] = (1, 0x80, 0xBF)
+    table[0xE0:0xF0] = (2, 0x80, 0xBF)
+    table[0xE0] = (2, 0xA0, 0xBF)
+    table[0xED] = (2, 0x80, 0x9F)
+    table[0xF0:0xF5] = (3, 0x80, 0xBF)
+    table[0xF0] = (3, 0x90, 0xBF)
+    table[0xF4] = (3, 0x80, 0x8F)
+    return table
+
+
+_UTF8_LEADS = _utf8_leads()  # a global: numba freezes it into the compiled code
+
+
 @numba.njit(cache=True, inline="always")
 def _utf8_length(buf: Any, i: int, end: int) -> int:  # pragma: no cover - compiled
     """Bytes of the well-formed UTF-8 sequence at i (lead byte >= 0x80); 0 if it is not
     one: no overlong forms, no surrogates, nothing above U+10FFFF, nothing cut short."""
-    b0 = buf[i]
-    lo, hi = 0x80, 0xBF
-    if b0 < 0xC2:
-        return 0
-    if b0 < 0xE0:
-        need = 1
-    elif b0 < 0xF0:
-        need = 2
-        if b0 == 0xE0:
-            lo = 0xA0
-        elif b0 == 0xED:
-            hi = 0x9F
-    elif b0 < 0xF5:
-        need = 3
-        if b0 == 0xF0:
-            lo = 0x90
-        elif b0 == 0xF4:
-            hi = 0x8F
-    else:
-        return 0
-    if i + need >= end:
+    need, lo, hi = _UTF8_LEADS[buf[i], 0], _UTF8_LEADS[buf[i], 1], _UTF8_LEADS[buf[i], 2]
+    if need == 0 or i + need >= end:
         return 0
     if buf[i + 1] < lo or buf[i + 1] > hi:
         return 0
     for k in range(2, need + 1):
         if buf[i + k] & 0xC0 != 0x80:
             return 0
-    return need + 1
+    return int(need) + 1
 
 
 @numba.njit(cache=True, inline="always")
