@@ -66,3 +66,27 @@ def test_characters_that_nfkc_changes_hash_as_their_normal_form() -> None:
 
 def test_the_cached_character_table_is_the_computed_one() -> None:
     assert np.array_equal(char_classes(), _compute_char_classes())
+
+
+_ASCII_TEXT = st.lists(
+    st.one_of(
+        st.text(alphabet=" \n\t:.,-'[]()>0123456789aZzAbcdefghijklmnopqrstuvwxyz", max_size=12),
+        st.sampled_from(["\nGrad C: ", "\n[00:01:23] ", "\n00:01:23,456 --> 00:01:25,000\n"]),
+        st.sampled_from(["Dr. Jane Doe: ", "Supercalifragilistic ", "abcdefgh ", "x" * 17]),
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=8),
+    ),
+    max_size=14,
+).map("".join)
+
+
+@given(st.lists(_ASCII_TEXT, min_size=1, max_size=8), st.lists(_TEXT, max_size=3))
+def test_labels_timestamps_and_long_words_tokenize_in_a_batch_as_alone(
+    ascii_texts: list[str], other: list[str]
+) -> None:
+    # Speaker labels, timestamps and words longer than eight bytes at line starts and
+    # document edges, mixed with documents of other scripts in one batch.
+    texts = ascii_texts[:2] + other + ascii_texts[2:]
+    hashes, docs = BatchTokenizer()(texts)
+    alone = [tokenize(t) for t in texts]
+    assert hashes.tolist() == [h for t in alone for h in t.hashes.tolist()]
+    assert docs.tolist() == [i for i, t in enumerate(alone) for _ in range(len(t))]
