@@ -1,4 +1,4 @@
-"""The offsets and bytes of a variable-width Arrow array, for compiled loops."""
+"""The buffers of Arrow arrays as numpy arrays, for compiled loops."""
 
 from __future__ import annotations
 
@@ -23,3 +23,10 @@ def value_buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if data_buf is None or data_buf.size == 0:
         return offsets.astype(np.int64), np.zeros(1, np.uint8)
     return offsets.astype(np.int64), np.frombuffer(data_buf, dtype=np.uint8)
+
+
+def valid_mask(col: pa.Array) -> np.ndarray:
+    """A new bool array: True where the value is not null."""
+    if col.null_count == 0:
+        return np.ones(len(col), dtype=np.bool_)
+    return np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)

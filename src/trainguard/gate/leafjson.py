@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from ..arrowbuffers import value_buffers
+from ..arrowbuffers import valid_mask, value_buffers
 from ..compiled import copy_bytes
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -236,12 +236,6 @@ def _booleans_write(
                 out[pos[i] + k] = _FALSE[k]
 
 
-def _valid(col: pa.Array) -> np.ndarray:
-    if col.null_count == 0:
-        return np.ones(len(col), dtype=np.bool_)
-    return np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-
-
 def _string_buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if not pa.types.is_large_string(col.type):
         col = col.cast(pa.string())
@@ -262,10 +256,10 @@ class JsonColumn:
         if pa.types.is_timestamp(col.type):
             micros = col.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
             values = micros.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-            self.kind, self.args = "integers", (values, _valid(micros))
+            self.kind, self.args = "integers", (values, valid_mask(micros))
         elif pa.types.is_boolean(col.type):
             values = col.fill_null(False).to_numpy(zero_copy_only=False).astype(np.bool_)
-            self.kind, self.args = "booleans", (values, _valid(col))
+            self.kind, self.args = "booleans", (values, valid_mask(col))
         elif pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
             col = col.cast(pa.list_(pa.string()))
             # ``offsets`` of a sliced list array still index the unsliced ``values``.
@@ -275,11 +269,11 @@ class JsonColumn:
             a, b = offsets[list_offsets[0]], offsets[list_offsets[-1]]
             plain = not _any_escape(data, a, b)
             self.kind = "lists"
-            self.args = (list_offsets, _valid(col), offsets, data, _valid(child), plain)
+            self.args = (list_offsets, valid_mask(col), offsets, data, valid_mask(child), plain)
         else:
             offsets, data = _string_buffers(col)
             plain = not _any_escape(data, offsets[0], offsets[-1])
-            self.kind, self.args = "strings", (offsets, data, _valid(col), plain)
+            self.kind, self.args = "strings", (offsets, data, valid_mask(col), plain)
 
     def lengths(self) -> np.ndarray:
         """Bytes of each value's JSON."""

@@ -21,7 +21,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..arrowbuffers import value_buffers
+from ..arrowbuffers import valid_mask, value_buffers
 from ..compiled import copy_bytes
 from ..errors import InputError
 from ..sources import Format, Source, expand_sources
@@ -387,7 +387,7 @@ def _string_batches(
     report: ShardReport,
     batch_bytes: int,
 ) -> Iterator[DocBatch]:
-    valid = _valid(text)
+    valid = valid_mask(text)
     problems = {k: f"{text_col} is not text" for k in np.flatnonzero(~valid).tolist()}
     # Parquet readers do not check that text is UTF-8; the tokenizer relies on it.
     problems.update((k, f"{text_col} is not valid UTF-8") for k in _not_utf8(text).tolist())
@@ -466,12 +466,6 @@ def _utf8(value: bytes) -> bool:
         return True
     except UnicodeDecodeError:
         return False
-
-
-def _valid(col: pa.Array) -> np.ndarray:
-    if col.null_count == 0:
-        return np.ones(len(col), dtype=bool)
-    return np.asarray(col.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _row_groups(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..arrowbuffers import valid_mask
 from .corpus import join_strings
 from .keys import KeyRing
 from .matcher import Matcher, ScanConfig
@@ -69,7 +70,7 @@ class RegistryCheck:
         if len(columns) == 1 and _utf8_strings(batch.column(columns[0])):
             # One text column: from Arrow's buffers to the scanner, no Python strings.
             text = batch.column(columns[0])
-            rows = np.flatnonzero(np.asarray(text.is_valid().to_numpy(zero_copy_only=False)))
+            rows = np.flatnonzero(valid_mask(text))
             data, starts = join_strings(text, rows)
             _, found = self._matcher.scan_batch(data, starts, lambda j: text[int(rows[j])].as_py())
             out[rows[sorted(found)]] = True

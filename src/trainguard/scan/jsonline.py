@@ -180,7 +180,7 @@ def _string(
             if i + 1 >= end:
                 return -1, o
             e = buf[i + 1]
-            if e == 117:  # \uXXXX
+            if e == 117:  # \u and four hex digits
                 cp = _hex4(buf, i + 2, end)
                 i += 6
                 if cp < 0 or 0xDC00 <= cp <= 0xDFFF:
