@@ -102,12 +102,13 @@ def io_and_hashing(src: Path, gate_out: Path, dst: Path) -> float:
     """What the gate's outputs cost with no decisions at all: the floor, plus writing
     the manifest the gate wrote and hashing its leaves (built beforehand, untimed).
     No gate producing these outputs can be faster on this machine."""
-    from trainguard.gate.manifest import MANIFEST_WRITE_OPTIONS, _leaf_bytes
+    from trainguard.gate.leaves import leaf_bytes
+    from trainguard.gate.manifest import MANIFEST_WRITE_OPTIONS
     from trainguard.hashing import sha256_many
 
     manifest = pq.read_table(gate_out / "manifest.parquet")
     batches = manifest.to_batches(max_chunksize=65_536)
-    leaves = [(data.copy(), offsets) for data, offsets in map(_leaf_bytes, batches)]
+    leaves = [(data.copy(), offsets) for data, offsets in map(leaf_bytes, batches)]
     seconds = floor(src, dst)
     start = time.perf_counter()
     with pq.ParquetWriter(

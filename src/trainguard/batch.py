@@ -61,11 +61,47 @@ def decide_batch(
     """
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
+    ids = _string_column(table, "id") if table.num_rows else pa.array([], pa.string())
+    codes, results = decide_codes(ctx, table, use, at, memo)
+    if table.num_rows == 0:
+        return DECISION_SCHEMA.empty_table()
+    take = pa.array(codes)
+    return pa.table(
+        [
+            ids,
+            pa.array([r.allowed for r in results], pa.bool_()).take(take),
+            pa.array([list(r.reasons) for r in results], pa.list_(pa.string())).take(take),
+            pa.array([list(r.rules) for r in results], pa.list_(pa.string())).take(take),
+            pa.array(
+                [r.policy_at_use.hash if r.policy_at_use else None for r in results], pa.string()
+            ).take(take),
+            pa.array(
+                [r.policy_at_collection.hash if r.policy_at_collection else None for r in results],
+                pa.string(),
+            ).take(take),
+            pa.array([list(r.consents) for r in results], pa.list_(pa.string())).take(take),
+        ],
+        schema=DECISION_SCHEMA,
+    )
+
+
+def decide_codes(
+    ctx: DecisionContext,
+    table: pa.Table | pa.RecordBatch,
+    use: str,
+    at: datetime | None = None,
+    memo: dict[Any, Any] | None = None,
+) -> tuple[np.ndarray, list[CoreDecision]]:
+    """What :func:`decide_batch` decides, before it is spread over the rows: the
+    distinct decisions of the batch and, for each row, the number of its own.
+    For callers that keep their own table of decisions (the gate)."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
     n = table.num_rows
     when = ensure_utc(at, "at") if at is not None else now_utc()
     at_us = to_micros(when)
     if n == 0:
-        return DECISION_SCHEMA.empty_table()
+        return np.zeros(0, dtype=np.int64), []
     # The scope holds the context itself (not its id), so it cannot be mistaken
     # for a later context that happens to reuse the same address.
     scope = memo.get(_SCOPE) if memo is not None else None
@@ -74,7 +110,7 @@ def decide_batch(
         memo[_SCOPE] = (ctx, use, at_us)
     cache: dict[Any, Any] = memo if memo is not None else {}
 
-    ids = _string_column(table, "id")
+    _string_column(table, "id")  # checked here too: no decision for a row without an id
     tenants = _string_column(table, "tenant")
     tenant_codes, tenant_names = _encode(tenants)
 
@@ -140,24 +176,7 @@ def decide_batch(
             results.append(core)
         result_idx[stage2_rows] = base + key2_codes
 
-    take = pa.array(result_idx)
-    return pa.table(
-        [
-            ids,
-            pa.array([r.allowed for r in results], pa.bool_()).take(take),
-            pa.array([list(r.reasons) for r in results], pa.list_(pa.string())).take(take),
-            pa.array([list(r.rules) for r in results], pa.list_(pa.string())).take(take),
-            pa.array(
-                [r.policy_at_use.hash if r.policy_at_use else None for r in results], pa.string()
-            ).take(take),
-            pa.array(
-                [r.policy_at_collection.hash if r.policy_at_collection else None for r in results],
-                pa.string(),
-            ).take(take),
-            pa.array([list(r.consents) for r in results], pa.list_(pa.string())).take(take),
-        ],
-        schema=DECISION_SCHEMA,
-    )
+    return result_idx, results
 
 
 # --- column helpers -----------------------------------------------------------------------

@@ -109,12 +109,15 @@ c_call_ppn: Any = _c_call_ppn
 # --- eight bytes at a time ------------------------------------------------------------
 
 
-def _word_pointer(context: Any, builder: Any, array_type: Any, array: Any, at: Any) -> Any:
-    """An i64 pointer to byte ``at`` of the array (for unaligned eight-byte access)."""
+def _word_pointer(
+    context: Any, builder: Any, array_type: Any, array: Any, at: Any, bits: int = 64
+) -> Any:
+    """An i64 (or ``bits``-wide) pointer to byte ``at`` of the array (for unaligned
+    access)."""
     value = context.make_array(array_type)(context, builder, array)
     item_pointer: Any = cgutils.get_item_pointer
     pointer = item_pointer(context, builder, array_type, value, [at])
-    return builder.bitcast(pointer, ir.IntType(64).as_pointer())
+    return builder.bitcast(pointer, ir.IntType(bits).as_pointer())
 
 
 @intrinsic
@@ -146,6 +149,22 @@ def _store_u64(typingctx: Any, arr: Any, at: Any, value: Any) -> Any:
     return sig, codegen
 
 
-# Called from compiled code: load_u64(arr, at) -> uint64; store_u64(arr, at, word).
+@intrinsic
+def _store_u32(typingctx: Any, arr: Any, at: Any, value: Any) -> Any:
+    """``arr[at:at + 4] = value`` as little-endian bytes (any alignment, no bounds check)."""
+    if not isinstance(arr, types.Array) or not isinstance(value, types.Integer):
+        return None
+    sig = types.void(arr, at, types.uint32)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> None:
+        word = _word_pointer(context, builder, signature.args[0], args[0], args[1], bits=32)
+        builder.store(args[2], word, align=1)
+
+    return sig, codegen
+
+
+# Called from compiled code: load_u64(arr, at) -> uint64; store_u64(arr, at, word);
+# store_u32(arr, at, value) (numba casts the value to uint32 first).
 load_u64: Any = _load_u64
 store_u64: Any = _store_u64
+store_u32: Any = _store_u32

@@ -13,7 +13,8 @@ import pytest
 from trainguard.audit.merkle import MerkleTree, leaf_hash
 from trainguard.errors import ConflictError, IntegrityError
 from trainguard.gate import prove_record, run_gate, verify_manifest
-from trainguard.gate.manifest import check_record_proof, row_json
+from trainguard.gate.leaves import reference_leaf
+from trainguard.gate.manifest import check_record_proof
 from trainguard.store import Store
 
 from .conftest import AUG_9, AUG_15, records
@@ -100,8 +101,8 @@ def test_the_root_can_be_recomputed_from_the_parquet_rows_alone(
     out = tmp_path / "o"
     result = run_gate(timeline_store, [str(records_parquet)], "train.first_party", out, at=AUG_15)
     table = pq.read_table(out / "manifest.parquet")
-    # Independently of the vectorized encoder: one canonical JSON per row.
-    leaves = [leaf_hash(row_json(r)) for r in table.to_pylist()]
+    # Independently of the compiled encoder: the plain definition, row by row.
+    leaves = [leaf_hash(reference_leaf(r)) for r in table.to_pylist()]
     assert MerkleTree(leaves).root().hex() == result.root
     assert json.loads((out / "manifest.json").read_text())["merkle"]["root"] == result.root
     assert verify_manifest(out)["ok"]
@@ -124,6 +125,18 @@ def test_a_manifest_edited_after_the_run_fails_verification(
     )
     pq.write_table(flipped, out / "manifest.parquet")
     with pytest.raises(IntegrityError, match="does not match"):
+        verify_manifest(out)
+
+
+def test_a_manifest_with_leaves_of_another_format_is_refused_as_such(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    run_gate(timeline_store, [str(records_parquet)], "train.first_party", out, at=AUG_15)
+    meta = json.loads((out / "manifest.json").read_text())
+    meta["merkle"]["leaf"] = "SHA-256(0x00 || RFC 8785 JSON of the manifest.parquet row)"
+    (out / "manifest.json").write_text(json.dumps(meta))
+    with pytest.raises(IntegrityError, match="leaves of another format"):
         verify_manifest(out)
 
 
@@ -222,7 +235,7 @@ def test_a_mapping_file_names_the_columns(timeline_store: Store, tmp_path: Path)
     )
     row = manifest_rows(tmp_path / "o")["m1"]
     assert row["categories"] == ["customer.chat"]
-    assert row["content_sha256"] == hashlib.sha256(b"5:hello,").hexdigest()
+    assert row["content_sha256"] == hashlib.sha256(b"5:hello,").digest()
     assert result.manifest["inputs"][0]["content_columns"] == ["body"]
 
 

@@ -11,7 +11,8 @@ Entry points, all deciding through :class:`Gate`:
 
 from __future__ import annotations
 
-from .core import REGISTERED_CUSTOMER_CONTENT, Gate, GateBatch, Lineage
+from .core import Gate, GateBatch, Lineage
+from .decisions import REGISTERED_CUSTOMER_CONTENT
 from .frames import gate_pandas, gate_polars, gate_table, ray_gate
 from .manifest import MANIFEST_SCHEMA, prove_record, read_manifest, verify_manifest
 from .mapping import ColumnMapping

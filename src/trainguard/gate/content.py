@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
 
-import numba
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -23,17 +21,6 @@ import pyarrow.compute as pc
 
 from ..arrowbuffers import value_buffers
 from ..hashing import sha256_many
-
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
-@numba.njit(cache=True)
-def _hex(digests: Any, out: Any) -> None:  # pragma: no cover - compiled
-    for i in range(digests.shape[0]):
-        for j in range(digests.shape[1]):
-            b = digests[i, j]
-            out[i, 2 * j] = _HEX_DIGITS[b >> 4]
-            out[i, 2 * j + 1] = _HEX_DIGITS[b & 15]
 
 
 def _value_bytes(col: pa.Array) -> pa.Array:
@@ -95,12 +82,9 @@ def sha256_of_values(values: pa.Array) -> np.ndarray:
     return sha256_many(data, offsets)
 
 
-def hex_digests(digests: np.ndarray) -> pa.Array:
-    """Lower-case hex of an (n, 32) digest array, as a string array (no per-row Python)."""
+def digest_array(digests: np.ndarray) -> pa.Array:
+    """An (n, 32) digest array as Arrow fixed-size binary values (one copy, no per-row
+    Python)."""
     n = len(digests)
-    text = np.empty((n, 64), dtype=np.uint8)
-    _hex(np.ascontiguousarray(digests), text)
-    offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text)).cast(
-        pa.string()
-    )
+    data = np.ascontiguousarray(digests, dtype=np.uint8).reshape(-1)
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), n, [None, pa.py_buffer(data)])

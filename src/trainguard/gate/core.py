@@ -17,15 +17,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batch import NULL_TIME, collected_micros, decide_batch
+from ..batch import NULL_TIME, collected_micros, decide_codes
 from ..decide import DecisionContext
 from ..errors import InputError
 from ..timeutil import ensure_utc, now_utc
-from .content import content_digests, hex_digests
-from .manifest import MANIFEST_SCHEMA, leaf_hashes
+from .content import content_digests, digest_array
+from .decisions import DecisionTable
+from .leaves import leaf_hashes
+from .manifest import MANIFEST_SCHEMA
 from .mapping import ColumnMapping, ResolvedMapping
 
-REGISTERED_CUSTOMER_CONTENT = "REGISTERED_CUSTOMER_CONTENT"
 # A source id the run could not find: no taxonomy knows this category, so a
 # record derived from it is denied with UNKNOWN_CATEGORY rather than guessed at.
 UNKNOWN_SOURCE = "?unknown-source"
@@ -104,6 +105,7 @@ class Gate:
         # Answers per distinct key, kept across batches: one use, one time.
         self.memo: dict[Any, Any] = {}
         self.policy_hashes: set[str] = set()
+        self.decisions = DecisionTable()
 
     @property
     def text_columns(self) -> tuple[str, ...]:
@@ -162,25 +164,20 @@ class Gate:
             meta_cols["derived_categories"] = inherited
         meta = pa.table(meta_cols)
         try:
-            decisions = decide_batch(self.ctx, meta, self.use, self.at, self.memo)
+            codes, results = decide_codes(self.ctx, meta, self.use, self.at, self.memo)
         except InputError as exc:
             raise InputError(f"{source}: {exc}") from None
-        allowed = decisions.column("allowed").combine_chunks()
-        reasons = decisions.column("reasons").combine_chunks()
-        rules = decisions.column("rules").combine_chunks()
+        numbers = self.decisions.numbers(results)[codes]
 
         digests = content_digests(batch, m.content)
-        if self.content_check is not None and pc.any(allowed).as_py():
-            candidates = np.flatnonzero(allowed.to_numpy(zero_copy_only=False))
+        candidates = np.flatnonzero(self.decisions.allowed(numbers))
+        if self.content_check is not None and candidates.size:
             hits = self.content_check(batch.take(pa.array(candidates)), m.content)
             if hits.any():
-                flagged = np.zeros(n, dtype=bool)
-                flagged[candidates[hits]] = True
-                mask = pa.array(flagged)
-                allowed = pc.and_(allowed, pc.invert(mask))
-                reasons = pc.if_else(
-                    mask, pa.scalar([REGISTERED_CUSTOMER_CONTENT], _STR_LIST), reasons
-                )
+                flagged = candidates[hits]
+                numbers[flagged] = self.decisions.kept_out(numbers[flagged])
+        decision_columns = self.decisions.columns(numbers)
+        allowed = decision_columns[0]
 
         micros = collected_micros(meta)
         collected = pa.array(micros, pa.int64(), mask=micros == NULL_TIME).cast(
@@ -195,18 +192,14 @@ class Gate:
                 collected,
                 subjects,
                 derived if derived is not None else _empty_lists(n),
-                hex_digests(digests),
-                allowed,
-                reasons,
-                rules,
-                decisions.column("policy_at_use").combine_chunks(),
-                decisions.column("policy_at_collection").combine_chunks(),
-                decisions.column("consents").combine_chunks(),
+                digest_array(digests),
+                *decision_columns,
             ],
             schema=MANIFEST_SCHEMA,
         )
         self._count(manifest, categories)
-        return GateBatch(batch.filter(allowed), manifest, leaf_hashes(manifest))
+        leaves = leaf_hashes(manifest, self.decisions.digests(numbers))
+        return GateBatch(batch.filter(allowed), manifest, leaves)
 
     # --- helpers ----------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ from ..errors import ConflictError, InputError
 from ..sources import BATCH_ROWS, Source, expand_sources, read_batches
 from ..timeutil import format_instant
 from .core import ContentCheck, Gate, Lineage, categories_by_id, id_lists, text_column
-from .manifest import MANIFEST_SCHEMA, MANIFEST_WRITE_OPTIONS, leaf_hashes, read_manifest
+from .leaves import LEAF_FORMAT, leaf_hashes
+from .manifest import MANIFEST_SCHEMA, MANIFEST_WRITE_OPTIONS, read_manifest
 from .mapping import ColumnMapping, ResolvedMapping
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def run_gate(
             ],
             "merkle": {
                 "algorithm": "RFC 9162 SHA-256",
-                "leaf": "SHA-256(0x00 || RFC 8785 JSON of the manifest.parquet row)",
+                "leaf": LEAF_FORMAT,
                 "tree_size": records,
                 "root": root,
             },

@@ -1,0 +1,133 @@
+"""The distinct decisions of a gate run, numbered, with their manifest columns and digests.
+
+A million records share a few thousand decisions. The gate numbers each
+distinct one once, keeps its six manifest columns and its decision digest
+(:mod:`.leaves`), and gives every batch its rows' columns and digests by
+``take`` on those numbers: no per-row encoding or hashing of decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from ..decide import CoreDecision
+from .leaves import DECISION_COLUMNS, decision_digests
+
+REGISTERED_CUSTOMER_CONTENT = "REGISTERED_CUSTOMER_CONTENT"
+_STR_LIST = pa.list_(pa.string())
+DECISION_FIELDS = pa.schema(
+    [
+        ("allowed", pa.bool_()),
+        ("reasons", _STR_LIST),
+        ("rules", _STR_LIST),
+        ("policy_at_use", pa.string()),
+        ("policy_at_collection", pa.string()),
+        ("consents", _STR_LIST),
+    ]
+)
+assert tuple(DECISION_FIELDS.names) == DECISION_COLUMNS
+
+_Row = tuple[bool, list[str], list[str], str | None, str | None, list[str]]
+
+
+class DecisionTable:
+    """Decisions by number: :meth:`numbers` registers a batch's decisions,
+    :meth:`kept_out` gives the variant of a decision that registered content
+    keeps out, :meth:`columns` and :meth:`digests` give rows their values."""
+
+    def __init__(self) -> None:
+        self._number: dict[object, int] = {}
+        # The decisions themselves stay referenced: they are keyed by identity.
+        self._held: list[CoreDecision] = []
+        self._rows: list[_Row] = []
+        # Settled: the first ``len(self._digests)`` rows as Arrow columns and digests.
+        self._chunks: list[pa.Table] = []
+        self._table = DECISION_FIELDS.empty_table()
+        self._digests = np.empty((0, 32), np.uint8)
+        self._allowed = np.empty(0, np.bool_)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _add(self, key: object, row: _Row) -> int:
+        number = self._number.get(key)
+        if number is None:
+            number = self._number[key] = len(self._rows)
+            self._rows.append(row)
+        return number
+
+    def numbers(self, results: Sequence[CoreDecision]) -> np.ndarray:
+        """The number of each decision (numbering new ones)."""
+        out = np.empty(len(results), dtype=np.int64)
+        for k, r in enumerate(results):
+            number = self._number.get(id(r))
+            if number is None:
+                self._held.append(r)
+                number = self._add(
+                    id(r),
+                    (
+                        r.allowed,
+                        list(r.reasons),
+                        list(r.rules),
+                        r.policy_at_use.hash if r.policy_at_use else None,
+                        r.policy_at_collection.hash if r.policy_at_collection else None,
+                        list(r.consents),
+                    ),
+                )
+            out[k] = number
+        return out
+
+    def kept_out(self, numbers: np.ndarray) -> np.ndarray:
+        """For each decision number, the number of the same decision denied with
+        reason REGISTERED_CUSTOMER_CONTENT (rules, terms and consents unchanged)."""
+        distinct, inverse = np.unique(numbers, return_inverse=True)
+        variants = np.empty(len(distinct), dtype=np.int64)
+        for k, number in enumerate(distinct.tolist()):
+            _, _, rules, at_use, at_collection, consents = self._rows[number]
+            variants[k] = self._add(
+                ("kept out", number),
+                (False, [REGISTERED_CUSTOMER_CONTENT], rules, at_use, at_collection, consents),
+            )
+        return variants[inverse.reshape(-1)]
+
+    def _settle(self) -> None:
+        """Turn decisions numbered since the last call into columns and digests."""
+        known = len(self._digests)
+        if known == len(self._rows):
+            return
+        fresh = list(zip(*self._rows[known:], strict=True))
+        chunk = pa.table(
+            [pa.array(list(c), f.type) for c, f in zip(fresh, DECISION_FIELDS, strict=True)],
+            schema=DECISION_FIELDS,
+        )
+        self._chunks.append(chunk)
+        self._table = pa.concat_tables(self._chunks).combine_chunks()
+        self._chunks = [self._table]
+        self._digests = np.concatenate([self._digests, decision_digests(chunk)])
+        self._allowed = np.concatenate([self._allowed, np.array(fresh[0], np.bool_)])
+
+    def allowed(self, numbers: np.ndarray) -> np.ndarray:
+        """Whether each of these decisions admits its record."""
+        self._settle()
+        allowed: np.ndarray = self._allowed[numbers]
+        return allowed
+
+    def columns(self, numbers: np.ndarray) -> list[pa.Array]:
+        """The six decision columns of rows holding these decisions, in manifest order."""
+        self._settle()
+        table = self._table.take(pa.array(numbers))
+        return [_one_chunk(table.column(name)) for name in DECISION_COLUMNS]
+
+    def digests(self, numbers: np.ndarray) -> np.ndarray:
+        """The decision digest of each row, (n, 32)."""
+        self._settle()
+        digests: np.ndarray = self._digests[numbers]
+        return digests
+
+
+def _one_chunk(col: pa.ChunkedArray) -> pa.Array:
+    # combine_chunks copies even a lone chunk.
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
