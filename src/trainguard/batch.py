@@ -37,6 +37,7 @@ DECISION_SCHEMA = pa.schema(
 
 _CATEGORY_COLUMNS = ("categories", "category")
 _SCOPE = "__scope__"
+_KNOWN = "__known__"
 
 
 def decide_batch(
@@ -62,10 +63,13 @@ def decide_batch(
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     ids = _string_column(table, "id") if table.num_rows else pa.array([], pa.string())
-    codes, results = decide_codes(ctx, table, use, at, memo)
+    codes, decisions = decide_codes(ctx, table, use, at, memo)
     if table.num_rows == 0:
         return DECISION_SCHEMA.empty_table()
-    take = pa.array(codes)
+    # Only the decisions this batch uses (with a memo, ``decisions`` is the run's).
+    used, inverse = np.unique(codes, return_inverse=True)
+    results = [decisions[int(k)] for k in used]
+    take = pa.array(inverse.reshape(-1))
     return pa.table(
         [
             ids,
@@ -85,6 +89,42 @@ def decide_batch(
     )
 
 
+class _Known:
+    """The decisions of a run so far, looked up by integer key without Python per key.
+
+    A key packs run-wide ids of the tenant and the category set (``ids``) with the
+    version in force at collection and the after-use flag; ``keys`` is sorted,
+    ``codes`` holds each key's place in ``decisions``. Decisions that depend on
+    subjects are found by (code, subjects) in ``by_subjects``."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Any, int] = {}
+        self.keys = np.empty(0, np.int64)
+        self.codes = np.empty(0, np.int64)
+        self.decisions: list[CoreDecision] = []
+        self.needs_subjects = np.empty(0, np.bool_)
+        self.by_subjects: dict[tuple[int, tuple[str, ...]], int] = {}
+
+    def id_of(self, value: Any) -> int:
+        return self.ids.setdefault(value, len(self.ids))
+
+    def add(self, core: CoreDecision) -> int:
+        self.decisions.append(core)
+        self.needs_subjects = np.append(self.needs_subjects, core.depends_on_subjects)
+        return len(self.decisions) - 1
+
+    def insert(self, keys: np.ndarray, codes: np.ndarray) -> None:
+        merged = np.concatenate([self.keys, keys])
+        order = np.argsort(merged, kind="stable")
+        self.keys, self.codes = merged[order], np.concatenate([self.codes, codes])[order]
+
+
+# Bits of a packed key below the tenant id: the category set id, the version
+# index (+1) and the flag. A run beyond these sizes is refused rather than guessed.
+_TENANT_SHIFT = 32
+_VERSION_BITS = 11
+
+
 def decide_codes(
     ctx: DecisionContext,
     table: pa.Table | pa.RecordBatch,
@@ -92,23 +132,24 @@ def decide_codes(
     at: datetime | None = None,
     memo: dict[Any, Any] | None = None,
 ) -> tuple[np.ndarray, list[CoreDecision]]:
-    """What :func:`decide_batch` decides, before it is spread over the rows: the
-    distinct decisions of the batch and, for each row, the number of its own.
-    For callers that keep their own table of decisions (the gate)."""
+    """What :func:`decide_batch` decides, before it is spread over the rows: for
+    each row a code, and the decisions the codes index. With a memo, ``decisions``
+    is the run's own list: it only grows, and a code means the same decision in
+    every batch of the run (the gate keeps one table of decisions by code)."""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     n = table.num_rows
     when = ensure_utc(at, "at") if at is not None else now_utc()
     at_us = to_micros(when)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), []
     # The scope holds the context itself (not its id), so it cannot be mistaken
     # for a later context that happens to reuse the same address.
     scope = memo.get(_SCOPE) if memo is not None else None
     if memo is not None and (scope is None or scope[0] is not ctx or scope[1:] != (use, at_us)):
         memo.clear()
         memo[_SCOPE] = (ctx, use, at_us)
-    cache: dict[Any, Any] = memo if memo is not None else {}
+    known: _Known = memo.setdefault(_KNOWN, _Known()) if memo is not None else _Known()
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), known.decisions
 
     _string_column(table, "id")  # checked here too: no decision for a row without an id
     tenants = _string_column(table, "tenant")
@@ -134,49 +175,69 @@ def decide_codes(
         p0[rows] = np.searchsorted(starts, collected[rows], side="right") - 1
     invalid = (collected > at_us).astype(np.int64)
 
-    n_sets = len(catsets)
-    n_p0 = int(p0.max()) + 2
-    key = ((tenant_codes.astype(np.int64) * n_sets + catset_codes) * n_p0 + (p0 + 1)) * 2 + invalid
-    key_codes, n_keys = _encode_ints(key)
-    rep = np.empty(n_keys, dtype=np.int64)
-    rep[key_codes] = np.arange(n, dtype=np.int64)
+    # Run-wide ids of this batch's tenants and category sets, then one key per row.
+    tenant_ids = np.array([known.id_of(("t", t)) for t in tenant_names], np.int64)
+    catset_ids = np.array([known.id_of(("c", c)) for c in catsets], np.int64)
+    if len(known.ids) >= 1 << (_TENANT_SHIFT - 1 - _VERSION_BITS) or p0.max() + 1 >= (
+        1 << _VERSION_BITS
+    ):
+        raise InputError(
+            "too many distinct tenants, category sets or policy versions in one run "
+            "to decide in batches; split the input"
+        )
+    key = (
+        (tenant_ids[tenant_codes] << _TENANT_SHIFT)
+        + (((catset_ids[catset_codes] << _VERSION_BITS) + (p0 + 1)) << 1)
+        + invalid
+    )
+    key_codes, distinct = _encode_ints_with_values(key)
+    distinct_keys = np.asarray(distinct, np.int64)
+    where = np.searchsorted(known.keys, distinct_keys)
+    found = where < len(known.keys)
+    found[found] = known.keys[where[found]] == distinct_keys[found]
+    codes_of_key = np.empty(len(distinct_keys), np.int64)
+    codes_of_key[found] = known.codes[where[found]]
+    missing = np.flatnonzero(~found)
+    if missing.size:
+        rep = np.empty(len(distinct_keys), dtype=np.int64)
+        rep[key_codes] = np.arange(n, dtype=np.int64)
+        for k in missing.tolist():
+            row = int(rep[k])
+            core = decide_core(
+                ctx,
+                tenant_names[tenant_codes[row]],
+                catsets[catset_codes[row]],
+                int(collected[row]),
+                (),
+                use,
+                at_us,
+            )
+            codes_of_key[k] = known.add(core)
+        known.insert(distinct_keys[missing], codes_of_key[missing])
+    result_idx = codes_of_key[key_codes]
 
-    results: list[CoreDecision] = []
-    needs_subjects = np.zeros(n_keys, dtype=bool)
-    for k in range(n_keys):
-        row = int(rep[k])
-        tenant, cats = tenant_names[tenant_codes[row]], catsets[catset_codes[row]]
-        memo_key = (tenant, cats, int(p0[row]), int(invalid[row]))
-        core = cache.get(memo_key)
-        if core is None:
-            core = decide_core(ctx, tenant, cats, int(collected[row]), (), use, at_us)
-            cache[memo_key] = core
-        results.append(core)
-        needs_subjects[k] = core.depends_on_subjects
-    result_idx = key_codes.astype(np.int64)
-
-    stage2_rows = np.flatnonzero(needs_subjects[key_codes])
+    stage2_rows = np.flatnonzero(known.needs_subjects[result_idx])
     if stage2_rows.size:
         subj_values, subj_parents = _subject_values(table)
         subj_codes, subj_sets = _set_codes(subj_values, subj_parents, n, small=False)
-        key2 = key_codes[stage2_rows].astype(np.int64) * len(subj_sets) + subj_codes[stage2_rows]
+        key2 = result_idx[stage2_rows] * len(subj_sets) + subj_codes[stage2_rows]
         key2_codes, n_keys2 = _encode_ints(key2)
         rep2 = np.empty(n_keys2, dtype=np.int64)
         rep2[key2_codes] = stage2_rows
-        base = len(results)
+        codes2 = np.empty(n_keys2, dtype=np.int64)
         for k in range(n_keys2):
             row = int(rep2[k])
-            tenant, cats = tenant_names[tenant_codes[row]], catsets[catset_codes[row]]
             subjects = subj_sets[subj_codes[row]]
-            memo_key2 = (tenant, cats, int(p0[row]), int(invalid[row]), subjects)
-            core = cache.get(memo_key2)
-            if core is None:
+            memo_key = (int(result_idx[row]), subjects)
+            code = known.by_subjects.get(memo_key)
+            if code is None:
+                tenant, cats = tenant_names[tenant_codes[row]], catsets[catset_codes[row]]
                 core = decide_core(ctx, tenant, cats, int(collected[row]), subjects, use, at_us)
-                cache[memo_key2] = core
-            results.append(core)
-        result_idx[stage2_rows] = base + key2_codes
+                code = known.by_subjects[memo_key] = known.add(core)
+            codes2[k] = code
+        result_idx[stage2_rows] = codes2[key2_codes]
 
-    return result_idx, results
+    return result_idx, known.decisions
 
 
 # --- column helpers -----------------------------------------------------------------------

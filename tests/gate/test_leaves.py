@@ -123,7 +123,7 @@ def _core(allowed: bool, reasons: tuple[str, ...], consents: tuple[str, ...] = (
 def test_a_decision_table_gives_rows_the_digests_the_definition_gives() -> None:
     table = DecisionTable()
     yes, no = _core(True, ("ALLOWED_BY_RULE",)), _core(False, ("CONSENT_WITHDRAWN",), ("c-1",))
-    numbers = table.numbers([yes, no, yes])[np.array([0, 1, 2, 1, 0])]
+    numbers = table.numbers(np.array([0, 1, 2, 1, 0]), [yes, no, yes])
     assert numbers.tolist() == [0, 1, 0, 1, 0]
     kept = numbers.copy()
     kept[[0, 3]] = table.kept_out(numbers[[0, 3]])

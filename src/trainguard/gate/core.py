@@ -164,10 +164,10 @@ class Gate:
             meta_cols["derived_categories"] = inherited
         meta = pa.table(meta_cols)
         try:
-            codes, results = decide_codes(self.ctx, meta, self.use, self.at, self.memo)
+            codes, decided = decide_codes(self.ctx, meta, self.use, self.at, self.memo)
         except InputError as exc:
             raise InputError(f"{source}: {exc}") from None
-        numbers = self.decisions.numbers(results)[codes]
+        numbers = self.decisions.numbers(codes, decided)
 
         digests = content_digests(batch, m.content)
         candidates = np.flatnonzero(self.decisions.allowed(numbers))

@@ -48,6 +48,9 @@ class DecisionTable:
         self._table = DECISION_FIELDS.empty_table()
         self._digests = np.empty((0, 32), np.uint8)
         self._allowed = np.empty(0, np.bool_)
+        # Codes of decide_codes's list -> numbers here.
+        self._source: Sequence[CoreDecision] = []
+        self._of_code = np.empty(0, np.int64)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -59,26 +62,34 @@ class DecisionTable:
             self._rows.append(row)
         return number
 
-    def numbers(self, results: Sequence[CoreDecision]) -> np.ndarray:
-        """The number of each decision (numbering new ones)."""
-        out = np.empty(len(results), dtype=np.int64)
-        for k, r in enumerate(results):
-            number = self._number.get(id(r))
-            if number is None:
-                self._held.append(r)
-                number = self._add(
-                    id(r),
-                    (
-                        r.allowed,
-                        list(r.reasons),
-                        list(r.rules),
-                        r.policy_at_use.hash if r.policy_at_use else None,
-                        r.policy_at_collection.hash if r.policy_at_collection else None,
-                        list(r.consents),
-                    ),
-                )
-            out[k] = number
-        return out
+    def numbers(self, codes: np.ndarray, decisions: Sequence[CoreDecision]) -> np.ndarray:
+        """The number of each row's decision, given ``decide_codes``'s answer. With the
+        run's memo, ``decisions`` is one list that only grows: only its new entries
+        are looked at."""
+        if decisions is not self._source:
+            self._source, self._of_code = decisions, np.empty(0, np.int64)
+        fresh = decisions[len(self._of_code) :]
+        if fresh:
+            self._of_code = np.concatenate([self._of_code, [self._number_of(r) for r in fresh]])
+        numbers: np.ndarray = self._of_code[codes]
+        return numbers
+
+    def _number_of(self, r: CoreDecision) -> int:
+        number = self._number.get(id(r))
+        if number is None:
+            self._held.append(r)
+            number = self._add(
+                id(r),
+                (
+                    r.allowed,
+                    list(r.reasons),
+                    list(r.rules),
+                    r.policy_at_use.hash if r.policy_at_use else None,
+                    r.policy_at_collection.hash if r.policy_at_collection else None,
+                    list(r.consents),
+                ),
+            )
+        return number
 
     def kept_out(self, numbers: np.ndarray) -> np.ndarray:
         """For each decision number, the number of the same decision denied with
