@@ -13,23 +13,76 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
+import numba
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from ..arrowbuffers import value_buffers
+from ..arrowbuffers import valid_mask, value_buffers
+from ..compiled import copy_bytes
 from ..hashing import sha256_many
+from ..scratch import scratch
+
+
+@numba.njit(cache=True)
+def _add_lengths(offsets: Any, valid: Any, lens: Any) -> None:  # pragma: no cover - compiled
+    """Add each value's netstring length (``~`` for null) to ``lens``."""
+    for i in range(lens.shape[0]):
+        if not valid[i]:
+            lens[i] += 1
+            continue
+        size = offsets[i + 1] - offsets[i]
+        digits = 1
+        v = size
+        while v >= 10:
+            v //= 10
+            digits += 1
+        lens[i] += digits + 2 + size
+
+
+@numba.njit(cache=True)
+def _write_netstrings(
+    offsets: Any, data: Any, valid: Any, out: Any, pos: Any
+) -> None:  # pragma: no cover - compiled
+    """Value i's netstring at ``out[pos[i]:]``; ``pos[i]`` moves past it."""
+    for i in range(pos.shape[0]):
+        c = pos[i]
+        if not valid[i]:
+            out[c] = 126  # ~
+            pos[i] = c + 1
+            continue
+        a, size = offsets[i], offsets[i + 1] - offsets[i]
+        digits = 1
+        v = size
+        while v >= 10:
+            v //= 10
+            digits += 1
+        v = size
+        for k in range(digits - 1, -1, -1):
+            out[c + k] = 48 + v % 10
+            v //= 10
+        c += digits
+        out[c] = 58  # :
+        copy_bytes(out, c + 1, data, a, size)
+        out[c + 1 + size] = 44  # ,
+        pos[i] = c + 2 + size
 
 
 def _value_bytes(col: pa.Array) -> pa.Array:
+    """The column's values as the bytes the digest frames: text and binary as they
+    are (no copy), everything else converted."""
     t = col.type
     if pa.types.is_dictionary(t):
         col, t = col.dictionary_decode(), t.value_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return col.cast(pa.large_binary())
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+    if any(
+        f(t)
+        for f in (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary,
+                  pa.types.is_large_binary)
+    ):  # fmt: skip
+        return col
+    if pa.types.is_fixed_size_binary(t):
         return col.cast(pa.large_binary())
     if pa.types.is_nested(t):
         return pa.array(
@@ -39,47 +92,34 @@ def _value_bytes(col: pa.Array) -> pa.Array:
             ],
             pa.large_binary(),
         )
-    return col.cast(pa.string()).cast(pa.large_binary())
-
-
-def _netstrings(col: pa.Array) -> pa.Array:
-    data = _value_bytes(col)
-    lengths = pc.binary_length(data).cast(pa.string()).cast(pa.large_binary())
-    colon, comma, nothing = (pa.scalar(x, pa.large_binary()) for x in (b":", b",", b""))
-    framed = pc.binary_join_element_wise(lengths, colon, data, comma, nothing)
-    return pc.fill_null(framed, pa.scalar(b"~", pa.large_binary()))
+    return col.cast(pa.string())
 
 
 def content_digests(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> np.ndarray:
-    """SHA-256 of every row's content columns (framed as the module says), (n, 32) uint8."""
+    """SHA-256 of every row's content columns (framed as the module says), (n, 32) uint8.
+
+    Each row's netstrings are written side by side into one buffer, a column at a
+    time, then hashed row by row in one native loop."""
     n = batch.num_rows
-    parts = []
+    if not columns:
+        return np.tile(np.frombuffer(hashlib.sha256(b"").digest(), dtype=np.uint8), (n, 1))
+    values = []
     for name in columns:
         col = batch.column(name)
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
-        parts.append(_netstrings(col))
-    if not parts:
-        return np.tile(np.frombuffer(hashlib.sha256(b"").digest(), dtype=np.uint8), (n, 1))
-    joined = (
-        parts[0]
-        if len(parts) == 1
-        else pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
-    )
-    return sha256_of_values(joined)
-
-
-def sha256_of_values(values: pa.Array) -> np.ndarray:
-    """SHA-256 of each value of a string or binary array (nulls hash as empty), (n, 32).
-
-    Hashes slices of the array's one data buffer in a native loop.
-    """
-    if len(values) == 0:
-        return np.empty((0, 32), dtype=np.uint8)
-    if not (pa.types.is_string(values.type) or pa.types.is_binary(values.type)):
-        values = values.cast(pa.large_binary())
-    offsets, data = value_buffers(values)
-    return sha256_many(data, offsets)
+        col = _value_bytes(col)
+        values.append((*value_buffers(col), valid_mask(col)))
+    lens = np.zeros(n, dtype=np.int64)
+    for offsets, _, valid in values:
+        _add_lengths(offsets, valid, lens)
+    row_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=row_offsets[1:])
+    out = scratch("content", int(row_offsets[-1]))
+    pos = row_offsets[:-1].copy()
+    for offsets, data, valid in values:
+        _write_netstrings(offsets, data, valid, out, pos)
+    return sha256_many(out, row_offsets)
 
 
 def digest_array(digests: np.ndarray) -> pa.Array:

@@ -197,7 +197,7 @@ class Gate:
             ],
             schema=MANIFEST_SCHEMA,
         )
-        self._count(manifest, categories)
+        self._count(categories, numbers)
         leaves = leaf_hashes(manifest, self.decisions.digests(numbers))
         return GateBatch(batch.filter(allowed), manifest, leaves)
 
@@ -233,25 +233,18 @@ class Gate:
                 )
         return cats
 
-    def _count(self, manifest: pa.RecordBatch, categories: CategorySets) -> None:
+    def _count(self, categories: CategorySets, numbers: np.ndarray) -> None:
         """Counts by category set × allowed × reason (a record with two reasons counts
-        under both), and the policy versions the decisions rested on."""
-        reasons = manifest.column("reasons")
-        parents = np.asarray(pc.list_parent_indices(reasons).to_numpy(zero_copy_only=False))
-        reason = pc.dictionary_encode(pc.list_flatten(reasons))
-        reason_codes = np.asarray(reason.indices.to_numpy(zero_copy_only=False), np.int64)
-        allowed = np.asarray(manifest.column("allowed").to_numpy(zero_copy_only=False), bool)
-        n_reasons = max(len(reason.dictionary), 1)
-        key = (categories.codes[parents] * 2 + allowed[parents]) * n_reasons + reason_codes
-        counts = np.bincount(key, minlength=len(categories.labels) * 2 * n_reasons)
-        names = reason.dictionary.to_pylist()
-        for k in np.flatnonzero(counts).tolist():
-            count = int(counts[k])
-            rest, r = divmod(k, n_reasons)
-            category, a = divmod(rest, 2)
-            self.counts[(categories.labels[category], bool(a), names[r])] += count
-        for name in ("policy_at_use", "policy_at_collection"):
-            self.policy_hashes.update(h for h in pc.unique(manifest.column(name)).to_pylist() if h)
+        under both), and the policy versions the decisions rested on: one bincount
+        over (category set, decision) pairs, then each pair's decision spelled out."""
+        n_decisions = len(self.decisions)
+        pairs = np.bincount(categories.codes * n_decisions + numbers)
+        for k in np.flatnonzero(pairs).tolist():
+            category, number = divmod(k, n_decisions)
+            allowed, reasons, _, at_use, at_collection, _ = self.decisions.row(number)
+            for reason in reasons:
+                self.counts[(categories.labels[category], allowed, reason)] += int(pairs[k])
+            self.policy_hashes.update(h for h in (at_use, at_collection) if h)
 
 
 def _empty_lists(n: int) -> pa.Array:
@@ -301,9 +294,18 @@ class CategorySets:
     code per distinct list, and each code's label (the set joined by ``+``)."""
 
     def __init__(self, lists: pa.Array) -> None:
-        enc = pc.dictionary_encode(pc.binary_join(lists, "\x1f"))
-        distinct = [sorted(set(k.split("\x1f"))) if k else [] for k in enc.dictionary.to_pylist()]
-        self.per_row = pa.array(distinct, _STR_LIST).take(enc.indices)
+        lengths = pc.list_value_length(lists)
+        if pc.all(pc.equal(lengths, 1)).as_py() and lists.offset == 0:
+            # One category a record (a category column): the lists are their sets.
+            enc = pc.dictionary_encode(pc.list_flatten(lists))
+            distinct = [[k] for k in enc.dictionary.to_pylist()]
+            self.per_row = lists
+        else:
+            enc = pc.dictionary_encode(pc.binary_join(lists, "\x1f"))
+            distinct = [
+                sorted(set(k.split("\x1f"))) if k else [] for k in enc.dictionary.to_pylist()
+            ]
+            self.per_row = pa.array(distinct, _STR_LIST).take(enc.indices)
         self.codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
         self.labels = ["+".join(d) for d in distinct]
 

@@ -91,6 +91,10 @@ class DecisionTable:
             )
         return number
 
+    def row(self, number: int) -> _Row:
+        """Decision ``number``'s six manifest values, as Python values."""
+        return self._rows[number]
+
     def kept_out(self, numbers: np.ndarray) -> np.ndarray:
         """For each decision number, the number of the same decision denied with
         reason REGISTERED_CUSTOMER_CONTENT (rules, terms and consents unchanged)."""

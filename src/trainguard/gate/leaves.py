@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -41,6 +40,7 @@ import pyarrow as pa
 from ..arrowbuffers import valid_mask, value_buffers
 from ..compiled import load_u64, store_u32, store_u64
 from ..hashing import sha256_many
+from ..scratch import scratch
 from ..timeutil import parse_instant, to_micros
 
 LEAF_FORMAT = (
@@ -188,20 +188,6 @@ def _write_rows(
 
 # --- columns as pieces ------------------------------------------------------------------
 
-_SCRATCH = threading.local()
-
-
-def _scratch(name: str, size: int, dtype: Any = np.uint8) -> np.ndarray:
-    """An array of ``size`` reused from batch to batch (per thread and name): fresh
-    arrays of megabytes would page-fault their way through every batch."""
-    pool: dict[str, np.ndarray] = getattr(_SCRATCH, "pool", None) or {}
-    _SCRATCH.pool = pool
-    buf = pool.get(name)
-    if buf is None or buf.shape[0] < size or buf.dtype != dtype:
-        old = 0 if buf is None else buf.shape[0]
-        buf = pool[name] = np.empty(max(size, 2 * old), dtype=dtype)
-    return buf[:size]
-
 
 class _Pieces:
     """The piece table of a batch, built field by field (in field order)."""
@@ -210,8 +196,8 @@ class _Pieces:
         self.n = n
         self.base = np.zeros(fields, np.int64)
         self.slot = np.full(fields, -1, np.int64)
-        self.first = _scratch("first", lists * n, np.int64).reshape(lists, n)
-        self.count = _scratch("count", lists * n, np.int64).reshape(lists, n)
+        self.first = scratch("first", lists * n, np.int64).reshape(lists, n)
+        self.count = scratch("count", lists * n, np.int64).reshape(lists, n)
         self.sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.fields = self.lists = self.pieces = 0
 
@@ -262,9 +248,9 @@ class _Pieces:
     def _joined(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All sources' pieces as one table: (piece offsets, piece ok, data)."""
         size = sum(int(o[-1] - o[0]) for o, _, _ in self.sources)
-        pieces = _scratch("pieces", self.pieces + 1, np.int64)
-        ok = _scratch("ok", self.pieces, np.bool_)
-        data = _scratch("data", size + 8)
+        pieces = scratch("pieces", self.pieces + 1, np.int64)
+        ok = scratch("ok", self.pieces, np.bool_)
+        data = scratch("data", size + 8)
         p = at = 0
         for offsets, source, valid in self.sources:
             k, width = len(offsets) - 1, int(offsets[-1] - offsets[0])
@@ -283,7 +269,7 @@ class _Pieces:
         _row_lengths(*tables, int(head), lens)
         offsets = np.zeros(self.n + 1, dtype=np.int64)
         np.cumsum(lens, out=offsets[1:])
-        out = _scratch("out", int(offsets[-1]) + 8)
+        out = scratch("out", int(offsets[-1]) + 8)
         _write_rows(*tables, data, int(head), out, offsets)
         return out[: int(offsets[-1])], offsets
 
