@@ -333,6 +333,9 @@ def _set_codes(
 ) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     """A code per row for the *set* of values it holds, and the sets by code."""
     codes, names = _encode(values) if len(values) else (np.zeros(0, np.int64), [])
+    if len(parents) == n and np.array_equal(parents, np.arange(n)):
+        # One value a row (a category column): each value is its own set.
+        return codes, [(name,) for name in names]
     if small and len(names) <= 63:
         masks = np.zeros(n, dtype=np.uint64)
         np.bitwise_or.at(masks, parents, np.left_shift(np.uint64(1), codes.astype(np.uint64)))

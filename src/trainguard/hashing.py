@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from .compiled import c_call_p, c_call_pp, c_call_ppn
+from .scratch import scratch
 
 _CTX_BYTES = 256  # sizeof(SHA256_CTX) is 112; room to spare
 
@@ -118,7 +119,7 @@ def merkle_parents(children: np.ndarray) -> np.ndarray:
     """RFC 9162 node hashes SHA-256(0x01 ‖ left ‖ right) of consecutive pairs of an
     (m, 32) array; an odd last child is left out."""
     pairs = children.shape[0] // 2
-    msgs = np.empty((pairs, 65), dtype=np.uint8)
+    msgs = scratch("merkle", pairs * 65).reshape(pairs, 65)
     msgs[:, 0] = 1
     msgs[:, 1:33] = children[0 : 2 * pairs : 2]
     msgs[:, 33:65] = children[1 : 2 * pairs : 2]

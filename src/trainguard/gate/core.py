@@ -101,10 +101,13 @@ class Gate:
         self.mapping = mapping or ColumnMapping()
         self.lineage = lineage
         self.content_check = content_check
-        self.counts: Counter[tuple[str, bool, str]] = Counter()
+        self._counts: Counter[tuple[str, bool, str]] = Counter()
+        # Records by (category set label, decision number), not yet folded into counts.
+        self._labels: dict[str, int] = {}
+        self._pairs = np.zeros((0, 0), dtype=np.int64)
         # Answers per distinct key, kept across batches: one use, one time.
         self.memo: dict[Any, Any] = {}
-        self.policy_hashes: set[str] = set()
+        self._policy_hashes: set[str] = set()
         self.decisions = DecisionTable()
 
     @property
@@ -234,17 +237,44 @@ class Gate:
         return cats
 
     def _count(self, categories: CategorySets, numbers: np.ndarray) -> None:
-        """Counts by category set × allowed × reason (a record with two reasons counts
-        under both), and the policy versions the decisions rested on: one bincount
-        over (category set, decision) pairs, then each pair's decision spelled out."""
-        n_decisions = len(self.decisions)
-        pairs = np.bincount(categories.codes * n_decisions + numbers)
-        for k in np.flatnonzero(pairs).tolist():
-            category, number = divmod(k, n_decisions)
+        """Add a batch's records by (category set, decision): one bincount. They are
+        spelled out by category × allowed × reason only when someone reads
+        :attr:`counts` (once a run), not per batch."""
+        labels = np.array(
+            [self._labels.setdefault(label, len(self._labels)) for label in categories.labels],
+            dtype=np.int64,
+        )
+        shape = (len(self._labels), len(self.decisions))
+        if self._pairs.shape != shape:
+            grown = np.zeros(shape, dtype=np.int64)
+            grown[: self._pairs.shape[0], : self._pairs.shape[1]] = self._pairs
+            self._pairs = grown
+        key = labels[categories.codes] * shape[1] + numbers
+        # A new array, not +=: a gate that came to a Ray worker holds read-only arrays.
+        self._pairs = self._pairs + np.bincount(key, minlength=shape[0] * shape[1]).reshape(shape)
+
+    def _fold(self) -> None:
+        names = list(self._labels)
+        for label, number in np.argwhere(self._pairs).tolist():
+            records = int(self._pairs[label, number])
             allowed, reasons, _, at_use, at_collection, _ = self.decisions.row(number)
             for reason in reasons:
-                self.counts[(categories.labels[category], allowed, reason)] += int(pairs[k])
-            self.policy_hashes.update(h for h in (at_use, at_collection) if h)
+                self._counts[(names[label], allowed, reason)] += records
+            self._policy_hashes.update(h for h in (at_use, at_collection) if h)
+        self._pairs = np.zeros_like(self._pairs)
+
+    @property
+    def counts(self) -> Counter[tuple[str, bool, str]]:
+        """Records by category set × allowed × reason (a record with two reasons
+        counts under both)."""
+        self._fold()
+        return self._counts
+
+    @property
+    def policy_hashes(self) -> set[str]:
+        """The policy versions the decisions so far rested on."""
+        self._fold()
+        return self._policy_hashes
 
 
 def _empty_lists(n: int) -> pa.Array:
