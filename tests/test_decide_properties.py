@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trainguard.batch import decide_batch
+from trainguard import batch
+from trainguard.batch import decide_batch, decide_codes
 from trainguard.consent import ConsentEvent, Ledger
 from trainguard.decide import DecisionContext, PolicySet, Record, decide
+from trainguard.errors import InputError
 from trainguard.policy import PolicyVersion, Rule
 from trainguard.taxonomy import BUILTIN_CATEGORIES, BUILTIN_USES
 
@@ -229,6 +232,12 @@ def test_decide_batch_equals_decide(data: st.DataObject) -> None:
         decide_batch(ctx, table.slice(k), use, at, memo),
     ]
     assert pa.concat_tables(halves).to_pylist() == out
+    # With a memo, a code names the same decision in every batch of the run.
+    codes_memo: dict[object, object] = {}
+    first, decided = decide_codes(ctx, table.slice(0, k), use, at, codes_memo)
+    second, decided_again = decide_codes(ctx, table, use, at, codes_memo)
+    assert decided is decided_again
+    assert second[:k].tolist() == first.tolist()
     for rec, row in zip(recs, out, strict=True):
         d = decide(ctx, rec, use, at)
         assert row["allowed"] == d.allowed
@@ -236,6 +245,23 @@ def test_decide_batch_equals_decide(data: st.DataObject) -> None:
         assert tuple(row["rules"]) == d.core.rules
         assert tuple(row["consents"]) == d.core.consents
         assert row["policy_at_use"] == (d.core.policy_at_use.hash if d.core.policy_at_use else None)
+
+
+def test_a_run_beyond_the_packed_key_sizes_is_refused_not_guessed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = ctx_for([])
+    table = pa.table(
+        {
+            "id": ["a", "b"],
+            "tenant": ["t", "t"],
+            "category": ["customer.chat", "customer.audio"],
+            "collected_at": pa.array([BASE, BASE], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    monkeypatch.setattr(batch, "_CATSET_BITS", 1)  # room for one category set only
+    with pytest.raises(InputError, match="too many distinct"):
+        decide_batch(ctx, table, USES[0], BASE)
 
 
 def _us(dt: datetime) -> int:

@@ -92,21 +92,27 @@ def decide_batch(
 class _Known:
     """The decisions of a run so far, looked up by integer key without Python per key.
 
-    A key packs run-wide ids of the tenant and the category set (``ids``) with the
+    A key packs run-wide ids of the tenant and of the category set with the
     version in force at collection and the after-use flag; ``keys`` is sorted,
     ``codes`` holds each key's place in ``decisions``. Decisions that depend on
     subjects are found by (code, subjects) in ``by_subjects``."""
 
     def __init__(self) -> None:
-        self.ids: dict[Any, int] = {}
+        self.tenants: dict[str, int] = {}
+        self.catsets: dict[tuple[str, ...], int] = {}
         self.keys = np.empty(0, np.int64)
         self.codes = np.empty(0, np.int64)
         self.decisions: list[CoreDecision] = []
         self.needs_subjects = np.empty(0, np.bool_)
         self.by_subjects: dict[tuple[int, tuple[str, ...]], int] = {}
 
-    def id_of(self, value: Any) -> int:
-        return self.ids.setdefault(value, len(self.ids))
+    def tenant_ids(self, names: Sequence[str]) -> np.ndarray:
+        ids = self.tenants
+        return np.array([ids.setdefault(t, len(ids)) for t in names], np.int64)
+
+    def catset_ids(self, sets: Sequence[tuple[str, ...]]) -> np.ndarray:
+        ids = self.catsets
+        return np.array([ids.setdefault(c, len(ids)) for c in sets], np.int64)
 
     def add(self, core: CoreDecision) -> int:
         self.decisions.append(core)
@@ -119,10 +125,13 @@ class _Known:
         self.keys, self.codes = merged[order], np.concatenate([self.codes, codes])[order]
 
 
-# Bits of a packed key below the tenant id: the category set id, the version
-# index (+1) and the flag. A run beyond these sizes is refused rather than guessed.
+# Bits of a packed key below the tenant id (up to 2^31 tenants): the category set
+# id (2^20 sets: sets of taxonomy categories, so far more than any taxonomy
+# yields), the version index + 1 (2^11 versions of one family) and the flag. A
+# run beyond these sizes is refused with a clear error rather than guessed at.
 _TENANT_SHIFT = 32
 _VERSION_BITS = 11
+_CATSET_BITS = _TENANT_SHIFT - 1 - _VERSION_BITS
 
 
 def decide_codes(
@@ -176,10 +185,12 @@ def decide_codes(
     invalid = (collected > at_us).astype(np.int64)
 
     # Run-wide ids of this batch's tenants and category sets, then one key per row.
-    tenant_ids = np.array([known.id_of(("t", t)) for t in tenant_names], np.int64)
-    catset_ids = np.array([known.id_of(("c", c)) for c in catsets], np.int64)
-    if len(known.ids) >= 1 << (_TENANT_SHIFT - 1 - _VERSION_BITS) or p0.max() + 1 >= (
-        1 << _VERSION_BITS
+    tenant_ids = known.tenant_ids(tenant_names)
+    catset_ids = known.catset_ids(catsets)
+    if (
+        len(known.tenants) >= 1 << 31
+        or len(known.catsets) >= 1 << _CATSET_BITS
+        or p0.max() + 1 >= 1 << _VERSION_BITS
     ):
         raise InputError(
             "too many distinct tenants, category sets or policy versions in one run "
