@@ -76,8 +76,8 @@ def read_manifest(out_dir: str | Path) -> tuple[dict[str, Any], pa.Table]:
     leaf = meta.get("merkle", {}).get("leaf") if isinstance(meta, dict) else None
     if leaf != LEAF_FORMAT:
         raise IntegrityError(
-            f"{d / 'manifest.json'}: leaves of another format ({leaf!r}); this trainguard "
-            "reads manifests whose leaves are " + repr(LEAF_FORMAT)
+            f"{d / 'manifest.json'}: leaves of another format ({leaf!r}) than this "
+            "trainguard's; gate the data again to get a manifest it can check"
         )
     try:
         table = table.cast(MANIFEST_SCHEMA)
