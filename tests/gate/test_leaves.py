@@ -123,8 +123,11 @@ def _core(allowed: bool, reasons: tuple[str, ...], consents: tuple[str, ...] = (
 def test_a_decision_table_gives_rows_the_digests_the_definition_gives() -> None:
     table = DecisionTable()
     yes, no = _core(True, ("ALLOWED_BY_RULE",)), _core(False, ("CONSENT_WITHDRAWN",), ("c-1",))
-    numbers = table.numbers(np.array([0, 1, 2, 1, 0]), [yes, no, yes])
+    decided = [yes, no]
+    numbers = table.numbers(np.array([0, 1, 0, 1, 0]), decided)
     assert numbers.tolist() == [0, 1, 0, 1, 0]
+    decided.append(yes)  # the run's list grows; only the new entry is numbered
+    assert table.numbers(np.array([2, 0]), decided).tolist() == [2, 0]
     kept = numbers.copy()
     kept[[0, 3]] = table.kept_out(numbers[[0, 3]])
     columns = table.columns(kept)
@@ -135,4 +138,4 @@ def test_a_decision_table_gives_rows_the_digests_the_definition_gives() -> None:
     assert rows[3] == {**rows[1], "reasons": [REGISTERED_CUSTOMER_CONTENT]}
     assert rows[3]["consents"] == ["c-1"]
     assert [d.tobytes() for d in table.digests(kept)] == [reference_decision(r) for r in rows]
-    assert len(table) == 4  # yes, no and each kept out once
+    assert len(table) == 5  # yes, no, yes again, and each of the first two kept out once

@@ -39,9 +39,8 @@ class DecisionTable:
     keeps out, :meth:`columns` and :meth:`digests` give rows their values."""
 
     def __init__(self) -> None:
-        self._number: dict[object, int] = {}
-        # The decisions themselves stay referenced: they are keyed by identity.
-        self._held: list[CoreDecision] = []
+        # The kept-out variant of each decision number that needed one.
+        self._kept_out: dict[int, int] = {}
         self._rows: list[_Row] = []
         # Settled: the first ``len(self._digests)`` rows as Arrow columns and digests.
         self._chunks: list[pa.Table] = []
@@ -55,41 +54,22 @@ class DecisionTable:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def _add(self, key: object, row: _Row) -> int:
-        number = self._number.get(key)
-        if number is None:
-            number = self._number[key] = len(self._rows)
-            self._rows.append(row)
-        return number
+    def _add(self, row: _Row) -> int:
+        self._rows.append(row)
+        return len(self._rows) - 1
 
     def numbers(self, codes: np.ndarray, decisions: Sequence[CoreDecision]) -> np.ndarray:
         """The number of each row's decision, given ``decide_codes``'s answer. With the
         run's memo, ``decisions`` is one list that only grows: only its new entries
-        are looked at."""
+        are numbered. (Numbers follow list positions, never object identity: a gate
+        that travelled to a Ray worker holds copies, and an address can be reused.)"""
         if decisions is not self._source:
             self._source, self._of_code = decisions, np.empty(0, np.int64)
         fresh = decisions[len(self._of_code) :]
         if fresh:
-            self._of_code = np.concatenate([self._of_code, [self._number_of(r) for r in fresh]])
+            self._of_code = np.concatenate([self._of_code, [self._add(_row(r)) for r in fresh]])
         numbers: np.ndarray = self._of_code[codes]
         return numbers
-
-    def _number_of(self, r: CoreDecision) -> int:
-        number = self._number.get(id(r))
-        if number is None:
-            self._held.append(r)
-            number = self._add(
-                id(r),
-                (
-                    r.allowed,
-                    list(r.reasons),
-                    list(r.rules),
-                    r.policy_at_use.hash if r.policy_at_use else None,
-                    r.policy_at_collection.hash if r.policy_at_collection else None,
-                    list(r.consents),
-                ),
-            )
-        return number
 
     def row(self, number: int) -> _Row:
         """Decision ``number``'s six manifest values, as Python values."""
@@ -101,11 +81,13 @@ class DecisionTable:
         distinct, inverse = np.unique(numbers, return_inverse=True)
         variants = np.empty(len(distinct), dtype=np.int64)
         for k, number in enumerate(distinct.tolist()):
-            _, _, rules, at_use, at_collection, consents = self._rows[number]
-            variants[k] = self._add(
-                ("kept out", number),
-                (False, [REGISTERED_CUSTOMER_CONTENT], rules, at_use, at_collection, consents),
-            )
+            variant = self._kept_out.get(number)
+            if variant is None:
+                _, _, rules, at_use, at_collection, consents = self._rows[number]
+                variant = self._kept_out[number] = self._add(
+                    (False, [REGISTERED_CUSTOMER_CONTENT], rules, at_use, at_collection, consents)
+                )
+            variants[k] = variant
         return variants[inverse.reshape(-1)]
 
     def _settle(self) -> None:
@@ -141,6 +123,17 @@ class DecisionTable:
         self._settle()
         digests: np.ndarray = self._digests[numbers]
         return digests
+
+
+def _row(r: CoreDecision) -> _Row:
+    return (
+        r.allowed,
+        list(r.reasons),
+        list(r.rules),
+        r.policy_at_use.hash if r.policy_at_use else None,
+        r.policy_at_collection.hash if r.policy_at_collection else None,
+        list(r.consents),
+    )
 
 
 def _one_chunk(col: pa.ChunkedArray) -> pa.Array:
