@@ -15,20 +15,11 @@ import pyarrow as pa
 
 from ..decide import CoreDecision
 from .leaves import DECISION_COLUMNS, decision_digests
+from .manifest import MANIFEST_SCHEMA
 
 REGISTERED_CUSTOMER_CONTENT = "REGISTERED_CUSTOMER_CONTENT"
-_STR_LIST = pa.list_(pa.string())
-DECISION_FIELDS = pa.schema(
-    [
-        ("allowed", pa.bool_()),
-        ("reasons", _STR_LIST),
-        ("rules", _STR_LIST),
-        ("policy_at_use", pa.string()),
-        ("policy_at_collection", pa.string()),
-        ("consents", _STR_LIST),
-    ]
-)
-assert tuple(DECISION_FIELDS.names) == DECISION_COLUMNS
+# The manifest's six decision columns, as the manifest types them.
+DECISION_FIELDS = pa.schema([MANIFEST_SCHEMA.field(name) for name in DECISION_COLUMNS])
 
 _Row = tuple[bool, list[str], list[str], str | None, str | None, list[str]]
 
