@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trainguard.cli import app
+from trainguard.gate import verify_manifest
 from trainguard.scan import KeyRing, Registry, transcript_text
 
 from ..conftest import MEETINGS
@@ -63,3 +64,8 @@ def test_a_telemetry_record_holding_a_transcript_is_kept_out(
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["scan"]["items"] == 1
     assert pq.read_table(tmp_path / "o" / "data").column("id").to_pylist() == ["t-1"]
+    # The kept-out row's leaf is what its row says (its decision digest was made
+    # for the kept-out variant, not the decision it replaced).
+    assert verify_manifest(tmp_path / "o")["ok"]
+    counts = {(c["category"], c["allowed"], c["reason"]): c["records"] for c in manifest["counts"]}
+    assert counts[("service.telemetry", False, "REGISTERED_CUSTOMER_CONTENT")] == 1
