@@ -152,6 +152,21 @@ def test_same_inputs_and_state_give_the_same_manifest_bytes(
         assert a == b, f
 
 
+def test_counts_and_root_do_not_depend_on_the_batch_size(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    # Batches of 1 row count by touching cells; one batch of all rows by a bincount.
+    results = [
+        run_gate(
+            timeline_store, [str(records_parquet)], "train.first_party", tmp_path / f"b{rows}",
+            at=AUG_15, batch_rows=rows,
+        )
+        for rows in (1, 100_000)
+    ]  # fmt: skip
+    assert results[0].manifest["counts"] == results[1].manifest["counts"]
+    assert results[0].root == results[1].root
+
+
 def test_an_existing_output_is_kept_unless_replace_is_asked(
     timeline_store: Store, records_parquet: Path, tmp_path: Path
 ) -> None:

@@ -237,21 +237,29 @@ class Gate:
         return cats
 
     def _count(self, categories: CategorySets, numbers: np.ndarray) -> None:
-        """Add a batch's records by (category set, decision): one bincount. They are
-        spelled out by category × allowed × reason only when someone reads
-        :attr:`counts` (once a run), not per batch."""
-        labels = np.array(
+        """Add a batch's records by (category set, decision). They are spelled out by
+        category × allowed × reason only when someone reads :attr:`counts` (once a
+        run), not per batch."""
+        rows = np.array(
             [self._labels.setdefault(label, len(self._labels)) for label in categories.labels],
             dtype=np.int64,
-        )
-        shape = (len(self._labels), len(self.decisions))
-        if self._pairs.shape != shape:
-            grown = np.zeros(shape, dtype=np.int64)
-            grown[: self._pairs.shape[0], : self._pairs.shape[1]] = self._pairs
+        )[categories.codes]
+        need = (len(self._labels), len(self.decisions))
+        have = self._pairs.shape
+        # Room doubles as labels and decisions come, so growing is rare; a gate that
+        # came to a Ray worker holds read-only arrays, which are copied once.
+        if need[0] > have[0] or need[1] > have[1] or not self._pairs.flags.writeable:
+            grown = np.zeros(
+                (max(need[0], 2 * have[0]), max(need[1], 2 * have[1])), dtype=np.int64
+            )
+            grown[: have[0], : have[1]] = self._pairs
             self._pairs = grown
-        key = labels[categories.codes] * shape[1] + numbers
-        # A new array, not +=: a gate that came to a Ray worker holds read-only arrays.
-        self._pairs = self._pairs + np.bincount(key, minlength=shape[0] * shape[1]).reshape(shape)
+        width = self._pairs.shape[1]
+        if self._pairs.size <= 4 * len(numbers):
+            flat = self._pairs.reshape(-1)
+            flat += np.bincount(rows * width + numbers, minlength=flat.size)
+        else:  # many decisions (many tenants): touch only this batch's cells
+            np.add.at(self._pairs, (rows, numbers), 1)
 
     def _fold(self) -> None:
         names = list(self._labels)
