@@ -249,9 +249,7 @@ class Gate:
         # Room doubles as labels and decisions come, so growing is rare; a gate that
         # came to a Ray worker holds read-only arrays, which are copied once.
         if need[0] > have[0] or need[1] > have[1] or not self._pairs.flags.writeable:
-            grown = np.zeros(
-                (max(need[0], 2 * have[0]), max(need[1], 2 * have[1])), dtype=np.int64
-            )
+            grown = np.zeros((max(need[0], 2 * have[0]), max(need[1], 2 * have[1])), dtype=np.int64)
             grown[: have[0], : have[1]] = self._pairs
             self._pairs = grown
         width = self._pairs.shape[1]
