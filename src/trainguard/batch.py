@@ -103,7 +103,7 @@ class _Known:
         self.keys = np.empty(0, np.int64)
         self.codes = np.empty(0, np.int64)
         self.decisions: list[CoreDecision] = []
-        self.needs_subjects = np.empty(0, np.bool_)
+        self._needs_subjects = bytearray()  # per decision: 1 when subjects matter
         self.by_subjects: dict[tuple[int, tuple[str, ...]], int] = {}
 
     def tenant_ids(self, names: Sequence[str]) -> np.ndarray:
@@ -116,13 +116,22 @@ class _Known:
 
     def add(self, core: CoreDecision) -> int:
         self.decisions.append(core)
-        self.needs_subjects = np.append(self.needs_subjects, core.depends_on_subjects)
+        self._needs_subjects.append(core.depends_on_subjects)
         return len(self.decisions) - 1
 
+    @property
+    def needs_subjects(self) -> np.ndarray:
+        """Per decision: whether subjects matter. (A copy: a view would pin the bytearray,
+        and the next add could not grow it.)"""
+        return np.frombuffer(bytes(self._needs_subjects), dtype=np.bool_)
+
     def insert(self, keys: np.ndarray, codes: np.ndarray) -> None:
-        merged = np.concatenate([self.keys, keys])
-        order = np.argsort(merged, kind="stable")
-        self.keys, self.codes = merged[order], np.concatenate([self.codes, codes])[order]
+        """Add keys not known yet (distinct), keeping ``keys`` sorted: one merge, O(known
+        + new), not a sort of everything."""
+        order = np.argsort(keys)
+        keys, codes = keys[order], codes[order]
+        at = np.searchsorted(self.keys, keys)
+        self.keys, self.codes = np.insert(self.keys, at, keys), np.insert(self.codes, at, codes)
 
 
 # Bits of a packed key below the tenant id (up to 2^31 tenants): the category set

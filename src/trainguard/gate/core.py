@@ -22,6 +22,7 @@ from ..decide import DecisionContext
 from ..errors import InputError
 from ..timeutil import ensure_utc, now_utc
 from .content import content_digests, digest_array
+from .counts import PairCounts
 from .decisions import DecisionTable
 from .leaves import leaf_hashes
 from .manifest import MANIFEST_SCHEMA
@@ -102,9 +103,8 @@ class Gate:
         self.lineage = lineage
         self.content_check = content_check
         self._counts: Counter[tuple[str, bool, str]] = Counter()
-        # Records by (category set label, decision number), not yet folded into counts.
-        self._labels: dict[str, int] = {}
-        self._pairs = np.zeros((0, 0), dtype=np.int64)
+        # Records by (category set, decision), not yet spelled out into counts.
+        self._pairs = PairCounts()
         # Answers per distinct key, kept across batches: one use, one time.
         self.memo: dict[Any, Any] = {}
         self._policy_hashes: set[str] = set()
@@ -200,7 +200,7 @@ class Gate:
             ],
             schema=MANIFEST_SCHEMA,
         )
-        self._count(categories, numbers)
+        self._pairs.add(categories.labels, categories.codes, numbers)
         leaves = leaf_hashes(manifest, self.decisions.digests(numbers))
         return GateBatch(batch.filter(allowed), manifest, leaves)
 
@@ -236,38 +236,10 @@ class Gate:
                 )
         return cats
 
-    def _count(self, categories: CategorySets, numbers: np.ndarray) -> None:
-        """Add a batch's records by (category set, decision). They are spelled out by
-        category × allowed × reason only when someone reads :attr:`counts` (once a
-        run), not per batch."""
-        rows = np.array(
-            [self._labels.setdefault(label, len(self._labels)) for label in categories.labels],
-            dtype=np.int64,
-        )[categories.codes]
-        need = (len(self._labels), len(self.decisions))
-        have = self._pairs.shape
-        # Room doubles as labels and decisions come, so growing is rare; a gate that
-        # came to a Ray worker holds read-only arrays, which are copied once.
-        if need[0] > have[0] or need[1] > have[1] or not self._pairs.flags.writeable:
-            grown = np.zeros((max(need[0], 2 * have[0]), max(need[1], 2 * have[1])), dtype=np.int64)
-            grown[: have[0], : have[1]] = self._pairs
-            self._pairs = grown
-        width = self._pairs.shape[1]
-        if self._pairs.size <= 4 * len(numbers):
-            flat = self._pairs.reshape(-1)
-            flat += np.bincount(rows * width + numbers, minlength=flat.size)
-        else:  # many decisions (many tenants): touch only this batch's cells
-            np.add.at(self._pairs, (rows, numbers), 1)
-
     def _fold(self) -> None:
-        names = list(self._labels)
-        for label, number in np.argwhere(self._pairs).tolist():
-            records = int(self._pairs[label, number])
-            allowed, reasons, _, at_use, at_collection, _ = self.decisions.row(number)
-            for reason in reasons:
-                self._counts[(names[label], allowed, reason)] += records
-            self._policy_hashes.update(h for h in (at_use, at_collection) if h)
-        self._pairs = np.zeros_like(self._pairs)
+        counts, hashes = self._pairs.take(self.decisions)
+        self._counts.update(counts)
+        self._policy_hashes.update(hashes)
 
     @property
     def counts(self) -> Counter[tuple[str, bool, str]]:

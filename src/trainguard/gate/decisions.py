@@ -9,9 +9,11 @@ distinct one once, keeps its six manifest columns and its decision digest
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..decide import CoreDecision
 from .leaves import DECISION_COLUMNS, decision_digests
@@ -32,15 +34,17 @@ class DecisionTable:
     def __init__(self) -> None:
         # The kept-out variant of each decision number that needed one.
         self._kept_out: dict[int, int] = {}
-        self._rows: list[_Row] = []
-        # Settled: the first ``len(self._digests)`` rows as Arrow columns and digests.
+        # Decision n: a decision of the batch engine, or the values of a kept-out variant.
+        self._rows: list[CoreDecision | _Row] = []
+        # Settled: the first ``len(self._digests)`` rows as Arrow columns (in chunks:
+        # with many tenants, new decisions come with every batch) and digests.
         self._chunks: list[pa.Table] = []
         self._table = DECISION_FIELDS.empty_table()
-        self._digests = np.empty((0, 32), np.uint8)
-        self._allowed = np.empty(0, np.bool_)
+        self._digests = _Growing((32,), np.uint8)
+        self._allowed = _Growing((), np.bool_)
         # Codes of decide_codes's list -> numbers here.
         self._source: Sequence[CoreDecision] = []
-        self._of_code = np.empty(0, np.int64)
+        self._of_code = _Growing((), np.int64)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -55,16 +59,18 @@ class DecisionTable:
         are numbered. (Numbers follow list positions, never object identity: a gate
         that travelled to a Ray worker holds copies, and an address can be reused.)"""
         if decisions is not self._source:
-            self._source, self._of_code = decisions, np.empty(0, np.int64)
+            self._source, self._of_code = decisions, _Growing((), np.int64)
         fresh = decisions[len(self._of_code) :]
         if fresh:
-            self._of_code = np.concatenate([self._of_code, [self._add(_row(r)) for r in fresh]])
-        numbers: np.ndarray = self._of_code[codes]
+            first = len(self._rows)
+            self._rows.extend(fresh)
+            self._of_code.extend(np.arange(first, len(self._rows), dtype=np.int64))
+        numbers: np.ndarray = self._of_code.values[codes]
         return numbers
 
     def row(self, number: int) -> _Row:
         """Decision ``number``'s six manifest values, as Python values."""
-        return self._rows[number]
+        return _as_row(self._rows[number])
 
     def kept_out(self, numbers: np.ndarray) -> np.ndarray:
         """For each decision number, the number of the same decision denied with
@@ -74,7 +80,7 @@ class DecisionTable:
         for k, number in enumerate(distinct.tolist()):
             variant = self._kept_out.get(number)
             if variant is None:
-                _, _, rules, at_use, at_collection, consents = self._rows[number]
+                _, _, rules, at_use, at_collection, consents = self.row(number)
                 variant = self._kept_out[number] = self._add(
                     (False, [REGISTERED_CUSTOMER_CONTENT], rules, at_use, at_collection, consents)
                 )
@@ -86,21 +92,22 @@ class DecisionTable:
         known = len(self._digests)
         if known == len(self._rows):
             return
-        fresh = list(zip(*self._rows[known:], strict=True))
+        fresh = _columns(self._rows[known:])
         chunk = pa.table(
-            [pa.array(list(c), f.type) for c, f in zip(fresh, DECISION_FIELDS, strict=True)],
+            [pa.array(c, f.type) for c, f in zip(fresh, DECISION_FIELDS, strict=True)],
             schema=DECISION_FIELDS,
         )
         self._chunks.append(chunk)
-        self._table = pa.concat_tables(self._chunks).combine_chunks()
-        self._chunks = [self._table]
-        self._digests = np.concatenate([self._digests, decision_digests(chunk)])
-        self._allowed = np.concatenate([self._allowed, np.array(fresh[0], np.bool_)])
+        if len(self._chunks) > 32:  # Arrow takes from chunks as they are; keep them few
+            self._chunks = [pa.concat_tables(self._chunks).combine_chunks()]
+        self._table = pa.concat_tables(self._chunks)
+        self._digests.extend(decision_digests(chunk))
+        self._allowed.extend(np.array(fresh[0], np.bool_))
 
     def allowed(self, numbers: np.ndarray) -> np.ndarray:
         """Whether each of these decisions admits its record."""
         self._settle()
-        allowed: np.ndarray = self._allowed[numbers]
+        allowed: np.ndarray = self._allowed.values[numbers]
         return allowed
 
     def columns(self, numbers: np.ndarray) -> list[pa.Array]:
@@ -109,14 +116,80 @@ class DecisionTable:
         table = self._table.take(pa.array(numbers))
         return [_one_chunk(table.column(name)) for name in DECISION_COLUMNS]
 
+    def reasons(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Every decision's reasons as codes: decision d's are
+        ``codes[offsets[d]:offsets[d + 1]]``, code c naming ``names[c]``."""
+        self._settle()
+        reasons = self._table.column("reasons").combine_chunks()
+        offsets = np.asarray(reasons.offsets.to_numpy(), np.int64)
+        values = reasons.values.slice(offsets[0], offsets[-1] - offsets[0])
+        enc = pc.dictionary_encode(values)
+        codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
+        return offsets - offsets[0], codes, enc.dictionary.to_pylist()
+
+    def policy_hashes(self, numbers: np.ndarray) -> set[str]:
+        """The policy versions these decisions rested on (at use and at collection)."""
+        self._settle()
+        rows = self._table.take(pa.array(numbers))
+        return {
+            h
+            for name in ("policy_at_use", "policy_at_collection")
+            for h in pc.unique(rows.column(name)).to_pylist()
+            if h
+        }
+
     def digests(self, numbers: np.ndarray) -> np.ndarray:
         """The decision digest of each row, (n, 32)."""
         self._settle()
-        digests: np.ndarray = self._digests[numbers]
+        digests: np.ndarray = self._digests.values[numbers]
         return digests
 
 
-def _row(r: CoreDecision) -> _Row:
+class _Growing:
+    """An array that grows at its end, with room that doubles (appending is amortized
+    O(new), where np.concatenate would copy everything each time). Only the room past
+    the end is written; one that arrived read-only on a Ray worker is copied first."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self._buf = np.empty((16, *shape), dtype=dtype)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._buf[: self._size]
+
+    def extend(self, more: np.ndarray) -> None:
+        end = self._size + len(more)
+        if end > len(self._buf) or not self._buf.flags.writeable:
+            grown = np.empty((max(end, 2 * len(self._buf)), *self._buf.shape[1:]), self._buf.dtype)
+            grown[: self._size] = self._buf[: self._size]
+            self._buf = grown
+        self._buf[self._size : end] = more
+        self._size = end
+
+
+def _columns(rows: Sequence[CoreDecision | _Row]) -> list[list[Any]]:
+    """The six manifest columns of these decisions, as Python lists: a pass per column
+    over the engine's decisions (cheaper than a tuple per decision)."""
+    if not all(isinstance(r, CoreDecision) for r in rows):
+        return [list(c) for c in zip(*(_as_row(r) for r in rows), strict=True)]
+    decided: Sequence[Any] = rows
+    return [
+        [r.allowed for r in decided],
+        [r.reasons for r in decided],
+        [r.rules for r in decided],
+        [r.policy_at_use.hash if r.policy_at_use else None for r in decided],
+        [r.policy_at_collection.hash if r.policy_at_collection else None for r in decided],
+        [r.consents for r in decided],
+    ]
+
+
+def _as_row(r: CoreDecision | _Row) -> _Row:
+    if not isinstance(r, CoreDecision):
+        return r
     return (
         r.allowed,
         list(r.reasons),
