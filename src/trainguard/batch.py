@@ -92,13 +92,18 @@ def decide_batch(
 class _Known:
     """The decisions of a run so far, looked up by integer key without Python per key.
 
-    A key packs run-wide ids of the tenant and of the category set with the
-    version in force at collection and the after-use flag; ``keys`` is sorted,
+    A key packs a run-wide id of the tenant and of the category set with the
+    version in force at collection and the after-use flag. Tenants with no
+    event in the consent ledger share their policy family's id: ``decide_core``
+    reads a tenant only through its family and its ledger events, so their
+    decisions are the same (with many tenants, most of them: one decision per
+    family instead of one per tenant); ``keys`` is sorted,
     ``codes`` holds each key's place in ``decisions``. Decisions that depend on
     subjects are found by (code, subjects) in ``by_subjects``."""
 
     def __init__(self) -> None:
-        self.tenants: dict[str, int] = {}
+        self.tenants: dict[str, int] = {}  # tenant -> id of the tenant or of its family
+        self._groups: dict[tuple[str, str | None], int] = {}
         self.catsets: dict[tuple[str, ...], int] = {}
         self.keys = np.empty(0, np.int64)
         self.codes = np.empty(0, np.int64)
@@ -106,9 +111,18 @@ class _Known:
         self._needs_subjects = bytearray()  # per decision: 1 when subjects matter
         self.by_subjects: dict[tuple[int, tuple[str, ...]], int] = {}
 
-    def tenant_ids(self, names: Sequence[str]) -> np.ndarray:
+    def tenant_ids(self, names: Sequence[str], ctx: DecisionContext) -> np.ndarray:
         ids = self.tenants
-        return np.array([ids.setdefault(t, len(ids)) for t in names], np.int64)
+        out = np.empty(len(names), np.int64)
+        for k, t in enumerate(names):
+            found = ids.get(t)
+            if found is None:
+                group = ("tenant", t) if ctx.ledger.tenant_events(t) else (
+                    "family", ctx.policies.family_for(t)
+                )  # fmt: skip
+                found = ids[t] = self._groups.setdefault(group, len(self._groups))
+            out[k] = found
+        return out
 
     def catset_ids(self, sets: Sequence[tuple[str, ...]]) -> np.ndarray:
         ids = self.catsets
@@ -194,10 +208,10 @@ def decide_codes(
     invalid = (collected > at_us).astype(np.int64)
 
     # Run-wide ids of this batch's tenants and category sets, then one key per row.
-    tenant_ids = known.tenant_ids(tenant_names)
+    tenant_ids = known.tenant_ids(tenant_names, ctx)
     catset_ids = known.catset_ids(catsets)
     if (
-        len(known.tenants) >= 1 << 31
+        len(known.tenants) >= 1 << 31  # (ids are fewer than tenants)
         or len(known.catsets) >= 1 << _CATSET_BITS
         or p0.max() + 1 >= 1 << _VERSION_BITS
     ):
