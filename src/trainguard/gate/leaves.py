@@ -18,8 +18,8 @@ The six decision columns are committed to through their digest::
                        ‖ derived_from ‖ content_sha256 ‖ decision)
 
 (each name standing for that column's field, ``decision`` a 32-byte field).
-Why the indirection: a gate's rows share a few thousand distinct decisions per
-million records, so a writer hashes each distinct decision once, and a typical
+Why the indirection: a million records of a gate run share a few distinct
+decisions (dozens to thousands), so a writer hashes each distinct one once, and a typical
 leaf is three SHA-256 blocks instead of six. :func:`reference_leaf` is the
 whole definition in plain Python, for anyone checking a manifest without
 trainguard; the compiled writer below is tested against it.
@@ -50,9 +50,6 @@ LEAF_FORMAT = (
 )
 DECISION_COLUMNS = (
     "allowed", "reasons", "rules", "policy_at_use", "policy_at_collection", "consents",
-)  # fmt: skip
-LEAF_COLUMNS = (
-    "id", "tenant", "categories", "collected_at", "subjects", "derived_from", "content_sha256",
 )  # fmt: skip
 _NULL = 0xFFFFFFFF
 
