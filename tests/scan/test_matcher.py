@@ -217,7 +217,7 @@ def test_dense_regions_are_the_runs_of_dense_windows_trimmed_to_hits(
 def test_the_items_of_a_lookup_are_every_item_registered_for_each_hit(
     entries: list[tuple[int, int]], data: st.DataObject
 ) -> None:
-    from trainguard.scan.matcher import _bounds, _holders, _item_hits, _items
+    from trainguard.scan.matcher import _bounds, _holders, _items_of, _looked_up
     from trainguard.scan.registry import Segment
 
     entries.sort()
@@ -228,8 +228,25 @@ def test_the_items_of_a_lookup_are_every_item_registered_for_each_hit(
     rows, codes = _holders(segment, *_bounds(fp, queries))
     expected = [(q, i) for q, v in enumerate(queries.tolist()) for f, i in entries if f == v]
     assert list(zip(rows.tolist(), codes.tolist(), strict=True)) == expected
-    assert _items([segment], queries) == {i for _, i in expected}
-    hits: dict[int, int] = {}
-    for _, i in expected:
-        hits[i] = hits.get(i, 0) + 1
-    assert _item_hits([segment], queries) == hits
+    # Items read back from a kept lookup, for any subset of the queries, in query order.
+    counts, found = _looked_up([segment, segment], queries)
+    assert counts.tolist() == [2 * sum(f == v for f, _ in entries) for v in queries.tolist()]
+    rows_kept = np.array(sorted(data.draw(st.sets(st.integers(0, max(len(queries) - 1, 0))))))
+    rows_kept = rows_kept[rows_kept < len(queries)].astype(np.int64)
+    wanted = [i for q, i in expected if q in set(rows_kept.tolist())]
+    assert sorted(_items_of(found, rows_kept).tolist()) == sorted(wanted * 2)
+
+
+@given(st.lists(st.booleans(), max_size=60), st.integers(1, 6))
+def test_runs_are_the_maximal_stretches_of_true_long_enough(mask: list[bool], length: int) -> None:
+    from trainguard.scan.matcher import _runs
+
+    expected, start = [], None
+    for i, on in enumerate([*mask, False]):
+        if on and start is None:
+            start = i
+        elif not on and start is not None:
+            if i - start >= length:
+                expected.append((start, i))
+            start = None
+    assert _runs(np.array(mask, dtype=bool), length) == expected

@@ -251,11 +251,28 @@ def _lookup(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
 
 def _item_counts(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
     """For each query, how many registered items hold it (0: not registered)."""
+    return _looked_up(segments, queries)[0]
+
+
+_Found = list[tuple[Segment, np.ndarray, np.ndarray]]
+
+
+def _looked_up(segments: list[Segment], queries: np.ndarray) -> tuple[np.ndarray, _Found]:
+    """For each query, how many registered items hold it, and each segment's [lo, hi)
+    of every query (so the items can be read later without looking up again)."""
     counts = np.zeros(len(queries), dtype=np.int64)
+    found = []
     for s in segments:
         lo, hi = _bounds(s.fp, queries)
         counts += hi - lo
-    return counts
+        found.append((s, lo, hi))
+    return counts, found
+
+
+def _items_of(found: _Found, rows: np.ndarray) -> np.ndarray:
+    """The item codes holding the queries at ``rows`` (one per (query, item) pair)."""
+    parts = [_holders(s, lo[rows], hi[rows])[1] for s, lo, hi in found]
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
 def _holders(segment: Segment, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -268,24 +285,6 @@ def _holders(segment: Segment, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarr
     # The positions lo[i], lo[i] + 1, ... hi[i] - 1 of every found query, in one array.
     at = np.repeat(lo[found] - (np.cumsum(reps) - reps), reps) + np.arange(int(reps.sum()))
     return queries, np.asarray(segment.item)[at].astype(np.int64)
-
-
-def _items(segments: list[Segment], queries: np.ndarray) -> set[int]:
-    """Every item code registered for any of the queries."""
-    out: set[int] = set()
-    for s in segments:
-        out.update(_holders(s, *_bounds(s.fp, queries))[1].tolist())
-    return out
-
-
-def _item_hits(segments: list[Segment], queries: np.ndarray) -> dict[int, int]:
-    """For each item, how many of the queries it holds."""
-    out: dict[int, int] = {}
-    for s in segments:
-        codes, counts = np.unique(_holders(s, *_bounds(s.fp, queries))[1], return_counts=True)
-        for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
-            out[code] = out.get(code, 0) + count
-    return out
 
 
 @numba.njit(cache=True)
@@ -340,15 +339,27 @@ def _trimmed(hit: Any, a: int, b: int, out: Any, count: int) -> int:  # pragma: 
     return count + 1
 
 
+@numba.njit(cache=True)
+def _run_bounds(mask: Any, min_length: int) -> Any:  # pragma: no cover - compiled
+    out = np.empty((mask.shape[0] // 2 + 1, 2), dtype=np.int64)
+    count = 0
+    start = -1
+    for i in range(mask.shape[0] + 1):
+        on = i < mask.shape[0] and mask[i]
+        if on and start < 0:
+            start = i
+        elif not on and start >= 0:
+            if i - start >= min_length:
+                out[count, 0] = start
+                out[count, 1] = i
+                count += 1
+            start = -1
+    return out[:count]
+
+
 def _runs(mask: np.ndarray, min_length: int) -> list[tuple[int, int]]:
     """[start, end) of every run of True of at least min_length."""
-    if not mask.any():
-        return []
-    padded = np.concatenate([[False], mask, [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    keep = ends - starts >= min_length
-    return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+    return [(a, b) for a, b in _run_bounds(mask, min_length).tolist()]
 
 
 class Matcher:
@@ -488,19 +499,19 @@ class Matcher:
         cfg = self.config
         windows = window_hashes(tokens.hashes, DEFAULT_N)
         sampled = windows[:: cfg.stride].copy()
-        members: dict[str, np.ndarray] = {}
+        members: dict[str, tuple[np.ndarray, _Found]] = {}
         common = np.zeros(len(windows), dtype=bool)
         for t in tenants:
             if not sampled_hit and not _lookup(t.ngrams, keyed(sampled, t.k0, t.k1)).any():
                 continue
-            held = _item_counts(t.ngrams, keyed(windows, t.k0, t.k1))
+            held, found = _looked_up(t.ngrams, keyed(windows, t.k0, t.k1))
             member = held > 0
             if _runs(member, cfg.min_windows):
-                members[t.name] = member
+                members[t.name] = (member, found)
                 common |= held >= cfg.common_items
         if not members:
             return []
-        counts = np.sum(list(members.values()), axis=0)
+        counts = np.sum([m for m, _ in members.values()], axis=0)
         common |= counts >= cfg.common_tenants
         if len(self.reference):
             at = np.searchsorted(self.reference, windows)
@@ -508,12 +519,11 @@ class Matcher:
             common |= self.reference[at] == windows
         spans = []
         for a, b in _runs(counts > 0, cfg.min_windows):
-            names = sorted(n for n, m in members.items() if m[a:b].any())
+            names = sorted(n for n, (m, _) in members.items() if m[a:b].any())
             items: set[int] = set()
-            for t in self.tenants:
-                if t.name in names:
-                    sel = members[t.name][a:b]
-                    items |= _items(t.ngrams, keyed(windows[a:b][sel].copy(), t.k0, t.k1))
+            for name in names:
+                member, found = members[name]
+                items.update(_items_of(found, a + np.flatnonzero(member[a:b])).tolist())
             first, last = a, b - 1 + DEFAULT_N - 1
             spans.append(
                 Span(
@@ -539,6 +549,7 @@ class Matcher:
         windows = window_hashes(tokens.hashes, SHINGLE_N)
         sample = windows % np.uint64(SHINGLE_SAMPLE) == 0
         sampled_windows = windows[sample]
+        sample_rank = np.cumsum(sample) - 1  # a sampled window's place among them
         covered = np.zeros(len(tokens), dtype=bool)
         for s in verbatim:
             covered[s.first_token : s.last_token + 1] = True
@@ -552,7 +563,7 @@ class Matcher:
             fps = np.zeros(len(windows), dtype=np.uint64)
             fps[sampled] = keyed(sampled_windows, t.k0, t.k1)
             held = np.zeros(len(fps), dtype=np.int64)
-            held[sampled] = _item_counts(t.shingles, fps[sampled])
+            held[sampled], found = _looked_up(t.shingles, fps[sampled])
             # A 5-word phrase several items share is ordinary speech, not evidence:
             # it counts neither as a hit nor as a sample.
             ordinary = held >= cfg.common_items
@@ -570,7 +581,10 @@ class Matcher:
                 # An edited copy is a copy of something: one item must hold most of
                 # the region's samples by itself, not many items a few each.
                 samples = max(int(sampled[a:b].sum()), 1)
-                per_item = _item_hits(t.shingles, fps[a:b][hit[a:b]].copy())
+                # The region's hits, as places among the sampled windows looked up.
+                looked_up = sample_rank[a + np.flatnonzero(hit[a:b])]
+                codes, hits = np.unique(_items_of(found, looked_up), return_counts=True)
+                per_item = dict(zip(codes.tolist(), hits.tolist(), strict=True))
                 best = max(per_item.values(), default=0)
                 if best < cfg.near_min_similarity * samples or best < cfg.near_min_hits:
                     continue
