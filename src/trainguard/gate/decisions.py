@@ -1,7 +1,7 @@
 """The distinct decisions of a gate run, numbered, with their manifest columns and digests.
 
-A million records share a few thousand decisions. The gate numbers each
-distinct one once, keeps its six manifest columns and its decision digest
+A million records share few distinct decisions (dozens to thousands). The gate
+numbers each distinct one once, keeps its six manifest columns and its decision digest
 (:mod:`.leaves`), and gives every batch its rows' columns and digests by
 ``take`` on those numbers: no per-row encoding or hashing of decisions.
 """
