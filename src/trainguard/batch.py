@@ -92,14 +92,15 @@ def decide_batch(
 class _Known:
     """The decisions of a run so far, looked up by integer key without Python per key.
 
-    A key packs a run-wide id of the tenant and of the category set with the
-    version in force at collection and the after-use flag. Tenants with no
-    event in the consent ledger share their policy family's id: ``decide_core``
-    reads a tenant only through its family and its ledger events, so their
-    decisions are the same (with many tenants, most of them: one decision per
-    family instead of one per tenant); ``keys`` is sorted,
-    ``codes`` holds each key's place in ``decisions``. Decisions that depend on
-    subjects are found by (code, subjects) in ``by_subjects``."""
+    A key packs a run-wide id of the tenant and one of the category set with the
+    version in force at collection and the after-use flag. ``keys`` is sorted and
+    ``codes`` holds each key's place in ``decisions``; decisions that depend on
+    subjects are found by (code, subjects) in ``by_subjects``.
+
+    Tenants with no event in the consent ledger share their policy family's id:
+    ``decide_core`` reads a tenant only through its family and its events, so
+    their decisions are the same — with many tenants, one decision per family
+    and key instead of one per tenant."""
 
     def __init__(self) -> None:
         self.tenants: dict[str, int] = {}  # tenant -> id of the tenant or of its family
