@@ -303,7 +303,7 @@ class CategorySets:
 
     def __init__(self, lists: pa.Array) -> None:
         lengths = pc.list_value_length(lists)
-        if pc.all(pc.equal(lengths, 1)).as_py() and lists.offset == 0:
+        if lists.null_count == 0 and lists.offset == 0 and pc.all(pc.equal(lengths, 1)).as_py():
             # One category a record (a category column): the lists are their sets.
             enc = pc.dictionary_encode(pc.list_flatten(lists))
             distinct = [[k] for k in enc.dictionary.to_pylist()]
