@@ -26,6 +26,16 @@ from ..hashing import sha256_many
 from ..scratch import scratch
 
 
+@numba.njit(cache=True, inline="always")
+def _digits(v: int) -> int:
+    """Decimal digits of ``v >= 0``."""
+    n = 1
+    while v >= 10:
+        v //= 10
+        n += 1
+    return n
+
+
 @numba.njit(cache=True)
 def _add_lengths(offsets: Any, valid: Any, lens: Any) -> None:  # pragma: no cover - compiled
     """Add each value's netstring length (``~`` for null) to ``lens``."""
@@ -34,12 +44,7 @@ def _add_lengths(offsets: Any, valid: Any, lens: Any) -> None:  # pragma: no cov
             lens[i] += 1
             continue
         size = offsets[i + 1] - offsets[i]
-        digits = 1
-        v = size
-        while v >= 10:
-            v //= 10
-            digits += 1
-        lens[i] += digits + 2 + size
+        lens[i] += _digits(size) + 2 + size
 
 
 @numba.njit(cache=True)
@@ -54,11 +59,7 @@ def _write_netstrings(
             pos[i] = c + 1
             continue
         a, size = offsets[i], offsets[i + 1] - offsets[i]
-        digits = 1
-        v = size
-        while v >= 10:
-            v //= 10
-            digits += 1
+        digits = _digits(size)
         v = size
         for k in range(digits - 1, -1, -1):
             out[c + k] = 48 + v % 10
