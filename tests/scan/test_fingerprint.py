@@ -51,27 +51,28 @@ def test_text_without_spaces_is_tokenized_per_character() -> None:
 
 def test_fingerprints_are_keyed() -> None:
     t = tokenize("one two three four five six seven eight nine ten eleven twelve thirteen fourteen")
-    k1, k2 = new_key(), new_key()
-    a, b = ngram_fingerprints(t, k1), ngram_fingerprints(t, k1)
+    platform, k1, k2 = new_key(), new_key(), new_key()
+    a, b = ngram_fingerprints(t, platform, k1), ngram_fingerprints(t, platform, k1)
     assert len(a) == 2 and np.array_equal(a, b)
-    assert not np.intersect1d(a, ngram_fingerprints(t, k2)).size
+    assert not np.intersect1d(a, ngram_fingerprints(t, platform, k2)).size
+    assert not np.intersect1d(a, ngram_fingerprints(t, new_key(), k1)).size
 
 
 def test_registered_meetings_share_fingerprints_only_with_themselves(meetings_path: Path) -> None:
     with meetings_path.open() as f:
         rows = [json.loads(line) for line in f][:40]
-    key = new_key()
+    keys = new_key(), new_key()
     prints = [
-        set(ngram_fingerprints(tokenize(transcript_text(r["turns"])), key).tolist()) for r in rows
+        set(ngram_fingerprints(tokenize(transcript_text(r["turns"])), *keys).tolist()) for r in rows
     ]
     # A fragment of 20 words from inside meeting 0, reformatted, matches meeting 0.
     words = tokenize(transcript_text(rows[0]["turns"])).words[500:520]
-    alone = set(ngram_fingerprints(tokenize(" ".join(words)), key).tolist())
+    alone = set(ngram_fingerprints(tokenize(" ".join(words)), *keys).tolist())
     pasted = tokenize(
         "Something else entirely.\nBob: " + " ".join(w.upper() for w in words) + " -- the end"
     )
     assert len(alone) == 8 and alone <= prints[0]
-    assert alone <= set(ngram_fingerprints(pasted, key).tolist())
+    assert alone <= set(ngram_fingerprints(pasted, *keys).tolist())
     # Unrelated meetings share at most a handful of 13-grams (boilerplate), never most of one.
     for i in range(1, len(prints)):
         assert len(prints[0] & prints[i]) < 0.01 * len(prints[i])

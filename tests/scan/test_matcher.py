@@ -218,10 +218,10 @@ def test_the_items_of_a_lookup_are_every_item_registered_for_each_hit(
     entries: list[tuple[int, int]], data: st.DataObject
 ) -> None:
     from trainguard.scan.matcher import _bounds, _holders, _items_of, _looked_up
-    from trainguard.scan.registry import Segment
+    from trainguard.scan.registry import Segment, pack
 
     entries.sort()
-    fp = np.array([f for f, _ in entries], dtype=np.uint64)
+    fp = pack(np.array([f for f, _ in entries], dtype=np.uint64))
     item = np.array([i for _, i in entries], dtype=np.uint32)
     segment = Segment("s", "t", "ngram", len(entries), fp, item)
     queries = np.array(data.draw(st.lists(st.integers(0, 35), max_size=20)), dtype=np.uint64)

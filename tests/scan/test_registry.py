@@ -30,22 +30,28 @@ def test_twelve_bytes_per_fingerprint_and_no_text(
 ) -> None:
     stats = small.stats()
     assert stats["items"] == 3 and stats["tenants"] == 1
-    assert stats["bytes_per_fingerprint"] <= 12.1  # 8-byte fingerprint, 4-byte item, tiny headers
+    # 7-byte fingerprint, 4-byte item, at most a byte of filter, tiny headers.
+    assert stats["bytes_per_fingerprint"] <= 12.05
     words = tokenize(meetings["Bed004"]).words[100:103]
     for f in small.path.iterdir():
         body = f.read_bytes()
         assert " ".join(words).encode() not in body, f.name
     # Unkeyed window hashes (what someone without the key could compute) are not stored.
     unkeyed = window_hashes(tokenize(meetings["Bed004"]).hashes, DEFAULT_N)[:50]
-    stored = np.concatenate([s.fp for s in small.segments()])
+    stored = np.concatenate([s.values() for s in small.segments()])
     assert not np.isin(unkeyed, stored).any()
 
 
 def test_keys_live_apart_and_are_private(small: Registry) -> None:
-    [key_file] = list(small.keys.path.glob("*.key"))
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    files = sorted(small.keys.path.glob("*.key"), key=lambda f: f.name == "platform.key")
+    assert [f.name == "platform.key" for f in files] == [False, True]
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    assert stat.S_IMODE(small.keys.path.stat().st_mode) == 0o700
     assert not any(p.suffix == ".key" for p in small.path.iterdir())
-    assert json.loads(key_file.read_text())["tenant"] == "acme"
+    assert json.loads(files[0].read_text())["tenant"] == "acme"
+    assert json.loads(files[1].read_text())["tenant"] is None  # the platform's
+    assert small.keys.tenants() == ["acme"]
 
 
 def test_registering_the_same_item_twice_is_a_no_op(
@@ -108,12 +114,13 @@ def test_lookup_bounds_equal_a_binary_search(
     values: list[int], queries: list[int], skew: bool
 ) -> None:
     from trainguard.scan.matcher import _bounds
+    from trainguard.scan.registry import pack
 
-    fp = np.sort(np.array(values + values[:20], dtype=np.uint64))  # with duplicates
+    fp = np.sort(np.array(values + values[:20], dtype=np.uint64) >> np.uint64(8))  # duplicates too
     if skew:  # not uniform: the search must stay exact, only slower
-        fp = np.sort(fp >> np.uint64(40))
-    q = np.array(queries + [int(v) for v in fp[:10]], dtype=np.uint64)
-    lo, hi = _bounds(fp, q)
+        fp = np.sort(fp >> np.uint64(32))
+    q = np.array(queries + [int(v) for v in fp[:10]], dtype=np.uint64) >> np.uint64(8)
+    lo, hi = _bounds(pack(fp), q)
     assert lo.tolist() == np.searchsorted(fp, q, side="left").tolist()
     assert hi.tolist() == np.searchsorted(fp, q, side="right").tolist()
 

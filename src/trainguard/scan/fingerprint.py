@@ -1,11 +1,23 @@
 """Keyed fingerprints of word n-grams.
 
 Each token is hashed by the normalization (unkeyed); each window of ``n``
-token hashes is folded into a 64-bit polynomial rolling hash; the rolling
-hash is then run through SipHash-2-4 under the tenant's 128-bit secret key. The keyed step is a
-PRF: without the key, the fingerprint index does not let anyone test whether a
-given text is in it, and two tenants' indexes cannot be joined. The loops are
-compiled with numba.
+token hashes is folded into a 64-bit polynomial rolling hash. Two keyed steps
+follow:
+
+- the *platform* fingerprint: SipHash-2-4 of the rolling hash under the
+  registry's platform key, cut to 56 bits. It is never stored; it is what a
+  scan computes once per window, whatever the number of tenants, to probe the
+  registry's filter (:mod:`.bloom`);
+- the *tenant* fingerprint: the platform fingerprint through a keyed
+  permutation of 56-bit values (a six-round Feistel network whose round
+  function is SipHash-2-4 under the tenant's key). This is what a tenant's
+  segments store. Without the tenant's key it cannot be computed, so the
+  registry does not let anyone test whether a text is in a tenant's content,
+  and two tenants' fingerprints cannot be joined; with the key it can be
+  inverted, so the filter can be rebuilt from the segments (after a removal)
+  without the text.
+
+The loops are compiled with numba.
 """
 
 from __future__ import annotations
@@ -111,6 +123,57 @@ def keyed(values: np.ndarray, k0: np.uint64, k1: np.uint64) -> np.ndarray:  # pr
     return out
 
 
+FP_BITS = 56
+FP_MASK = np.uint64((1 << FP_BITS) - 1)
+_HALF_BITS = FP_BITS // 2
+_HALF_MASK = np.uint64((1 << _HALF_BITS) - 1)
+FEISTEL_ROUNDS = 6
+
+
+@numba.njit(cache=True)
+def platform_fingerprints(
+    values: np.ndarray, k0: np.uint64, k1: np.uint64
+) -> np.ndarray:  # pragma: no cover - compiled
+    """SipHash-2-4 of each value under the platform key, cut to 56 bits."""
+    out = np.empty(values.shape[0], dtype=np.uint64)
+    for i in range(values.shape[0]):
+        out[i] = _siphash24(k0, k1, values[i]) >> np.uint64(64 - FP_BITS)
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _round(k0: np.uint64, k1: np.uint64, r: int, half: np.uint64) -> np.uint64:
+    # The round number in the high word: each round is its own function of the key.
+    return _siphash24(k0, k1, (np.uint64(r) << np.uint64(32)) | half) & _HALF_MASK
+
+
+@numba.njit(cache=True)
+def permute(values: np.ndarray, k0: np.uint64, k1: np.uint64) -> np.ndarray:  # pragma: no cover
+    """The tenant fingerprint of each 56-bit platform fingerprint: a keyed permutation
+    (balanced Feistel network, 28-bit halves, :data:`FEISTEL_ROUNDS` rounds)."""
+    out = np.empty(values.shape[0], dtype=np.uint64)
+    for i in range(values.shape[0]):
+        left = values[i] >> np.uint64(_HALF_BITS)
+        right = values[i] & _HALF_MASK
+        for r in range(FEISTEL_ROUNDS):
+            left, right = right, left ^ _round(k0, k1, r, right)
+        out[i] = (left << np.uint64(_HALF_BITS)) | right
+    return out
+
+
+@numba.njit(cache=True)
+def unpermute(values: np.ndarray, k0: np.uint64, k1: np.uint64) -> np.ndarray:  # pragma: no cover
+    """The inverse of :func:`permute` under the same key."""
+    out = np.empty(values.shape[0], dtype=np.uint64)
+    for i in range(values.shape[0]):
+        left = values[i] >> np.uint64(_HALF_BITS)
+        right = values[i] & _HALF_MASK
+        for r in range(FEISTEL_ROUNDS - 1, -1, -1):
+            left, right = right ^ _round(k0, k1, r, left), left
+        out[i] = (left << np.uint64(_HALF_BITS)) | right
+    return out
+
+
 def key_words(key: bytes) -> tuple[np.uint64, np.uint64]:
     if len(key) != KEY_BYTES:
         raise ValueError(f"fingerprint key must be {KEY_BYTES} bytes")
@@ -120,10 +183,14 @@ def key_words(key: bytes) -> tuple[np.uint64, np.uint64]:
     )
 
 
-def ngram_fingerprints(tokens: Tokens, key: bytes, n: int = DEFAULT_N) -> np.ndarray:
-    """Keyed fingerprint of every window of ``n`` tokens; entry i covers tokens [i, i+n)."""
-    k0, k1 = key_words(key)
-    return keyed(window_hashes(tokens.hashes, n), k0, k1)
+def ngram_fingerprints(
+    tokens: Tokens, platform: bytes, tenant: bytes, n: int = DEFAULT_N
+) -> np.ndarray:
+    """Tenant fingerprint of every window of ``n`` tokens; entry i covers tokens [i, i+n)."""
+    return permute(
+        platform_fingerprints(window_hashes(tokens.hashes, n), *key_words(platform)),
+        *key_words(tenant),
+    )
 
 
 def siphash24_word(key: bytes, word: int) -> int:

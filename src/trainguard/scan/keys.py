@@ -1,9 +1,14 @@
-"""Per-tenant fingerprint keys, kept apart from the registry.
+"""Fingerprint keys, kept apart from the registry.
 
 One 128-bit secret per tenant, created on first use, in its own file (mode
-0600, folder 0700). File names are a hash of the tenant name. Whoever holds the
-registry but not these keys cannot test whether a text is registered; whoever
-holds a key can, for that tenant only.
+0600, folder 0700); file names are a hash of the tenant name. One more, the
+platform key (``platform.key``), keys the fingerprints a scan probes the
+registry's filter with, so that a scan keys each window once whatever the
+number of tenants. Whoever holds the registry but not these keys cannot test
+whether a text is registered; whoever holds the platform key alone can ask
+the filter whether a text is *perhaps* registered by some tenant (it answers
+yes for about 3% of everything), not by whom; whoever holds a tenant's key
+can test, for that tenant only.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from .fingerprint import KEY_BYTES, new_key
 
 ENV_KEYS = "TRAINGUARD_KEYS"
 DEFAULT_KEYS = "trainguard-keys"
+PLATFORM_FILE = "platform.key"  # tenants' files are named by 32 hex digits: never this
 
 
 class KeyRing:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path or os.environ.get(ENV_KEYS) or DEFAULT_KEYS)
         self._cache: dict[str, bytes] = {}
+        self._platform: bytes | None = None
 
     def _file(self, tenant: str) -> Path:
         return self.path / (hashlib.sha256(tenant.encode("utf-8")).hexdigest()[:32] + ".key")
@@ -42,17 +49,28 @@ class KeyRing:
         self._cache[tenant] = key
         return key
 
-    def _read(self, f: Path, tenant: str) -> bytes:
+    def platform_key(self, *, create: bool = False) -> bytes | None:
+        """The platform key; with ``create``, a new one if there is none yet."""
+        if self._platform is None:
+            f = self.path / PLATFORM_FILE
+            if f.exists():
+                self._platform = self._read(f, None)
+            elif create:
+                self._platform = self._create(f, None)
+        return self._platform
+
+    def _read(self, f: Path, tenant: str | None) -> bytes:
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
             key = bytes.fromhex(data["key"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"key file {f}: unreadable ({type(exc).__name__})") from None
         if data.get("tenant") != tenant or len(key) != KEY_BYTES:
-            raise InputError(f"key file {f}: not the key of tenant {tenant!r}")
+            whose = "the platform" if tenant is None else f"tenant {tenant!r}"
+            raise InputError(f"key file {f}: not the key of {whose}")
         return key
 
-    def _create(self, f: Path, tenant: str) -> bytes:
+    def _create(self, f: Path, tenant: str | None) -> bytes:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = new_key()
         body = json.dumps({"tenant": tenant, "key": key.hex()}) + "\n"
@@ -71,6 +89,8 @@ class KeyRing:
             return []
         out = []
         for f in sorted(self.path.glob("*.key")):
+            if f.name == PLATFORM_FILE:
+                continue
             try:
                 out.append(str(json.loads(f.read_text(encoding="utf-8"))["tenant"]))
             except (OSError, ValueError, KeyError):

@@ -1,14 +1,21 @@
 """Find registered content in one document: verbatim spans and near-duplicates.
 
+Every lookup goes through the registry's filter first (:mod:`.bloom`): a
+window is keyed once under the platform key and probed there; only windows
+the filter may hold go on, through each tenant's permutation, to that
+tenant's segments. The filter has no false negatives, so this changes what
+a scan costs, never what it finds.
+
 Verbatim. Every 13-word window of the document gets an unkeyed rolling hash.
 For each tenant in the registry, the windows at every ``stride``-th position
 are keyed and looked up (a fragment of ``min_tokens`` words spans
 ``min_tokens - 12`` windows, so with ``stride`` at most that, one of them is
 always checked). Only when a sampled window hits is every window keyed and
 looked up; runs of at least ``min_tokens - 12`` consecutive registered
-windows become spans. Each lookup is an exact comparison of 64-bit keyed
-fingerprints, and a span needs 8 of them in a row: no span comes from a
-hash collision (the chance is about 2^-500).
+windows become spans. Each lookup is an exact comparison of keyed
+fingerprints (56 bits), and a span needs 8 of them in a row: no span comes
+from a hash collision (with a billion fingerprints registered, the chance is
+about 2^-200).
 
 Boilerplate. A window registered in ``common_items`` or more items, by
 ``common_tenants`` or more tenants, or present in the reference corpus of
@@ -17,7 +24,7 @@ its windows that are distinctive.
 
 Near-duplicates. Lightly edited text (a word in ten replaced, sentences
 reordered) breaks 13-word windows but leaves most 5-word ones intact. The
-registry keeps the 5-word windows whose keyed hash is 0 mod 4 — a sample
+registry keeps the 5-word windows whose unkeyed hash is 0 mod 4 — a sample
 chosen by content, so the document samples the same ones. Where, over
 ``near_min_tokens`` tokens, at least ``near_min_similarity`` of the sampled
 5-word windows (and at least ``near_min_hits`` of them) are registered in one
@@ -36,7 +43,9 @@ from typing import Any
 import numba
 import numpy as np
 
-from .fingerprint import DEFAULT_N, key_words, keyed, window_hashes
+from ..compiled import load_u64
+from . import bloom
+from .fingerprint import DEFAULT_N, FP_BITS, FP_MASK, key_words, permute, window_hashes
 from .normalize import BatchTokenizer, Tokens, join_utf8, tokenize
 from .registry import SHINGLE_N, SHINGLE_SAMPLE, Registry, Segment
 
@@ -102,14 +111,31 @@ class _Tenant:
     shingles: list[Segment]
 
 
+@dataclass
+class _Probe:
+    """The windows of a text that the filter may hold: their places among the windows
+    probed, and their platform fingerprints."""
+
+    size: int
+    rows: np.ndarray
+    platform: np.ndarray
+
+
 _WINDOW = 8  # half the width of the window a lookup settles in without branches
 
 
-@numba.njit(cache=True)
-def _bounds(fp: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - compiled
-    """[lo, hi) of each query in the sorted array: interpolation, then a short search.
+@numba.njit(cache=True, inline="always")
+def _fp_at(packed: Any, i: int) -> Any:  # pragma: no cover - compiled
+    """Fingerprint i of a packed segment (7 bytes each; the array ends in a pad byte)."""
+    return load_u64(packed, 7 * i) & FP_MASK
 
-    Keyed fingerprints are uniform over 64 bits, so interpolation with the
+
+@numba.njit(cache=True)
+def _bounds(packed: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - compiled
+    """[lo, hi) of each query in a packed segment's sorted fingerprints: interpolation,
+    then a short search.
+
+    Keyed fingerprints are uniform over 56 bits, so interpolation with the
     global slope lands within a few places of the answer in two probes —
     no index beyond the array itself. The probes of 32 queries are issued
     side by side, so their memory loads overlap instead of waiting on each
@@ -119,13 +145,13 @@ def _bounds(fp: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - com
     it. When it is not there, a gallop and a bisection make every answer
     exact, whatever the data.
     """
-    n = fp.shape[0]
+    n = (packed.shape[0] - 1) // 7
     m = queries.shape[0]
     lo_out = np.zeros(m, dtype=np.int64)
     hi_out = np.zeros(m, dtype=np.int64)
     if n == 0:
         return lo_out, hi_out
-    scale = n / 18446744073709551616.0
+    scale = n / float(1 << FP_BITS)
     group = 32
     guess = np.zeros(group, dtype=np.int64)
     value = np.zeros(group, dtype=np.float64)
@@ -136,31 +162,31 @@ def _bounds(fp: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - com
             guess[j] = min(int(value[j] * scale), n - 1)
         for _ in range(2):  # a third round costs more than the rare gallop it saves
             for j in range(count):
-                g = guess[j] + int((value[j] - float(fp[guess[j]])) * scale)
+                g = guess[j] + int((value[j] - float(_fp_at(packed, guess[j]))) * scale)
                 guess[j] = min(max(g, 0), n - 1)
         for j in range(count):
             q = queries[base + j]
             a = min(max(guess[j] - _WINDOW, 0), max(n - 2 * _WINDOW, 0))
             b = min(a + 2 * _WINDOW, n) - 1  # the window is fp[a..b]
-            if (a == 0 or fp[a - 1] < q) and (b == n - 1 or fp[b] >= q):
+            if (a == 0 or _fp_at(packed, a - 1) < q) and (b == n - 1 or _fp_at(packed, b) >= q):
                 lo = a
                 step = _WINDOW
                 while step > 0:
                     if lo + step - 1 <= b:
-                        lo = lo + step if fp[lo + step - 1] < q else lo
+                        lo = lo + step if _fp_at(packed, lo + step - 1) < q else lo
                     step >>= 1
-                if lo == b and fp[b] < q:
+                if lo == b and _fp_at(packed, b) < q:
                     lo = n
             else:
-                lo, hi = _gallop(fp, q, guess[j])
+                lo, hi = _gallop(packed, n, q, guess[j])
                 while lo < hi:
                     mid = (lo + hi) >> 1
-                    if fp[mid] < q:
+                    if _fp_at(packed, mid) < q:
                         lo = mid + 1
                     else:
                         hi = mid
             end = lo
-            while end < n and fp[end] == q:
+            while end < n and _fp_at(packed, end) == q:
                 end += 1
             lo_out[base + j] = lo
             hi_out[base + j] = end
@@ -168,22 +194,21 @@ def _bounds(fp: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - com
 
 
 @numba.njit(cache=True, inline="always")
-def _gallop(fp: Any, q: Any, g: int) -> tuple[int, int]:  # pragma: no cover - compiled
+def _gallop(packed: Any, n: int, q: Any, g: int) -> tuple[int, int]:  # pragma: no cover
     """A range [lo, hi) around position g that holds the first place of q: steps that
     double away from g until they pass it."""
-    n = fp.shape[0]
     step = 1
-    if fp[g] < q:
+    if _fp_at(packed, g) < q:
         lo = g + 1
         hi = lo + step
-        while hi < n and fp[hi] < q:
+        while hi < n and _fp_at(packed, hi) < q:
             lo = hi + 1
             step *= 2
             hi = lo + step
         return lo, min(hi, n)
     hi = g
     lo = hi - step
-    while lo > 0 and fp[lo] >= q:
+    while lo > 0 and _fp_at(packed, lo) >= q:
         hi = lo
         step *= 2
         lo = hi - step
@@ -255,6 +280,22 @@ def _item_counts(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
 
 
 _Found = list[tuple[Segment, np.ndarray, np.ndarray]]
+
+
+def _held(probe: _Probe, k0: np.uint64, k1: np.uint64, segments: list[Segment]) -> tuple[
+    np.ndarray, _Found
+]:  # fmt: skip
+    """:func:`_looked_up` for every window probed, through a tenant's permutation: the
+    windows the filter ruled out are held by no item."""
+    counts, found = _looked_up(segments, permute(probe.platform, k0, k1))
+    full = np.zeros(probe.size, dtype=np.int64)
+    full[probe.rows] = counts
+    spread = []
+    for s, lo, hi in found:
+        lo_full, hi_full = np.zeros(probe.size, np.int64), np.zeros(probe.size, np.int64)
+        lo_full[probe.rows], hi_full[probe.rows] = lo, hi
+        spread.append((s, lo_full, hi_full))
+    return full, spread
 
 
 def _looked_up(segments: list[Segment], queries: np.ndarray) -> tuple[np.ndarray, _Found]:
@@ -372,10 +413,14 @@ class Matcher:
         self.item_ids = {code: item.id for code, item in items.items()}
         self.reference = registry.reference()
         segments = registry.segments()
+        self.filter = registry.filter()
         # Buffers reused from batch to batch, one set per thread that scans.
         self._scratch = threading.local()
         self.tenants: list[_Tenant] = []
-        for name in registry.tenants():
+        platform = registry.keys.platform_key()
+        # Without the platform key no window can be probed: nothing is recognisable.
+        self.platform = key_words(platform) if platform else (np.uint64(0), np.uint64(0))
+        for name in registry.tenants() if platform else []:
             key = registry.keys.key(name)
             if key is None:
                 continue  # no key here: this tenant's content cannot be recognised
@@ -450,8 +495,13 @@ class Matcher:
             )
             ngrams, ngram_docs = samples[0, :n_ngram], samples[1, :n_ngram].view(np.int64)
             shingles, shingle_docs = samples[2, :n_shingle], samples[3, :n_shingle].view(np.int64)
+            # Keyed once for all tenants; only what the filter may hold goes on.
+            rows, ngrams = bloom.passing(self.filter, ngrams, *self.platform)
+            ngram_docs = ngram_docs[rows]
+            rows, shingles = bloom.passing(self.filter, shingles, *self.platform)
+            shingle_docs = shingle_docs[rows]
             for k, t in enumerate(self.tenants):
-                fps = keyed(ngrams, t.k0, t.k1)
+                fps = permute(ngrams, t.k0, t.k1)
                 for seg in t.ngrams:
                     lo, hi = _bounds(seg.fp, fps)
                     verbatim[k, ngram_docs[hi > lo]] = True
@@ -470,16 +520,17 @@ class Matcher:
         return counts, found
 
     def _near_candidates(
-        self, t: _Tenant, sampled: np.ndarray, doc_of: np.ndarray, docs: int
+        self, t: _Tenant, platform: np.ndarray, doc_of: np.ndarray, docs: int
     ) -> np.ndarray:
-        """Documents where one item of tenant ``t`` holds enough sampled 5-word windows.
+        """Documents where one item of tenant ``t`` holds enough sampled 5-word windows
+        (``platform``: the platform fingerprints of the samples the filter passed).
 
         The final test asks one item to hold near_min_hits samples of a region,
         so a document needs that many hits of one item, ordinary phrases aside.
         """
         cfg = self.config
         enough = np.zeros(docs, dtype=bool)
-        fps = keyed(sampled, t.k0, t.k1)
+        fps = permute(platform, t.k0, t.k1)
         for seg in t.shingles:
             lo, hi = _bounds(seg.fp, fps)
             ordinary = hi - lo >= cfg.common_items  # a phrase of many items counts for nothing
@@ -493,18 +544,25 @@ class Matcher:
             enough[strong] = True
         return enough
 
+    def _probe(self, windows: np.ndarray) -> _Probe:
+        rows, platform = bloom.passing(self.filter, windows, *self.platform)
+        return _Probe(len(windows), rows, platform)
+
     # --- verbatim -----------------------------------------------------------------------
 
     def _verbatim(self, tokens: Tokens, tenants: list[_Tenant], sampled_hit: bool) -> list[Span]:
         cfg = self.config
         windows = window_hashes(tokens.hashes, DEFAULT_N)
-        sampled = windows[:: cfg.stride].copy()
+        probe = self._probe(windows)
+        if not len(probe.rows):
+            return []
+        at_stride = probe.platform[probe.rows % cfg.stride == 0]  # the windows a batch samples
         members: dict[str, tuple[np.ndarray, _Found]] = {}
         common = np.zeros(len(windows), dtype=bool)
         for t in tenants:
-            if not sampled_hit and not _lookup(t.ngrams, keyed(sampled, t.k0, t.k1)).any():
+            if not sampled_hit and not _lookup(t.ngrams, permute(at_stride, t.k0, t.k1)).any():
                 continue
-            held, found = _looked_up(t.ngrams, keyed(windows, t.k0, t.k1))
+            held, found = _held(probe, t.k0, t.k1, t.ngrams)
             member = held > 0
             if _runs(member, cfg.min_windows):
                 members[t.name] = (member, found)
@@ -549,6 +607,7 @@ class Matcher:
         windows = window_hashes(tokens.hashes, SHINGLE_N)
         sample = windows % np.uint64(SHINGLE_SAMPLE) == 0
         sampled_windows = windows[sample]
+        probe = self._probe(sampled_windows)
         sample_rank = np.cumsum(sample) - 1  # a sampled window's place among them
         covered = np.zeros(len(tokens), dtype=bool)
         for s in verbatim:
@@ -560,16 +619,14 @@ class Matcher:
             if not len(sampled_windows):
                 continue
             sampled = sample.copy()
-            fps = np.zeros(len(windows), dtype=np.uint64)
-            fps[sampled] = keyed(sampled_windows, t.k0, t.k1)
-            held = np.zeros(len(fps), dtype=np.int64)
-            held[sampled], found = _looked_up(t.shingles, fps[sampled])
+            held = np.zeros(len(windows), dtype=np.int64)
+            held[sampled], found = _held(probe, t.k0, t.k1, t.shingles)
             # A 5-word phrase several items share is ordinary speech, not evidence:
             # it counts neither as a hit nor as a sample.
             ordinary = held >= cfg.common_items
             sampled &= ~ordinary
             hit = (held > 0) & ~ordinary
-            if hit.sum() < 2 or len(fps) < cfg.near_min_tokens:
+            if hit.sum() < 2 or len(windows) < cfg.near_min_tokens:
                 continue
             regions = _dense_regions(hit, sampled, cfg.near_min_tokens, cfg.near_min_similarity)
             for a, b in regions.tolist():

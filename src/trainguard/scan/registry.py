@@ -2,14 +2,16 @@
 
 Layout of a registry folder::
 
-    registry.json          parameters, the committed segments, the next item code
+    registry.json          parameters, the committed segments and filter, the next item code
     items.jsonl            one line per item: code, tenant, id, category, counts
-    seg-NNNNNN.fp.npy      sorted uint64 fingerprints of one tenant (8 bytes each)
+    seg-NNNNNN.fp.npy      sorted 56-bit fingerprints of one tenant, packed in 7 bytes each
     seg-NNNNNN.item.npy    the uint32 item code of each fingerprint (4 bytes each)
+    filter-NNNNNN.npy      the filter of every tenant's platform fingerprints (1 byte each)
     reference.npy          sorted unkeyed 13-gram hashes of known public text
 
-Segments are memory-mapped, so worker processes share one copy of the pages:
-12 bytes of memory per fingerprint, whatever the number of readers. Adding
+Segments and filter are memory-mapped, so worker processes share one copy of
+the pages: at most 12 bytes of memory per fingerprint, whatever the number of
+readers. Adding
 content writes new segments, merging a tenant's smallest ones (size-tiered)
 when it holds more than four of a kind; ``compact`` merges each tenant's segments into
 one; removing an item rewrites its tenant's segments without it. Two kinds of
@@ -17,7 +19,11 @@ fingerprint: ``ngram`` (every 13-word window, for verbatim matches) and
 ``shingle`` (5-word windows whose unkeyed hash is 0 mod 4 — a sample chosen
 by content, so a scanned document samples the same ones — keyed like the
 rest, for near-duplicates). The text itself is
-never stored. ``registry.json`` is replaced atomically after segments and
+never stored. Fingerprints are described in :mod:`.fingerprint`, the filter in
+:mod:`.bloom`: an add sets its new fingerprints' bits; a removal or a
+compaction rebuilds the filter from the segments (inverting each tenant's
+permutation with its key), so a removed item leaves nothing behind there
+either. ``registry.json`` is replaced atomically after segments and
 items are on disk, so a crash leaves the previous state.
 """
 
@@ -36,7 +42,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConflictError, InputError, NotFoundError
-from .fingerprint import DEFAULT_N, key_words, keyed, window_hashes
+from . import bloom
+from .fingerprint import (
+    DEFAULT_N,
+    key_words,
+    permute,
+    platform_fingerprints,
+    unpermute,
+    window_hashes,
+)
 from .keys import KeyRing
 from .normalize import tokenize
 
@@ -47,17 +61,25 @@ SHINGLE_SAMPLE = 4
 # Bumped whenever tokens or their hashes change: fingerprints made under another
 # normalization would silently never match.
 NORMALIZATION = 2  # 2: characters NFKC changes in unspaced scripts hash as their NFKC form
+# 2: 56-bit tenant fingerprints, a keyed permutation of the platform fingerprint a
+# scan probes the filter with (1: 64-bit SipHash under the tenant key, no filter).
+FINGERPRINTS = 2
 PARAMETERS = {
     "ngram": DEFAULT_N,
     "shingle": SHINGLE_N,
     "shingle_sample": SHINGLE_SAMPLE,
     "normalization": NORMALIZATION,
+    "fingerprints": FINGERPRINTS,
 }
 KINDS = ("ngram", "shingle")
 _FLUSH_FINGERPRINTS = 20_000_000
 MAX_SEGMENTS = 4  # per tenant and kind before an add merges (Registry._merge_smallest)
 _TIER = 4
 _MERGE_LIMIT = 100_000_000
+# The filter is sized for the fingerprints it was built for; an add sets more bits
+# in it until the registry has grown by half, then rebuilds it at its new size.
+_FILTER_GROWTH = 1.5
+_PACKED = 7  # bytes per stored fingerprint
 
 
 @dataclass(frozen=True)
@@ -78,14 +100,31 @@ class AddResult:
     fingerprints: int = 0
 
 
-def record_fingerprints(text: str, key: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(unique 13-gram fingerprints, unique sampled 5-gram fingerprints) of a text."""
-    k0, k1 = key_words(key)
+def record_fingerprints(text: str, platform: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(unique 13-gram, unique sampled 5-gram) platform fingerprints of a text."""
+    k0, k1 = key_words(platform)
     hashes = tokenize(text).hashes
-    ngrams = np.unique(keyed(window_hashes(hashes, DEFAULT_N), k0, k1))
+    ngrams = np.unique(platform_fingerprints(window_hashes(hashes, DEFAULT_N), k0, k1))
     shingles = window_hashes(hashes, SHINGLE_N)
-    sampled = np.unique(keyed(shingles[shingles % np.uint64(SHINGLE_SAMPLE) == 0], k0, k1))
-    return ngrams, sampled
+    sampled = shingles[shingles % np.uint64(SHINGLE_SAMPLE) == 0]
+    return ngrams, np.unique(platform_fingerprints(sampled, k0, k1))
+
+
+def pack(values: np.ndarray) -> np.ndarray:
+    """56-bit values in 7 little-endian bytes each, and one byte of padding at the end
+    (so that a reader may load any value as an unaligned 8-byte word)."""
+    n = values.shape[0]
+    out = np.zeros(_PACKED * n + 1, dtype=np.uint8)
+    wide = np.ascontiguousarray(values, dtype="<u8").view(np.uint8).reshape(n, 8)
+    out[: _PACKED * n] = wide[:, :_PACKED].reshape(-1)
+    return out
+
+
+def unpack(packed: np.ndarray) -> np.ndarray:
+    n = (packed.shape[0] - 1) // _PACKED
+    wide = np.zeros((n, 8), dtype=np.uint8)
+    wide[:, :_PACKED] = np.asarray(packed[: _PACKED * n]).reshape(n, _PACKED)
+    return wide.view("<u8").reshape(-1).astype(np.uint64)
 
 
 @dataclass
@@ -94,8 +133,12 @@ class Segment:
     tenant: str
     kind: str
     fingerprints: int
-    fp: np.ndarray = field(repr=False)
+    fp: np.ndarray = field(repr=False)  # packed: see pack()
     item: np.ndarray = field(repr=False)
+
+    def values(self) -> np.ndarray:
+        """The segment's fingerprints as an array of uint64."""
+        return unpack(self.fp)
 
 
 class Registry:
@@ -106,6 +149,7 @@ class Registry:
         self._items: dict[int, Item] | None = None
         self._segments: list[Segment] | None = None
         self._reference: np.ndarray | None = None
+        self._filter: np.ndarray | None = None
 
     # --- reading --------------------------------------------------------------------
 
@@ -176,6 +220,17 @@ class Registry:
             self._segments = out
         return self._segments
 
+    def filter(self) -> np.ndarray:
+        """The filter's words (one zero word when nothing is registered)."""
+        if self._filter is None:
+            spec = self.meta.get("filter")
+            self._filter = (
+                np.asarray(np.load(self.path / f"{spec['name']}.npy", mmap_mode="r"))
+                if spec
+                else np.zeros(1, np.uint64)
+            )
+        return self._filter
+
     def reference(self) -> np.ndarray:
         if self._reference is None:
             f = self.path / "reference.npy"
@@ -195,6 +250,8 @@ class Registry:
             by_kind[s["kind"]] += int(s["fingerprints"])
             for suffix in (".fp.npy", ".item.npy"):
                 disk += (self.path / f"{s['name']}{suffix}").stat().st_size
+        if self.meta.get("filter"):
+            disk += (self.path / f"{self.meta['filter']['name']}.npy").stat().st_size
         total = sum(by_kind.values())
         return {
             "path": str(self.path),
@@ -219,7 +276,8 @@ class Registry:
                 raise ConflictError(
                     f"registry {self.path} is being written by another process"
                 ) from None
-            self._meta = self._items = self._segments = None  # re-read under the lock
+            # Re-read under the lock.
+            self._meta = self._items = self._segments = self._filter = None
             yield
 
     def _commit(self, meta: dict[str, Any]) -> None:
@@ -230,7 +288,7 @@ class Registry:
             os.fsync(f.fileno())
         os.replace(tmp, self.path / "registry.json")
         self._meta = meta
-        self._items = self._segments = None
+        self._items = self._segments = self._filter = None
 
     def _write_segment(
         self, tenant: str, kind: str, fp: np.ndarray, item: np.ndarray
@@ -240,12 +298,60 @@ class Registry:
         keep = np.ones(len(fp), dtype=bool)
         keep[1:] = (fp[1:] != fp[:-1]) | (item[1:] != item[:-1])
         name = f"seg-{uuid.uuid4().hex[:12]}"
-        for suffix, arr in ((".fp.npy", fp[keep]), (".item.npy", item[keep].astype(np.uint32))):
-            with (self.path / f"{name}{suffix}").open("wb") as f:
-                np.save(f, arr)
-                f.flush()
-                os.fsync(f.fileno())
+        self._save(f"{name}.fp", pack(fp[keep]))
+        self._save(f"{name}.item", item[keep].astype(np.uint32))
         return {"name": name, "tenant": tenant, "kind": kind, "fingerprints": int(keep.sum())}
+
+    def _save(self, name: str, array: np.ndarray) -> None:
+        with (self.path / f"{name}.npy").open("wb") as f:
+            np.save(f, array)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _load(self, segments: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """(fingerprints, item codes) of these segments, concatenated, in memory."""
+        fps = [unpack(np.load(self.path / f"{s['name']}.fp.npy")) for s in segments]
+        codes = [np.load(self.path / f"{s['name']}.item.npy") for s in segments]
+        return np.concatenate(fps), np.concatenate(codes)
+
+    # --- the filter -------------------------------------------------------------------
+
+    def _filter_to_grow(self, meta: dict[str, Any]) -> np.ndarray | None:
+        """An in-memory copy of the committed filter that an add sets bits in (None:
+        there is none yet, and the add builds it from the segments)."""
+        spec = meta.get("filter")
+        if not spec:
+            return None
+        return np.array(np.load(self.path / f"{spec['name']}.npy"))
+
+    def _commit_filter(self, meta: dict[str, Any], bits: np.ndarray | None) -> dict[str, Any]:
+        """Save the filter an add grew, or rebuild it when it has none or the registry
+        outgrew it; returns the meta that names it."""
+        total = sum(int(s["fingerprints"]) for s in meta["segments"])
+        spec = meta.get("filter")
+        if bits is None or spec is None or total > _FILTER_GROWTH * int(spec["fingerprints"]):
+            return self._rebuild_filter(meta)
+        name = f"filter-{uuid.uuid4().hex[:12]}"
+        self._save(name, bits)
+        return {**meta, "filter": {**spec, "name": name}}
+
+    def _rebuild_filter(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """The filter of every committed segment, from the segments alone: each tenant's
+        fingerprints are mapped back to platform fingerprints with the tenant's key."""
+        total = sum(int(s["fingerprints"]) for s in meta["segments"])
+        bits = np.zeros(bloom.words_for(total), dtype=np.uint64)
+        for s in meta["segments"]:
+            key = self.keys.key(s["tenant"])
+            if key is None:
+                raise InputError(
+                    f"registry {self.path}: no key of tenant {s['tenant']!r} in "
+                    f"{self.keys.path}; the filter cannot be rebuilt without every tenant's key"
+                )
+            fps, _ = self._load([s])
+            bloom.insert(bits, unpermute(fps, *key_words(key)))
+        name = f"filter-{uuid.uuid4().hex[:12]}"
+        self._save(name, bits)
+        return {**meta, "filter": {"name": name, "words": len(bits), "fingerprints": total}}
 
     def add(
         self,
@@ -257,11 +363,13 @@ class Registry:
         if not tenant:
             raise InputError("--tenant must not be empty")
         key = self.keys.key(tenant, create=True)
-        assert key is not None
+        platform = self.keys.platform_key(create=True)
+        assert key is not None and platform is not None
         result = AddResult()
         with self._writing():
             meta = dict(self.meta)
             meta["segments"] = list(meta["segments"])
+            bits = self._filter_to_grow(meta)
             known = {(i.tenant, i.id) for i in self.items().values()}
             code = int(meta["next_item"])
             buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {
@@ -274,7 +382,7 @@ class Registry:
                     result.already += 1
                     continue
                 known.add((tenant, item_id))
-                ngrams, shingles = record_fingerprints(text, key)
+                ngrams, shingles = record_fingerprints(text, platform)
                 if progress is not None:
                     progress(len(text.encode("utf-8")))
                 if len(ngrams) == 0:
@@ -292,10 +400,11 @@ class Registry:
                 result.fingerprints += len(ngrams) + len(shingles)
                 pending += len(ngrams) + len(shingles)
                 if pending >= _FLUSH_FINGERPRINTS:
-                    meta["segments"] += self._flush(tenant, buffers)
+                    meta["segments"] += self._flush(tenant, key, buffers, bits)
                     pending = 0
-            meta["segments"] += self._flush(tenant, buffers)
+            meta["segments"] += self._flush(tenant, key, buffers, bits)
             meta["segments"] = self._merge_smallest(meta["segments"], tenant)
+            meta = self._commit_filter(meta, bits)
             with (self.path / "items.jsonl").open("a", encoding="utf-8") as f:
                 f.writelines(lines)
                 f.flush()
@@ -332,22 +441,28 @@ class Registry:
                 total += size
             if len(group) < 2:
                 continue
-            fps = np.concatenate([np.load(self.path / f"{s['name']}.fp.npy") for s in group])
-            codes = np.concatenate([np.load(self.path / f"{s['name']}.item.npy") for s in group])
-            merged = self._write_segment(tenant, kind, fps, codes)
+            merged = self._write_segment(tenant, kind, *self._load(group))
             gone = {s["name"] for s in group}
             segments = [s for s in segments if s["name"] not in gone] + [merged]
         return segments
 
     def _flush(
-        self, tenant: str, buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]
+        self,
+        tenant: str,
+        key: bytes,
+        buffers: dict[str, tuple[list[np.ndarray], list[np.ndarray]]],
+        bits: np.ndarray | None,
     ) -> list[dict[str, Any]]:
+        """Write the buffered platform fingerprints as the tenant's segments (through
+        the tenant's permutation), setting their bits in the filter being grown."""
         out = []
         for kind, (fps, codes) in buffers.items():
             if fps:
-                out.append(
-                    self._write_segment(tenant, kind, np.concatenate(fps), np.concatenate(codes))
-                )
+                platform = np.concatenate(fps)
+                if bits is not None:
+                    bloom.insert(bits, platform)
+                tenant_fps = permute(platform, *key_words(key))
+                out.append(self._write_segment(tenant, kind, tenant_fps, np.concatenate(codes)))
             fps.clear()
             codes.clear()
         return out
@@ -360,7 +475,7 @@ class Registry:
             if not matches:
                 raise NotFoundError(f"registry has no item {item_id!r} of tenant {tenant!r}")
             item = matches[0]
-            meta = self._rewrite(self.meta, {tenant}, drop={item.code})
+            meta = self._rebuild_filter(self._rewrite(self.meta, {tenant}, drop={item.code}))
             with (self.path / "items.jsonl").open("a", encoding="utf-8") as f:
                 f.write(json.dumps({"code": item.code, "removed": True}) + "\n")
                 f.flush()
@@ -374,7 +489,7 @@ class Registry:
         self.require()
         with self._writing():
             before = len(self.meta["segments"])
-            meta = self._rewrite(self.meta, set(self.tenants()), drop=set())
+            meta = self._rebuild_filter(self._rewrite(self.meta, set(self.tenants()), drop=set()))
             self._commit(meta)
             self.collect_garbage()
             return {"segments_before": before, "segments_after": len(meta["segments"])}
@@ -387,10 +502,7 @@ class Registry:
                 parts = [s for s in old if s["tenant"] == tenant and s["kind"] == kind]
                 if not parts:
                     continue
-                fps = np.concatenate([np.load(self.path / f"{s['name']}.fp.npy") for s in parts])
-                codes = np.concatenate(
-                    [np.load(self.path / f"{s['name']}.item.npy") for s in parts]
-                )
+                fps, codes = self._load(parts)
                 if drop:
                     mask = ~np.isin(codes, np.fromiter(drop, dtype=np.uint32))
                     fps, codes = fps[mask], codes[mask]
@@ -399,9 +511,11 @@ class Registry:
         return {**meta, "segments": keep}
 
     def collect_garbage(self) -> None:
-        """Delete segment files no committed state refers to."""
+        """Delete segment and filter files no committed state refers to."""
         live = {s["name"] for s in self.meta["segments"]}
-        for f in self.path.glob("seg-*.npy"):
+        if self.meta.get("filter"):
+            live.add(self.meta["filter"]["name"])
+        for f in [*self.path.glob("seg-*.npy"), *self.path.glob("filter-*.npy")]:
             if f.name.split(".")[0] not in live:
                 f.unlink(missing_ok=True)
 
