@@ -59,15 +59,22 @@ def other_text(limit_mb: int = 40) -> list[str]:
     return out
 
 
-def build(folder: Path, target_mb: int) -> dict[str, Any]:
+def register(folder: Path, meetings: dict[str, str], ids: list[str], tenants: int) -> Registry:
+    """The meetings ``ids``, registered round-robin under ``tenants`` tenants."""
+    registry = Registry(folder / "registry", KeyRing(folder / "keys"))
+    for k in range(tenants):
+        mine = [(m, meetings[m], "customer.transcript") for m in ids[k::tenants]]
+        registry.add(f"tenant-{k:03d}", mine)
+    return registry
+
+
+def build(folder: Path, target_mb: int, tenants: int = 2) -> dict[str, Any]:
     with MEETINGS.open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     meetings = {r["meeting_id"]: transcript_text(r["turns"]) for r in rows}
     ids = sorted(meetings)
     registered, unregistered = ids[::2], ids[1::2]
-    registry = Registry(folder / "registry", KeyRing(folder / "keys"))
-    for k, tenant in enumerate(("acme", "globex")):
-        registry.add(tenant, [(m, meetings[m], "customer.transcript") for m in registered[k::2]])
+    registry = register(folder, meetings, registered, tenants)
     base = [t for m in unregistered for t in chunks(meetings[m])] + other_text()
     rng = random.Random(7)
     planted: dict[str, str] = {}

@@ -12,6 +12,7 @@ BENCHMARKS = (
     "bench_audit.py",
     "bench_gate.py",
     "bench_scan.py",
+    "bench_scan_tenants.py",
     "measure_scan_defaults.py",
 )
 

@@ -76,3 +76,18 @@ def test_registered_meetings_share_fingerprints_only_with_themselves(meetings_pa
     # Unrelated meetings share at most a handful of 13-grams (boilerplate), never most of one.
     for i in range(1, len(prints)):
         assert len(prints[0] & prints[i]) < 0.01 * len(prints[i])
+
+
+def test_the_tenant_permutation_is_a_keyed_bijection_of_56_bit_values() -> None:
+    from trainguard.scan.fingerprint import FP_BITS, key_words, permute, unpermute
+
+    rng = np.random.default_rng(3)
+    p = np.unique(rng.integers(0, 2**FP_BITS, 100_000, dtype=np.uint64))
+    p = np.concatenate([p, np.array([0, 2**FP_BITS - 1], dtype=np.uint64)])
+    k, other = key_words(new_key()), key_words(new_key())
+    fps = permute(p, *k)
+    assert int(fps.max()) < 2**FP_BITS
+    assert len(np.unique(fps)) == len(p)  # no two values meet
+    assert np.array_equal(unpermute(fps, *k), p)
+    assert not np.array_equal(unpermute(fps, *other), p)
+    assert np.mean(permute(p, *other) == fps) < 1e-3  # another tenant: other fingerprints

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -122,12 +123,22 @@ def test_a_registry_read_with_other_keys_finds_nothing(
     meetings: dict[str, str], registered: Registry, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     _, frag = pick(meetings, registered, random.Random(7), 60)
-    other_keys = KeyRing(tmp_path_factory.mktemp("other-keys"))
-    for tenant in ("acme", "globex"):
-        other_keys.key(tenant, create=True)
-    stranger = Matcher(Registry(registered.path, other_keys))
-    assert stranger.scan(frag)[0] == []
     assert Matcher(registered).scan(frag)[0] != []
+    keys = registered.keys.path
+    # Other tenant keys, other platform key, or both: nothing is recognised.
+    for keep_platform, keep_tenants in ((True, False), (False, True), (False, False)):
+        other = tmp_path_factory.mktemp("other-keys")
+        for f in keys.glob("*.key"):
+            if (f.name == "platform.key" and keep_platform) or (
+                f.name != "platform.key" and keep_tenants
+            ):
+                shutil.copy2(f, other / f.name)
+        other_keys = KeyRing(other)
+        other_keys.platform_key(create=True)
+        for tenant in ("acme", "globex"):
+            other_keys.key(tenant, create=True)
+        stranger = Matcher(Registry(registered.path, other_keys))
+        assert stranger.scan(frag)[0] == [], (keep_platform, keep_tenants)
 
 
 def test_text_without_spaces_between_words_is_fingerprinted(

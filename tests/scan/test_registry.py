@@ -133,3 +133,30 @@ def test_a_registry_made_with_other_parameters_is_refused(small: Registry) -> No
     (small.path / "registry.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="other parameters"):
         Registry(small.path, small.keys).stats()
+
+
+def test_a_removal_leaves_no_trace_in_the_filter(
+    small: Registry, meetings: dict[str, str], tmp_path: Path
+) -> None:
+    small.remove("acme", "Bro003")
+    # The same keys, only the remaining meetings: the very same filter, bit for bit.
+    fresh = Registry(tmp_path / "fresh", small.keys)
+    fresh.add("acme", [(m, meetings[m], "customer.transcript") for m in ("Bed004", "Bmr007")])
+    assert np.array_equal(np.asarray(small.filter()), np.asarray(fresh.filter()))
+    assert len(list(small.path.glob("filter-*.npy"))) == 1
+
+
+def test_the_filter_is_rebuilt_only_with_every_tenants_key(
+    small: Registry, meetings: dict[str, str], tmp_path: Path
+) -> None:
+    from trainguard.errors import InputError
+
+    small.add("globex", [("ES2002a", meetings["ES2002a"], None)])
+    partial = tmp_path / "partial-keys"
+    partial.mkdir()
+    for f in small.keys.path.glob("*.key"):
+        if json.loads(f.read_text())["tenant"] != "globex":
+            (partial / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(InputError, match="no key of tenant 'globex'"):
+        Registry(small.path, KeyRing(partial)).compact()
+    assert Registry(small.path, small.keys).compact()["segments_after"] == 4

@@ -35,7 +35,8 @@ def words_for(fingerprints: int) -> int:
 
 @numba.njit(cache=True, inline="always")
 def _place(p: Any, words: int) -> tuple[int, Any]:  # pragma: no cover - compiled
-    word = ((p >> np.uint64(24)) * np.uint64(words)) >> np.uint64(32)
+    # Bits 24..55 choose the word (masked: a wider value must not reach past the end).
+    word = (((p >> np.uint64(24)) & np.uint64(0xFFFFFFFF)) * np.uint64(words)) >> np.uint64(32)
     one = np.uint64(1)
     mask = one << (p & np.uint64(63))
     mask |= one << ((p >> np.uint64(6)) & np.uint64(63))
