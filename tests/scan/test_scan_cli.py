@@ -14,7 +14,7 @@ import zstandard
 from typer.testing import CliRunner
 
 from trainguard.cli import app
-from trainguard.scan import Fields, ScanOptions, scan_corpus, tokenize
+from trainguard.scan import Fields, KeyRing, ScanOptions, scan_corpus, tokenize
 
 from .conftest import MEETINGS
 
@@ -125,6 +125,28 @@ def test_a_missing_registry_is_one_line(setup: dict[str, Path], tmp_path: Path) 
     code, _, err = run("scan", str(setup["corpus"]), "--out", str(tmp_path / "f.jsonl"),
                        "--registry", str(tmp_path / "none"), "--keys", str(tmp_path / "k"))  # fmt: skip
     assert code == 2 and "not found" in err
+
+
+@pytest.mark.parametrize("keep", ["nothing", "tenants only"])
+def test_scanning_with_keys_the_registry_was_not_made_with_is_refused(
+    setup: dict[str, Path], tmp_path: Path, keep: str
+) -> None:
+    """Wrong keys would find nothing and call a leaking corpus clean: refused instead."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    if keep == "tenants only":  # a platform key of its own, the right tenant keys
+        for f in setup["keys"].glob("*.key"):
+            if f.name != "platform.key":
+                (keys / f.name).write_bytes(f.read_bytes())
+        KeyRing(keys).platform_key(create=True)
+    out = tmp_path / "f.jsonl"
+    code, _, err = run("scan", str(setup["corpus"]), "--out", str(out),
+                       "--registry", str(setup["registry"]), "--keys", str(keys))  # fmt: skip
+    assert code == 2 and "platform key" in err and err.count("\n") == 1, err
+    assert not out.exists()
+    code, _, err = run("registry", "add", str(setup["corpus"]), "--tenant", "acme",
+                       "--registry", str(setup["registry"]), "--keys", str(keys))  # fmt: skip
+    assert code == 2 and "platform key" in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize(

@@ -223,7 +223,7 @@ def scan_corpus(
         raise InputError(f"--engine {engine!r}: use local or ray")
     if workers < 1:
         raise InputError(f"--workers {workers}: must be at least 1")
-    Registry(options.registry, KeyRing(options.keys)).require()
+    Registry(options.registry, KeyRing(options.keys)).require().require_keys()
     shards = plan_shards(paths, fmt, shard_bytes)
     summary = ScanSummary(shards=len(shards), engine=engine, workers=workers)
     start = time.perf_counter()

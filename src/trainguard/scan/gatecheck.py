@@ -84,7 +84,7 @@ class RegistryCheck:
 
 
 def registry_check(registry: str | None, keys: str | None) -> tuple[RegistryCheck, dict[str, Any]]:
-    reg = Registry(registry, KeyRing(keys)).require()
+    reg = Registry(registry, KeyRing(keys)).require().require_keys()
     stats = reg.stats()
     info = {
         "registry": str(reg.path.resolve()),

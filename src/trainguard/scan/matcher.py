@@ -47,7 +47,7 @@ from ..compiled import load_u64
 from . import bloom
 from .fingerprint import DEFAULT_N, FP_BITS, FP_MASK, key_words, permute, window_hashes
 from .normalize import BatchTokenizer, Tokens, join_utf8, tokenize
-from .registry import SHINGLE_N, SHINGLE_SAMPLE, Registry, Segment
+from .registry import SHINGLE_N, SHINGLE_SAMPLE, Registry, Segment, platform_check
 
 
 @dataclass(frozen=True)
@@ -418,6 +418,8 @@ class Matcher:
         self._scratch = threading.local()
         self.tenants: list[_Tenant] = []
         platform = registry.keys.platform_key()
+        if platform and registry.meta.get("platform_check") != platform_check(platform):
+            platform = None  # another registry's: it would probe the filter in vain
         # Without the platform key no window can be probed: nothing is recognisable.
         self.platform = key_words(platform) if platform else (np.uint64(0), np.uint64(0))
         for name in registry.tenants() if platform else []:

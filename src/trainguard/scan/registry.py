@@ -48,6 +48,7 @@ from .fingerprint import (
     key_words,
     permute,
     platform_fingerprints,
+    siphash24_word,
     unpermute,
     window_hashes,
 )
@@ -108,6 +109,13 @@ def record_fingerprints(text: str, platform: bytes) -> tuple[np.ndarray, np.ndar
     shingles = window_hashes(hashes, SHINGLE_N)
     sampled = shingles[shingles % np.uint64(SHINGLE_SAMPLE) == 0]
     return ngrams, np.unique(platform_fingerprints(sampled, k0, k1))
+
+
+def platform_check(platform: bytes) -> str:
+    """What registry.json records of its platform key: a keyed hash of a constant, so
+    that keys from another registry are refused rather than silently matching
+    nothing (it says nothing about the key itself)."""
+    return f"{siphash24_word(platform, 0x74726169_6E677561):016x}"
 
 
 def pack(values: np.ndarray) -> np.ndarray:
@@ -185,6 +193,27 @@ class Registry:
             raise NotFoundError(
                 f"registry {self.path}: not found (run `trainguard registry add` first)"
             )
+        return self
+
+    def require_keys(self) -> Registry:
+        """This registry, when the key ring can recognise its content: the platform key
+        it was made with and the key of at least one of its tenants. A scan with the
+        wrong keys would otherwise find nothing and report a clean corpus."""
+        if not self.meta["segments"]:
+            return self
+        platform = self.keys.platform_key()
+        if platform is None:
+            raise InputError(
+                f"keys {self.keys.path}: no platform key, so registry {self.path} "
+                "cannot be read (use the --keys folder it was made with)"
+            )
+        if self.meta.get("platform_check") != platform_check(platform):
+            raise InputError(
+                f"keys {self.keys.path}: not the platform key registry {self.path} "
+                "was made with (use the --keys folder it was made with)"
+            )
+        if not any(self.keys.key(t) is not None for t in self.tenants()):
+            raise InputError(f"keys {self.keys.path}: no key of any tenant of registry {self.path}")
         return self
 
     def items(self) -> dict[int, Item]:
@@ -368,6 +397,12 @@ class Registry:
         result = AddResult()
         with self._writing():
             meta = dict(self.meta)
+            check = meta.setdefault("platform_check", platform_check(platform))
+            if check != platform_check(platform):
+                raise InputError(
+                    f"keys {self.keys.path}: not the platform key registry {self.path} "
+                    "was made with; adding under it would make content no scan finds"
+                )
             meta["segments"] = list(meta["segments"])
             bits = self._filter_to_grow(meta)
             known = {(i.tenant, i.id) for i in self.items().values()}
