@@ -312,8 +312,26 @@ def _looked_up(segments: list[Segment], queries: np.ndarray) -> tuple[np.ndarray
 
 def _items_of(found: _Found, rows: np.ndarray) -> np.ndarray:
     """The item codes holding the queries at ``rows`` (one per (query, item) pair)."""
-    parts = [_holders(s, lo[rows], hi[rows])[1] for s, lo, hi in found]
+    parts: list[np.ndarray] = [_gather(np.asarray(s.item), lo, hi, rows) for s, lo, hi in found]
+    if len(parts) == 1:
+        return parts[0]
     return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+
+@numba.njit(cache=True)
+def _gather(item: Any, lo: Any, hi: Any, rows: Any) -> Any:  # pragma: no cover - compiled
+    """item[lo[r]:hi[r]] for each r in rows, one after another (one call: a rescan asks
+    for a handful of rows many times, where array operations cost more in set-up)."""
+    total = 0
+    for r in rows:
+        total += hi[r] - lo[r]
+    out = np.empty(total, dtype=np.int64)
+    k = 0
+    for r in rows:
+        for j in range(lo[r], hi[r]):
+            out[k] = item[j]
+            k += 1
+    return out
 
 
 def _holders(segment: Segment, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -571,7 +589,9 @@ class Matcher:
                 common |= held >= cfg.common_items
         if not members:
             return []
-        counts = np.sum([m for m, _ in members.values()], axis=0)
+        counts = np.zeros(len(windows), dtype=np.int64)
+        for member, _ in members.values():
+            counts += member
         common |= counts >= cfg.common_tenants
         if len(self.reference):
             at = np.searchsorted(self.reference, windows)
@@ -593,7 +613,7 @@ class Matcher:
                     items=sorted(self.item_ids.get(i, f"#{i}") for i in items),
                     tenants=names,
                     kind="verbatim",
-                    confidence=float(1.0 - common[a:b].mean()),
+                    confidence=1.0 - np.count_nonzero(common[a:b]) / (b - a),
                     first_token=first,
                     last_token=last,
                 )
@@ -610,7 +630,6 @@ class Matcher:
         sample = windows % np.uint64(SHINGLE_SAMPLE) == 0
         sampled_windows = windows[sample]
         probe = self._probe(sampled_windows)
-        sample_rank = np.cumsum(sample) - 1  # a sampled window's place among them
         covered = np.zeros(len(tokens), dtype=bool)
         for s in verbatim:
             covered[s.first_token : s.last_token + 1] = True
@@ -641,7 +660,8 @@ class Matcher:
                 # the region's samples by itself, not many items a few each.
                 samples = max(int(sampled[a:b].sum()), 1)
                 # The region's hits, as places among the sampled windows looked up.
-                looked_up = sample_rank[a + np.flatnonzero(hit[a:b])]
+                # A hit's place among the sampled windows: how many were sampled before it.
+                looked_up = np.searchsorted(np.flatnonzero(sample), a + np.flatnonzero(hit[a:b]))
                 codes, hits = np.unique(_items_of(found, looked_up), return_counts=True)
                 per_item = dict(zip(codes.tolist(), hits.tolist(), strict=True))
                 best = max(per_item.values(), default=0)
