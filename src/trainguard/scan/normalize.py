@@ -275,6 +275,22 @@ def _prefix_end(buf: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma:
     return i
 
 
+@numba.njit(cache=True, inline="always")
+def _line_prefix_end(buf: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma: no cover
+    """:func:`_prefix_end` for the line starting at byte i, without the call when the
+    line's first non-blank byte cannot start a timestamp or a label (a digit, ``[``,
+    ``(`` or a capital): most lines of most text, and a call at every line cost a
+    fifth of the tokenizer's time."""
+    n = buf.shape[0]
+    j = i
+    while j < n and _is_blank(buf[j]):
+        j += 1
+    c = buf[j] if j < n else 0
+    if _is_digit(c) or 65 <= c <= 90 or c == 91 or c == 40:
+        return _prefix_end(buf, classes, j)
+    return j
+
+
 @numba.njit(cache=True)
 def _scan_into(
     buf: np.ndarray,
@@ -304,7 +320,7 @@ def _scan_into(
         k = _ASCII[buf[i]]
         if k == 0:  # an ASCII separator
             if buf[i] == 10 and strip_labels:
-                skip_end = _prefix_end(buf, classes, i + 1)
+                skip_end = _line_prefix_end(buf, classes, i + 1)
             i += 1
             continue
         start = i
