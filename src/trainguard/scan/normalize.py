@@ -286,7 +286,7 @@ def _line_prefix_end(buf: np.ndarray, classes: np.ndarray, i: int) -> int:  # pr
     while j < n and _is_blank(buf[j]):
         j += 1
     c = buf[j] if j < n else 0
-    if _is_digit(c) or 65 <= c <= 90 or c == 91 or c == 40:
+    if 48 <= c <= 57 or 65 <= c <= 90 or c == 91 or c == 40:
         return _prefix_end(buf, classes, j)
     return j
 
