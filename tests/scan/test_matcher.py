@@ -181,7 +181,6 @@ def test_a_batch_is_scanned_exactly_as_each_document_alone(
     meetings: dict[str, str], registered: Registry
 ) -> None:
     rng = random.Random(9)
-    matcher = Matcher(registered, ScanConfig(min_confidence=0.0))
     docs = []
     for k in range(40):
         _, frag = pick(meetings, registered, rng, rng.choice([15, 20, 30, 150]))
@@ -190,9 +189,19 @@ def test_a_batch_is_scanned_exactly_as_each_document_alone(
         other = rng.choice(sorted(meetings))
         docs.append(meetings[other][:2000] + ("\n" if k % 2 else " ") + frag + "\nSpeaker 1: done")
     docs += ["", "Grad C: one line", "日本語のテキスト" * 20]
-    assert [([s.to_json() for s in sp], n) for sp, n in matcher.scan_many(docs)] == [
-        ([s.to_json() for s in sp], n) for sp, n in (matcher.scan(d) for d in docs)
-    ]
+    # Text beyond ASCII before a fragment: character offsets, not bytes.
+    _, frag = pick(meetings, registered, rng, 40)
+    docs += [f"Überblick — 会議の内容は機密です。 {frag} ende", f"{frag}\nÉtat: {frag}"]
+    # Fragments of both tenants in one document, and a document that is all registered.
+    both = [pick(meetings, registered, rng, 30)[1] for _ in range(4)]
+    docs += [" … ".join(both), meetings[sorted(i.id for i in registered.items().values())[0]]]
+    for config in (ScanConfig(min_confidence=0.0), ScanConfig()):
+        matcher = Matcher(registered, config)
+        alone = [([s.to_json() for s in sp], n) for sp, n in (matcher.scan(d) for d in docs)]
+        assert [([s.to_json() for s in sp], n) for sp, n in matcher.scan_many(docs)] == alone
+        kinds = {s["kind"] for spans, _ in alone for s in spans}
+        assert kinds == {"verbatim", "near_duplicate"}  # the test exercises both
+        assert all(alone[k][0] for k in (-4, -3, -2, -1))
 
 
 @given(

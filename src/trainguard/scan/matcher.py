@@ -422,6 +422,92 @@ def _runs(mask: np.ndarray, min_length: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in _run_bounds(mask, min_length).tolist()]
 
 
+# --- many documents at once: windows laid end to end, document j's at
+# [offsets[j], offsets[j + 1]); nothing found runs across two documents.
+
+
+@numba.njit(cache=True)
+def _doc_windows(
+    hashes: Any, firsts: Any, ends: Any, n: int
+) -> tuple[Any, Any]:  # pragma: no cover - compiled
+    """The windows of n tokens of each document (tokens [firsts[j], ends[j]) of
+    ``hashes``), end to end, and where each document's begin."""
+    docs = firsts.shape[0]
+    offsets = np.zeros(docs + 1, dtype=np.int64)
+    for j in range(docs):
+        offsets[j + 1] = offsets[j] + max(ends[j] - firsts[j] - n + 1, 0)
+    out = np.empty(offsets[docs], dtype=np.uint64)
+    for j in range(docs):
+        if offsets[j + 1] > offsets[j]:
+            out[offsets[j] : offsets[j + 1]] = window_hashes(hashes[firsts[j] : ends[j]], n)
+    return out, offsets
+
+
+@numba.njit(cache=True)
+def _runs_many(mask: Any, offsets: Any, min_length: int) -> Any:  # pragma: no cover
+    """(document, start, end) of every run of True of at least min_length, per document."""
+    out = np.empty((mask.shape[0] // 2 + offsets.shape[0], 3), dtype=np.int64)
+    count = 0
+    for j in range(offsets.shape[0] - 1):
+        runs = _run_bounds(mask[offsets[j] : offsets[j + 1]], min_length)
+        for r in range(runs.shape[0]):
+            out[count, 0] = j
+            out[count, 1] = offsets[j] + runs[r, 0]
+            out[count, 2] = offsets[j] + runs[r, 1]
+            count += 1
+    return out[:count]
+
+
+@numba.njit(cache=True)
+def _dense_regions_many(
+    hit: Any, sampled: Any, offsets: Any, eligible: Any, width: int, similarity: float
+) -> Any:  # pragma: no cover - compiled
+    """(document, start, end) of the dense regions of each eligible document."""
+    out = np.empty((hit.shape[0] // 2 + offsets.shape[0], 3), dtype=np.int64)
+    count = 0
+    for j in range(offsets.shape[0] - 1):
+        if not eligible[j]:
+            continue
+        a, b = offsets[j], offsets[j + 1]
+        regions = _dense_regions(hit[a:b], sampled[a:b], width, similarity)
+        for r in range(regions.shape[0]):
+            out[count, 0] = j
+            out[count, 1] = a + regions[r, 0]
+            out[count, 2] = a + regions[r, 1]
+            count += 1
+    return out[:count]
+
+
+def _char_offset(data: np.ndarray, doc_start: int, byte: int) -> int:
+    """Characters of the document before byte ``byte`` of the batch (UTF-8 lead bytes)."""
+    part = data[doc_start:byte]
+    if not part.size or int(part.max()) < 0x80:
+        return byte - doc_start
+    return int(np.count_nonzero((part & 0xC0) != 0x80))
+
+
+@dataclass
+class _Batch:
+    """The flagged documents of a batch, for rescanning them all at once."""
+
+    data: np.ndarray  # the batch's UTF-8
+    doc_starts: np.ndarray  # byte where each flagged document begins
+    hashes: np.ndarray  # every token of the batch
+    byte_starts: np.ndarray
+    byte_ends: np.ndarray
+    firsts: np.ndarray  # each flagged document's tokens: [firsts[j], ends[j])
+    ends: np.ndarray
+
+    def span_at(self, j: int, first: int, last: int) -> tuple[int, int]:
+        """Character offsets of the document's tokens [first, last] (document-local)."""
+        g = int(self.firsts[j])
+        at = int(self.doc_starts[j])
+        return (
+            _char_offset(self.data, at, int(self.byte_starts[g + first])),
+            _char_offset(self.data, at, int(self.byte_ends[g + last])),
+        )
+
+
 class Matcher:
     """Holds the registry's memory-mapped segments and the tenants' keys."""
 
@@ -504,6 +590,7 @@ class Matcher:
             scratch.tokenizer = BatchTokenizer()
             scratch.samples = np.empty((4, 0), dtype=np.uint64)
         hashes, docs = scratch.tokenizer.joined(data, starts)
+        byte_starts, byte_ends = scratch.tokenizer.byte_offsets()
         counts = np.bincount(docs, minlength=n_docs)
         verbatim = np.zeros((len(self.tenants), n_docs), dtype=bool)
         near = np.zeros((len(self.tenants), n_docs), dtype=bool)
@@ -528,17 +615,38 @@ class Matcher:
                     verbatim[k, ngram_docs[hi > lo]] = True
                 if self.config.near_duplicates and t.shingles:
                     near[k] = self._near_candidates(t, shingles, shingle_docs, n_docs)
+        flagged = np.flatnonzero(verbatim.any(axis=0) | near.any(axis=0))
+        if not len(flagged):
+            return counts, {}
+        # The flagged documents' tokens, from the batch's own (tokens are in order).
+        firsts = np.searchsorted(docs, flagged, side="left")
+        batch = _Batch(
+            data, np.asarray(starts)[flagged], hashes, byte_starts, byte_ends,
+            firsts, firsts + counts[flagged],
+        )  # fmt: skip
+        spans = self._rescan(batch, verbatim[:, flagged], near[:, flagged])
         found: dict[int, list[Span]] = {}
-        for i in np.flatnonzero(verbatim.any(axis=0) | near.any(axis=0)).tolist():
-            spans, _ = self._scan(
-                text_of(i),
-                [t for k, t in enumerate(self.tenants) if verbatim[k, i]],
-                [t for k, t in enumerate(self.tenants) if near[k, i]],
-                sampled_hit=True,
-            )
-            if spans:
-                found[i] = spans
+        for j, doc_spans in spans.items():
+            doc_spans = [s for s in doc_spans if s.confidence >= self.config.min_confidence]
+            if doc_spans:
+                doc_spans.sort(key=lambda s: (s.start, s.end))
+                found[int(flagged[j])] = doc_spans
+        for i in found:
+            text_of(i)  # the caller reads what it needs of a document with findings
         return counts, found
+
+    def _rescan(
+        self, batch: _Batch, verbatim: np.ndarray, near: np.ndarray
+    ) -> dict[int, list[Span]]:
+        """:meth:`_scan` of every flagged document at once (``verbatim[k, j]``: tenant k
+        flagged document j for verbatim matches; ``near``: for near-duplicates), from
+        the batch's tokens: the same spans, in the same order, before the confidence
+        filter; a few array operations for all of them instead of dozens per document."""
+        spans: dict[int, list[Span]] = {}
+        self._verbatim_many(batch, verbatim, spans)
+        if self.config.near_duplicates:
+            self._near_many(batch, near, spans)
+        return spans
 
     def _near_candidates(
         self, t: _Tenant, platform: np.ndarray, doc_of: np.ndarray, docs: int
@@ -620,6 +728,134 @@ class Matcher:
                 )
             )
         return spans
+
+    def _verbatim_many(
+        self, batch: _Batch, flags: np.ndarray, spans: dict[int, list[Span]]
+    ) -> None:
+        """:meth:`_verbatim` for every flagged document of a batch at once."""
+        cfg = self.config
+        windows, offsets = _doc_windows(batch.hashes, batch.firsts, batch.ends, DEFAULT_N)
+        doc_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        rows, platform = bloom.passing(self.filter, windows, *self.platform)
+        counts = np.zeros(len(windows), dtype=np.int64)
+        common = np.zeros(len(windows), dtype=bool)
+        members: list[tuple[str, np.ndarray, _Found]] = []
+        for k, t in enumerate(self.tenants):
+            if not flags[k].any():
+                continue
+            mine = flags[k][doc_of[rows]]  # only the documents that flagged this tenant
+            held, found = _held(
+                _Probe(len(windows), rows[mine], platform[mine]), t.k0, t.k1, t.ngrams
+            )
+            member = held > 0
+            runs = _runs_many(member, offsets, cfg.min_windows)
+            if not len(runs):
+                continue
+            # A tenant counts in a document only where it has a run long enough.
+            counted = np.zeros(len(offsets) - 1, dtype=bool)
+            counted[runs[:, 0]] = True
+            keep = counted[doc_of]
+            member &= keep
+            counts += member
+            common |= (held >= cfg.common_items) & keep
+            members.append((t.name, member, found))
+        if not members:
+            return
+        common |= counts >= cfg.common_tenants
+        if len(self.reference):
+            at = np.searchsorted(self.reference, windows)
+            at[at >= len(self.reference)] = len(self.reference) - 1
+            common |= self.reference[at] == windows
+        for j, a, b in _runs_many(counts > 0, offsets, cfg.min_windows).tolist():
+            names = sorted(name for name, m, _ in members if m[a:b].any())
+            items: set[int] = set()
+            for name, member, found in members:
+                if name in names:
+                    items.update(_items_of(found, a + np.flatnonzero(member[a:b])).tolist())
+            first = a - int(offsets[j])
+            last = b - int(offsets[j]) - 1 + DEFAULT_N - 1
+            start, end = batch.span_at(j, first, last)
+            spans.setdefault(j, []).append(
+                Span(
+                    start=start,
+                    end=end,
+                    tokens=last - first + 1,
+                    items=sorted(self.item_ids.get(i, f"#{i}") for i in items),
+                    tenants=names,
+                    kind="verbatim",
+                    confidence=1.0 - np.count_nonzero(common[a:b]) / (b - a),
+                    first_token=first,
+                    last_token=last,
+                )
+            )
+
+    def _near_many(self, batch: _Batch, flags: np.ndarray, spans: dict[int, list[Span]]) -> None:
+        """:meth:`_near` for every flagged document of a batch at once; ``spans`` holds
+        their verbatim spans (a region mostly covered by them is not reported again)."""
+        cfg = self.config
+        windows, offsets = _doc_windows(batch.hashes, batch.firsts, batch.ends, SHINGLE_N)
+        doc_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        sample = windows % np.uint64(SHINGLE_SAMPLE) == 0
+        sampled_at = np.flatnonzero(sample)
+        rows, platform = bloom.passing(self.filter, windows[sample], *self.platform)
+        long_enough = batch.ends - batch.firsts >= cfg.near_min_tokens
+        covered = {
+            j: [(s.first_token, s.last_token) for s in doc_spans] for j, doc_spans in spans.items()
+        }
+        for k, t in enumerate(self.tenants):
+            if not t.shingles or not (flags[k] & long_enough).any():
+                continue
+            mine = flags[k][doc_of[sampled_at[rows]]]
+            probe = _Probe(len(sampled_at), rows[mine], platform[mine])
+            held = np.zeros(len(windows), dtype=np.int64)
+            held[sample], found = _held(probe, t.k0, t.k1, t.shingles)
+            # A 5-word phrase several items share is ordinary speech, not evidence:
+            # it counts neither as a hit nor as a sample.
+            ordinary = held >= cfg.common_items
+            sampled = sample & ~ordinary
+            hit = (held > 0) & ~ordinary
+            running = np.concatenate([[0], np.cumsum(hit)])
+            hits_per_doc = running[offsets[1:]] - running[offsets[:-1]]
+            eligible = flags[k] & long_enough & (np.diff(offsets) >= cfg.near_min_tokens)
+            eligible[eligible] &= hits_per_doc[eligible] >= 2
+            regions = _dense_regions_many(
+                hit, sampled, offsets, eligible, cfg.near_min_tokens, cfg.near_min_similarity
+            )
+            for j, a, b in regions.tolist():
+                first = a - int(offsets[j])
+                last = b - int(offsets[j]) - 1 + SHINGLE_N - 1
+                if last - first + 1 < cfg.near_min_tokens // 2:
+                    continue
+                inside = np.zeros(last - first + 1, dtype=bool)
+                for s_first, s_last in covered.get(j, []):
+                    inside[max(s_first - first, 0) : max(s_last + 1 - first, 0)] = True
+                if inside.mean() > 0.8:
+                    continue  # already reported as verbatim
+                samples = max(int(np.count_nonzero(sampled[a:b])), 1)
+                # The region's hits, as places among the sampled windows looked up.
+                looked_up = np.searchsorted(sampled_at, a + np.flatnonzero(hit[a:b]))
+                codes, hits = np.unique(_items_of(found, looked_up), return_counts=True)
+                per_item = dict(zip(codes.tolist(), hits.tolist(), strict=True))
+                best = max(per_item.values(), default=0)
+                if best < cfg.near_min_similarity * samples or best < cfg.near_min_hits:
+                    continue
+                start, end = batch.span_at(j, first, last)
+                spans.setdefault(j, []).append(
+                    Span(
+                        start=start,
+                        end=end,
+                        tokens=last - first + 1,
+                        items=sorted(
+                            self.item_ids.get(i, f"#{i}") for i, n in per_item.items() if n == best
+                        ),
+                        tenants=[t.name],
+                        kind="near_duplicate",
+                        confidence=1.0,
+                        similarity=best / samples,
+                        first_token=first,
+                        last_token=last,
+                    )
+                )
 
     # --- near-duplicates ----------------------------------------------------------------
 

@@ -464,7 +464,7 @@ class BatchTokenizer:
     """
 
     def __init__(self) -> None:
-        self._size = 0
+        self._size = self._count = 0
         self._alloc(1 << 16)
 
     def _alloc(self, size: int) -> None:
@@ -491,7 +491,12 @@ class BatchTokenizer:
         hashes = self._hashes[:count]
         pending = self._pending[:count]
         _resolve_pending(data, self._starts[:count], self._ends[:count], hashes, pending)
+        self._count = count
         return hashes, self._docs[:count]
+
+    def byte_offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """[start, end) in bytes of each token of the last batch (views, like its hashes)."""
+        return self._starts[: self._count], self._ends[: self._count]
 
 
 def join_utf8(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
