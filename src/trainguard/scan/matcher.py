@@ -543,21 +543,16 @@ class Matcher:
             )
 
     def scan(self, text: str) -> tuple[list[Span], int]:
-        """(spans of registered content, number of tokens) of one document."""
-        return self._scan(text, self.tenants, self.tenants)
+        """(spans of registered content, number of tokens) of one document.
 
-    def _scan(
-        self, text: str, verbatim: list[_Tenant], near: list[_Tenant], sampled_hit: bool = False
-    ) -> tuple[list[Span], int]:
-        """:meth:`scan`, looking for verbatim copies and near-duplicates of these tenants.
-        ``sampled_hit``: each of the ``verbatim`` tenants is known to hold one of the
-        sampled windows (a batch checked them), so that check is not made again."""
+        The plain definition, one step at a time: :meth:`scan_batch` finds the same
+        spans for many documents at once, and the tests hold it to this."""
         tokens = tokenize(text)
         if not self.tenants or len(tokens) < DEFAULT_N:
             return [], len(tokens)
-        spans = self._verbatim(tokens, verbatim, sampled_hit)
+        spans = self._verbatim(tokens, self.tenants)
         if self.config.near_duplicates:
-            spans += self._near(tokens, spans, near)
+            spans += self._near(tokens, spans, self.tenants)
         spans = [s for s in spans if s.confidence >= self.config.min_confidence]
         spans.sort(key=lambda s: (s.start, s.end))
         return spans, len(tokens)
@@ -579,10 +574,12 @@ class Matcher:
         The batch is tokenized as one text (each document starts a line, as it
         would alone), and the cheap checks — keyed lookups of the sampled
         13-word windows, counts of registered 5-word samples — run over every
-        document at once. A document is scanned by itself (its text from
-        ``text_of``) only for the tenants whose check it passed (a sampled hit;
-        enough 5-word hits of one item): a tenant whose check fails cannot
-        contribute a span, so the result is exactly :meth:`scan`'s.
+        document at once. The documents a check flags are then searched in full
+        (:meth:`_rescan`, all of them together, from the batch's tokens) for the
+        tenants whose check they passed (a sampled hit; enough 5-word hits of one
+        item): a tenant whose check fails cannot contribute a span, so the result
+        is exactly :meth:`scan`'s. ``text_of(k)`` is called for each document with
+        spans (the caller may read its id then), and for no other.
         """
         n_docs = len(starts)
         scratch = self._scratch
@@ -638,7 +635,7 @@ class Matcher:
     def _rescan(
         self, batch: _Batch, verbatim: np.ndarray, near: np.ndarray
     ) -> dict[int, list[Span]]:
-        """:meth:`_scan` of every flagged document at once (``verbatim[k, j]``: tenant k
+        """:meth:`scan` of every flagged document at once (``verbatim[k, j]``: tenant k
         flagged document j for verbatim matches; ``near``: for near-duplicates), from
         the batch's tokens: the same spans, in the same order, before the confidence
         filter; a few array operations for all of them instead of dozens per document."""
@@ -679,7 +676,7 @@ class Matcher:
 
     # --- verbatim -----------------------------------------------------------------------
 
-    def _verbatim(self, tokens: Tokens, tenants: list[_Tenant], sampled_hit: bool) -> list[Span]:
+    def _verbatim(self, tokens: Tokens, tenants: list[_Tenant]) -> list[Span]:
         cfg = self.config
         windows = window_hashes(tokens.hashes, DEFAULT_N)
         probe = self._probe(windows)
@@ -689,7 +686,7 @@ class Matcher:
         members: dict[str, tuple[np.ndarray, _Found]] = {}
         common = np.zeros(len(windows), dtype=bool)
         for t in tenants:
-            if not sampled_hit and not _lookup(t.ngrams, permute(at_stride, t.k0, t.k1)).any():
+            if not _lookup(t.ngrams, permute(at_stride, t.k0, t.k1)).any():
                 continue
             held, found = _held(probe, t.k0, t.k1, t.ngrams)
             member = held > 0
