@@ -588,7 +588,8 @@ class Matcher:
             scratch.samples = np.empty((4, 0), dtype=np.uint64)
         hashes, docs = scratch.tokenizer.joined(data, starts)
         byte_starts, byte_ends = scratch.tokenizer.byte_offsets()
-        counts = np.bincount(docs, minlength=n_docs)
+        # Tokens come in document order: each document's count from where it starts.
+        counts = np.diff(np.searchsorted(docs, np.arange(n_docs + 1, dtype=docs.dtype)))
         verbatim = np.zeros((len(self.tenants), n_docs), dtype=bool)
         near = np.zeros((len(self.tenants), n_docs), dtype=bool)
         if self.tenants and len(hashes):
