@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +15,7 @@ import zstandard
 from typer.testing import CliRunner
 
 from trainguard.cli import app
-from trainguard.scan import Fields, KeyRing, ScanOptions, scan_corpus, tokenize
+from trainguard.scan import Fields, KeyRing, Registry, ScanOptions, scan_corpus, tokenize
 
 from .conftest import MEETINGS
 
@@ -147,6 +148,22 @@ def test_scanning_with_keys_the_registry_was_not_made_with_is_refused(
     code, _, err = run("registry", "add", str(setup["corpus"]), "--tenant", "acme",
                        "--registry", str(setup["registry"]), "--keys", str(keys))  # fmt: skip
     assert code == 2 and "platform key" in err and err.count("\n") == 1, err
+
+
+def test_a_tenant_whose_key_is_missing_is_named_in_a_warning(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    registry, keys = tmp_path / "registry", tmp_path / "keys"
+    shutil.copytree(setup["registry"], registry)
+    shutil.copytree(setup["keys"], keys)
+    text = " ".join(f"word{i}" for i in range(40))
+    Registry(registry, KeyRing(keys)).add("globex", [("g-1", text, None)])
+    ring = KeyRing(keys)
+    (keys / ring._file("globex").name).unlink()  # globex's key is not here
+    code, _, err = run("scan", str(setup["corpus"]), "--out", str(tmp_path / "f.jsonl"),
+                       "--registry", str(registry), "--keys", str(keys))  # fmt: skip
+    assert code == 0, err
+    assert "no key of 1 tenant(s)" in err and "'globex'" in err
 
 
 @pytest.mark.parametrize(

@@ -231,6 +231,13 @@ def scan_cmd(
         ScanConfig(min_confidence=min_confidence, near_duplicates=near_duplicates),
         Fields(text_field, id_field),
     )
+    unreadable = reg.tenants_without_keys()
+    if unreadable and len(unreadable) < len(reg.tenants()):  # none at all: refused below
+        err_console.print(
+            f"trainguard: warning: keys {reg.keys.path}: no key of {len(unreadable)} tenant(s) "
+            f"of registry {reg.path} (e.g. {unreadable[0]!r}); their content cannot be found",
+            markup=False,
+        )
     with _bytes_progress() as bar:
         task = bar.add_task("scanning", total=None)
 

@@ -212,9 +212,13 @@ class Registry:
                 f"keys {self.keys.path}: not the platform key registry {self.path} "
                 "was made with (use the --keys folder it was made with)"
             )
-        if not any(self.keys.key(t) is not None for t in self.tenants()):
+        if len(self.tenants_without_keys()) == len(self.tenants()):
             raise InputError(f"keys {self.keys.path}: no key of any tenant of registry {self.path}")
         return self
+
+    def tenants_without_keys(self) -> list[str]:
+        """The registry's tenants whose key the key ring does not hold."""
+        return [t for t in self.tenants() if self.keys.key(t) is None]
 
     def items(self) -> dict[int, Item]:
         if self._items is None:
