@@ -12,6 +12,7 @@ from typing import Any
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros as _trailing_zeros
 from numba.extending import intrinsic
 
 
@@ -162,6 +163,10 @@ def _store_u32(typingctx: Any, arr: Any, at: Any, value: Any) -> Any:
 
     return sig, codegen
 
+
+# Called from compiled code: the number of trailing zero bits of an integer (LLVM's
+# cttz, numba's own intrinsic; typed Any so that callers type-check).
+trailing_zeros: Any = _trailing_zeros
 
 # Called from compiled code: load_u64(arr, at) -> uint64; store_u64(arr, at, word);
 # store_u32(arr, at, value) (numba casts the value to uint32 first).

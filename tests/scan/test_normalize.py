@@ -90,3 +90,48 @@ def test_labels_timestamps_and_long_words_tokenize_in_a_batch_as_alone(
     alone = [tokenize(t) for t in texts]
     assert hashes.tolist() == [h for t in alone for h in t.hashes.tolist()]
     assert docs.tolist() == [i for i, t in enumerate(alone) for _ in range(len(t))]
+
+
+# Bytes at the edges of the ranges the eight-bytes-at-a-time scan tests by arithmetic
+# ('/' '0' '9' ':' '@' 'A' 'Z' '[' '`' 'a' 'z' '{', DEL, controls that OR 0x20 would
+# turn into digits), words around eight bytes long, and words that go on beyond ASCII.
+_EDGE_TEXT = st.lists(
+    st.one_of(
+        st.text(alphabet="/09:@AZ[`az{\x7f\x10\x19\x00 \n", max_size=10),
+        st.sampled_from(["abcdefg", "abcdefgh", "abcdefghi", "x" * 16, "Y" * 17, "é", "日"]),
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=20),
+    ),
+    max_size=20,
+).map("".join)
+
+
+@given(_EDGE_TEXT, st.booleans())
+def test_words_are_maximal_runs_and_hash_as_their_normalized_slice(text: str, labels: bool) -> None:
+    t = tokenize(text, strip_labels=labels)
+    classes = char_classes()
+    spans = list(zip(t.starts.tolist(), t.ends.tolist(), t.hashes.tolist(), strict=True))
+    for s, e, h in spans:
+        assert all(classes[ord(c)] != 0 for c in text[s:e])
+        assert h == word_hash(text[s:e])
+        # Maximal: a word does not stop before a word character (but for a character
+        # of an unspaced script, which is a token of its own).
+        if e < len(text) and classes[ord(text[e])] == 1 and classes[ord(text[e - 1])] == 1:
+            raise AssertionError(f"token {text[s:e]!r} stops before {text[e]!r}")
+    if not labels:  # every word character is in a token
+        inside = np.zeros(len(text), dtype=bool)
+        for s, e, _ in spans:
+            inside[s:e] = True
+        assert all(inside[i] for i, c in enumerate(text) if classes[ord(c)] != 0)
+
+
+def test_the_token_hash_reads_eight_bytes_at_a_time() -> None:
+    """The definition, on its own: chunks of eight little-endian bytes, the last one
+    zero-padded, the length last; so "abcdefgh" and "abcdefgh\\0" differ by length only."""
+    from trainguard.scan.normalize import hash_utf8
+
+    words = [b"", b"a", b"abcdefgh", b"abcdefghi", b"abcdefgh\0"]
+    data = np.frombuffer(b"".join(words), dtype=np.uint8)
+    offsets = np.cumsum([0] + [len(w) for w in words])
+    hashes = hash_utf8(data, offsets).tolist()
+    assert len(set(hashes)) == len(words)
+    assert hashes[1] == word_hash("A")

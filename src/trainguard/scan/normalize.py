@@ -18,8 +18,13 @@ and a 64-bit hash per token:
 The scan over the UTF-8 bytes is compiled (numba). ASCII words and single
 characters of the unspaced scripts are hashed there; other words (rare in
 most corpora) are normalized in Python and hashed with the same function.
-A token's hash is FNV-1a over the UTF-8 bytes of its normalized form, passed
-through the SplitMix64 finalizer.
+A token's hash is defined over the UTF-8 bytes of its normalized form, eight
+at a time: each little-endian 8-byte chunk (the last one padded with zeros)
+is mixed into the state, the length last, then the SplitMix64 finalizer
+(:func:`hash_utf8` is the definition). Chunks rather than bytes let the scan
+take an ASCII word eight bytes at a time: which bytes are letters or digits
+is found by arithmetic on the whole word, case is folded by one OR, and no
+branch is taken per byte.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from typing import Any
 
 import numba
 import numpy as np
+
+from ..compiled import load_u64, trailing_zeros
 
 SEPARATOR, WORD, UNSPACED = 0, 1, 2
 _UNSPACED_RANGES = (
@@ -117,13 +124,17 @@ def _compute_char_classes() -> np.ndarray:
     return classes
 
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
+_SEED = np.uint64(0x243F6A8885A308D3)
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it is a bijection
+_HIGH = np.uint64(0x8080808080808080)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_CASE = np.uint64(0x2020202020202020)
+_ONES = np.uint64(0x0101010101010101)
 
 
 @numba.njit(cache=True, inline="always")
 def _finish(h: np.uint64) -> np.uint64:
-    """SplitMix64 finalizer: spreads FNV's weak low bits over the whole word."""
+    """SplitMix64 finalizer: every input bit reaches every output bit."""
     h ^= h >> np.uint64(30)
     h *= np.uint64(0xBF58476D1CE4E5B9)
     h ^= h >> np.uint64(27)
@@ -133,20 +144,63 @@ def _finish(h: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, inline="always")
-def _fnv_byte(h: np.uint64, b: np.uint64) -> np.uint64:
-    return (h ^ b) * _FNV_PRIME
+def _mix(h: np.uint64, chunk: np.uint64) -> np.uint64:
+    """One 8-byte chunk into the state (a bijection of the chunk for a given state)."""
+    h = (h ^ chunk) * _MULTIPLIER
+    return h ^ (h >> np.uint64(29))
+
+
+@numba.njit(cache=True, inline="always")
+def _token_hash(h: np.uint64, length: int) -> np.uint64:
+    return _finish(h ^ np.uint64(length))
 
 
 @numba.njit(cache=True)
 def hash_utf8(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """Token hash of each UTF-8 string ``data[offsets[i]:offsets[i+1]]``."""
+    """Token hash of each UTF-8 string ``data[offsets[i]:offsets[i+1]]``: the definition
+    the compiled scan must agree with."""
     out = np.empty(offsets.shape[0] - 1, dtype=np.uint64)
     for i in range(out.shape[0]):
-        h = _FNV_OFFSET
-        for j in range(offsets[i], offsets[i + 1]):
-            h = _fnv_byte(h, np.uint64(data[j]))
-        out[i] = _finish(h)
+        a, b = offsets[i], offsets[i + 1]
+        h = _SEED
+        for j in range(a, b, 8):
+            chunk = np.uint64(0)
+            for k in range(min(8, b - j)):
+                chunk |= np.uint64(data[j + k]) << np.uint64(8 * k)
+            h = _mix(h, chunk)
+        out[i] = _token_hash(h, b - a)
     return out
+
+
+@numba.njit(cache=True, inline="always")
+def _word_bytes(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """The high bit of each byte of ``x`` that is an ASCII letter or digit.
+
+    Range tests on all eight bytes at once: with the high bit of each byte
+    set beforehand, subtracting ``lo`` from every byte never borrows across
+    bytes and leaves the high bit set where the byte is at least ``lo``;
+    adding ``0x7F - hi`` to the low seven bits never carries and sets it
+    where the byte is above ``hi``. Letters are tested after OR 0x20 (which
+    maps A-Z onto a-z and nothing else into that range); bytes beyond ASCII
+    are never word bytes here.
+    """
+    low = x & _LOW7
+    digit = ((low | _HIGH) - _ONES * np.uint64(0x30)) & ~(low + _ONES * np.uint64(0x7F - 0x39))
+    folded = low | _CASE
+    letter = ((folded | _HIGH) - _ONES * np.uint64(0x61)) & ~(
+        folded + _ONES * np.uint64(0x7F - 0x7A)
+    )
+    return (digit | letter) & ~x & _HIGH
+
+
+@numba.njit(cache=True, inline="always")
+def _stops(x: np.uint64, word: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """Where a run of ASCII separators in ``x`` stops: word bytes, bytes beyond ASCII,
+    newlines. Only the lowest bit is exact (the zero-byte test for newlines may
+    also flag bytes above a real one), and only the lowest is used."""
+    v = x ^ (_ONES * np.uint64(10))
+    newline = (v - _ONES) & ~v & _HIGH
+    return word | (x & _HIGH) | newline
 
 
 @numba.njit(cache=True, inline="always")
@@ -317,14 +371,50 @@ def _scan_into(
     next_doc = doc_starts[1] if doc_starts.shape[0] > 1 else n + 1
     i = 0
     while i < n:
+        if i + 8 <= n:
+            # Eight bytes at a time: past ASCII separators to what stops them.
+            x = load_u64(buf, i)
+            word = _word_bytes(x)
+            stops = _stops(x, word)
+            if stops == 0:
+                i += 8
+                continue
+            skip = trailing_zeros(stops) >> 3
+            i += skip
+            if (word >> np.uint64(8 * skip)) & np.uint64(0x80):
+                start = i
+                i, h = _ascii_word(buf, i)
+                needs_python = False
+                if i < n and buf[i] >= 0x80:
+                    i, needs_python = _rest_of_word(buf, classes, i)
+                if start < skip_end:
+                    continue
+                while start >= next_doc:
+                    doc += 1
+                    next_doc = doc_starts[doc + 1] if doc + 1 < doc_starts.shape[0] else n + 1
+                starts[count] = start
+                ends[count] = i
+                hashes[count] = _token_hash(h, i - start)
+                pending[count] = needs_python
+                docs[count] = doc
+                count += 1
+                continue
+            if buf[i] == 10:
+                if strip_labels:
+                    skip_end = _line_prefix_end(buf, classes, i + 1)
+                i += 1
+                continue
+            # Otherwise a byte beyond ASCII: one character at a time, below.
         k = _ASCII[buf[i]]
-        if k == 0:  # an ASCII separator
+        if k == 0:  # an ASCII separator (in the last eight bytes)
             if buf[i] == 10 and strip_labels:
                 skip_end = _line_prefix_end(buf, classes, i + 1)
             i += 1
             continue
         start = i
-        h = _FNV_OFFSET
+        h = _SEED
+        chunk = np.uint64(0)
+        held = 0  # bytes in chunk
         needs_python = False
         if k == _BEYOND_ASCII:
             c, nxt = _decode(buf, i, n)
@@ -336,7 +426,8 @@ def _scan_into(
                 # One character of an unspaced script is a token: its UTF-8 bytes as they are.
                 needs_python = cls == 3
                 while i < nxt:
-                    h = _fnv_byte(h, np.uint64(buf[i]))
+                    chunk |= np.uint64(buf[i]) << np.uint64(8 * held)
+                    held += 1
                     i += 1
                 k = _NO_BYTE  # the token is complete
             else:
@@ -353,9 +444,16 @@ def _scan_into(
                 needs_python = True
                 i = nxt
             else:
-                h = _fnv_byte(h, k)
+                chunk |= k << np.uint64(8 * held)
+                held += 1
+                if held == 8:
+                    h = _mix(h, chunk)
+                    chunk = np.uint64(0)
+                    held = 0
                 i += 1
             k = _ASCII[buf[i]] if i < n else _NO_BYTE
+        if held:
+            h = _mix(h, chunk)
         if start < skip_end:
             continue
         while start >= next_doc:
@@ -363,11 +461,65 @@ def _scan_into(
             next_doc = doc_starts[doc + 1] if doc + 1 < doc_starts.shape[0] else n + 1
         starts[count] = start
         ends[count] = i
-        hashes[count] = _finish(h)
+        hashes[count] = _token_hash(h, i - start)
         pending[count] = needs_python
         docs[count] = doc
         count += 1
     return count
+
+
+@numba.njit(cache=True, inline="always")
+def _ascii_word(buf: np.ndarray, i: int) -> tuple[int, np.uint64]:  # pragma: no cover
+    """The ASCII letters and digits from byte i on, hashed eight at a time (the state
+    before the length is mixed in), and where they end. Needs i + 8 <= len(buf)."""
+    n = buf.shape[0]
+    h = _SEED
+    while i + 8 <= n:
+        x = load_u64(buf, i)
+        run = trailing_zeros(~_word_bytes(x) & _HIGH) >> 3  # word bytes in front (8: all)
+        if run == 8:
+            h = _mix(h, x | _CASE)
+            i += 8
+            continue
+        if run:
+            h = _mix(h, (x | _CASE) & ((np.uint64(1) << np.uint64(8 * run)) - np.uint64(1)))
+            i += run
+        return i, h
+    # The buffer's last bytes, one at a time.
+    chunk = np.uint64(0)
+    held = 0
+    while i < n and _ASCII[buf[i]] != 0 and _ASCII[buf[i]] != _BEYOND_ASCII:
+        chunk |= _ASCII[buf[i]] << np.uint64(8 * held)
+        held += 1
+        i += 1
+        if held == 8:
+            h = _mix(h, chunk)
+            chunk = np.uint64(0)
+            held = 0
+    if held:
+        h = _mix(h, chunk)
+    return i, h
+
+
+@numba.njit(cache=True, inline="always")
+def _rest_of_word(buf: np.ndarray, classes: np.ndarray, i: int) -> tuple[int, bool]:
+    """Where a word that reached a byte beyond ASCII ends, and whether it went on
+    there (then Python normalizes and hashes it)."""  # pragma: no cover - compiled
+    n = buf.shape[0]
+    beyond = False
+    while i < n:
+        k = _ASCII[buf[i]]
+        if k == _BEYOND_ASCII:
+            c, nxt = _decode(buf, i, n)
+            if classes[c] != 1:
+                break
+            beyond = True
+            i = nxt
+        elif k != 0:
+            i += 1
+        else:
+            break
+    return i, beyond
 
 
 def _normalize_word(word: str) -> str:

@@ -61,7 +61,9 @@ SHINGLE_N = 5
 SHINGLE_SAMPLE = 4
 # Bumped whenever tokens or their hashes change: fingerprints made under another
 # normalization would silently never match.
-NORMALIZATION = 2  # 2: characters NFKC changes in unspaced scripts hash as their NFKC form
+# 2: characters NFKC changes in unspaced scripts hash as their NFKC form.
+# 3: token hashes over 8-byte chunks of the normalized bytes (was FNV-1a per byte).
+NORMALIZATION = 3
 # 2: 56-bit tenant fingerprints, a keyed permutation of the platform fingerprint a
 # scan probes the filter with (1: 64-bit SipHash under the tenant key, no filter).
 FINGERPRINTS = 2
