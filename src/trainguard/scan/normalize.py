@@ -329,22 +329,6 @@ def _prefix_end(buf: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma:
     return i
 
 
-@numba.njit(cache=True, inline="always")
-def _line_prefix_end(buf: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma: no cover
-    """:func:`_prefix_end` for the line starting at byte i, without the call when the
-    line's first non-blank byte cannot start a timestamp or a label (a digit, ``[``,
-    ``(`` or a capital): most lines of most text, and a call at every line cost a
-    fifth of the tokenizer's time."""
-    n = buf.shape[0]
-    j = i
-    while j < n and _is_blank(buf[j]):
-        j += 1
-    c = buf[j] if j < n else 0
-    if 48 <= c <= 57 or 65 <= c <= 90 or c == 91 or c == 40:
-        return _prefix_end(buf, classes, j)
-    return j
-
-
 @numba.njit(cache=True)
 def _scan_into(
     buf: np.ndarray,
@@ -367,6 +351,11 @@ def _scan_into(
     n = buf.shape[0]
     count = 0
     skip_end = _prefix_end(buf, classes, 0) if strip_labels else 0
+    # A line's timestamp and label are looked for when its first token comes, and
+    # only if that token starts with a digit or a capital (neither can start
+    # otherwise): no work at all for most lines.
+    line_begin = 0
+    line_open = False  # a line has begun and its first token has not come yet
     doc = 0
     next_doc = doc_starts[1] if doc_starts.shape[0] > 1 else n + 1
     i = 0
@@ -387,6 +376,10 @@ def _scan_into(
                 needs_python = False
                 if i < n and buf[i] >= 0x80:
                     i, needs_python = _rest_of_word(buf, classes, i)
+                if line_open:
+                    line_open = False
+                    if buf[start] < 91:  # a digit or a capital
+                        skip_end = _prefix_end(buf, classes, line_begin)
                 if start < skip_end:
                     continue
                 while start >= next_doc:
@@ -400,15 +393,16 @@ def _scan_into(
                 count += 1
                 continue
             if buf[i] == 10:
-                if strip_labels:
-                    skip_end = _line_prefix_end(buf, classes, i + 1)
+                line_begin = i + 1
+                line_open = strip_labels
                 i += 1
                 continue
             # Otherwise a byte beyond ASCII: one character at a time, below.
         k = _ASCII[buf[i]]
         if k == 0:  # an ASCII separator (in the last eight bytes)
-            if buf[i] == 10 and strip_labels:
-                skip_end = _line_prefix_end(buf, classes, i + 1)
+            if buf[i] == 10:
+                line_begin = i + 1
+                line_open = strip_labels
             i += 1
             continue
         start = i
@@ -454,6 +448,10 @@ def _scan_into(
             k = _ASCII[buf[i]] if i < n else _NO_BYTE
         if held:
             h = _mix(h, chunk)
+        if line_open:
+            line_open = False
+            if buf[start] < 91:  # a digit or a capital (or an ASCII separator: none here)
+                skip_end = _prefix_end(buf, classes, line_begin)
         if start < skip_end:
             continue
         while start >= next_doc:
