@@ -101,6 +101,17 @@ def _plain_table() -> np.ndarray:
 _PLAIN = _plain_table()  # a global: numba freezes it into the compiled code
 
 
+def _escape_table() -> np.ndarray:
+    """The byte each one-character escape stands for (0: not an escape JSON has)."""
+    table = np.zeros(256, dtype=np.uint8)
+    for escape, byte in zip(b'ntrbf"\\/', b'\n\t\r\b\f"\\/', strict=True):
+        table[escape] = byte
+    return table
+
+
+_ESCAPED = _escape_table()
+
+
 @numba.njit(cache=True, inline="always")
 def _put_code_point(out: Any, o: int, cp: int) -> int:  # pragma: no cover - compiled
     """Write code point ``cp`` as UTF-8 at ``out[o]``; returns where the next byte goes."""
@@ -199,19 +210,8 @@ def _string(
                 else:
                     o += 1 if cp < 0x80 else (2 if cp < 0x800 else (3 if cp < 0x10000 else 4))
                 continue
-            if e == 110:  # \n
-                byte = 10
-            elif e == 116:  # \t
-                byte = 9
-            elif e == 114:  # \r
-                byte = 13
-            elif e == 98:  # \b
-                byte = 8
-            elif e == 102:  # \f
-                byte = 12
-            elif e == 34 or e == 92 or e == 47:  # \" \\ \/
-                byte = e
-            else:
+            byte = _ESCAPED[e]  # one lookup, not a chain of tests per escape
+            if byte == 0:
                 return -1, o
             if write:
                 out[o] = byte
