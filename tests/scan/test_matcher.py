@@ -7,13 +7,9 @@ import random
 import re
 import shutil
 
-import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from trainguard.scan import KeyRing, Matcher, Registry, ScanConfig, tokenize
-from trainguard.scan.matcher import _runs
 
 from .conftest import is_ami
 
@@ -202,71 +198,3 @@ def test_a_batch_is_scanned_exactly_as_each_document_alone(
         kinds = {s["kind"] for spans, _ in alone for s in spans}
         assert kinds == {"verbatim", "near_duplicate"}  # the test exercises both
         assert all(alone[k][0] for k in (-4, -3, -2, -1))
-
-
-@given(
-    st.lists(st.sampled_from([0, 1, 2]), min_size=0, max_size=300),
-    st.integers(1, 80),
-    st.sampled_from([0.0, 0.3, 0.5, 1.0]),
-)
-def test_dense_regions_are_the_runs_of_dense_windows_trimmed_to_hits(
-    kinds: list[int], width: int, similarity: float
-) -> None:
-    from trainguard.scan.matcher import _dense_regions
-
-    sampled = np.array([k > 0 for k in kinds], dtype=bool)  # 0: not sampled, 2: a hit
-    hit = np.array([k == 2 for k in kinds], dtype=bool)
-    expected = []
-    if len(kinds) >= width:
-        dense = [
-            (s := int(sampled[i : i + width].sum())) >= 4
-            and int(hit[i : i + width].sum()) >= similarity * max(s, 1)
-            for i in range(len(kinds) - width + 1)
-        ]
-        mark = np.zeros(len(kinds), dtype=bool)
-        for i, d in enumerate(dense):
-            mark[i : i + width] |= d
-        for a, b in _runs(mark, 1):
-            inside = np.flatnonzero(hit[a:b])
-            if len(inside):
-                expected.append([a + int(inside[0]), a + int(inside[-1]) + 1])
-    assert _dense_regions(hit, sampled, width, similarity).tolist() == expected
-
-
-@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 5)), max_size=60), st.data())
-def test_the_items_of_a_lookup_are_every_item_registered_for_each_hit(
-    entries: list[tuple[int, int]], data: st.DataObject
-) -> None:
-    from trainguard.scan.matcher import _bounds, _holders, _items_of, _looked_up
-    from trainguard.scan.registry import Segment, pack
-
-    entries.sort()
-    fp = pack(np.array([f for f, _ in entries], dtype=np.uint64))
-    item = np.array([i for _, i in entries], dtype=np.uint32)
-    segment = Segment("s", "t", "ngram", len(entries), fp, item)
-    queries = np.array(data.draw(st.lists(st.integers(0, 35), max_size=20)), dtype=np.uint64)
-    rows, codes = _holders(segment, *_bounds(fp, queries))
-    expected = [(q, i) for q, v in enumerate(queries.tolist()) for f, i in entries if f == v]
-    assert list(zip(rows.tolist(), codes.tolist(), strict=True)) == expected
-    # Items read back from a kept lookup, for any subset of the queries, in query order.
-    counts, found = _looked_up([segment, segment], queries)
-    assert counts.tolist() == [2 * sum(f == v for f, _ in entries) for v in queries.tolist()]
-    rows_kept = np.array(sorted(data.draw(st.sets(st.integers(0, max(len(queries) - 1, 0))))))
-    rows_kept = rows_kept[rows_kept < len(queries)].astype(np.int64)
-    wanted = [i for q, i in expected if q in set(rows_kept.tolist())]
-    assert sorted(_items_of(found, rows_kept).tolist()) == sorted(wanted * 2)
-
-
-@given(st.lists(st.booleans(), max_size=60), st.integers(1, 6))
-def test_runs_are_the_maximal_stretches_of_true_long_enough(mask: list[bool], length: int) -> None:
-    from trainguard.scan.matcher import _runs
-
-    expected, start = [], None
-    for i, on in enumerate([*mask, False]):
-        if on and start is None:
-            start = i
-        elif not on and start is not None:
-            if i - start >= length:
-                expected.append((start, i))
-            start = None
-    assert _runs(np.array(mask, dtype=bool), length) == expected

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from trainguard.errors import NotFoundError
 from trainguard.scan import KeyRing, Matcher, Registry, tokenize
@@ -103,26 +101,6 @@ def test_adding_a_little_at_a_time_keeps_few_segments_and_every_match(
         assert any(m in s.items for s in spans), m
     live = {s.name for s in registry.segments()}
     assert {f.name.split(".")[0] for f in registry.path.glob("seg-*.npy")} == live
-
-
-@given(
-    st.lists(st.integers(0, 2**64 - 1), max_size=300),
-    st.lists(st.integers(0, 2**64 - 1), max_size=50),
-    st.booleans(),
-)
-def test_lookup_bounds_equal_a_binary_search(
-    values: list[int], queries: list[int], skew: bool
-) -> None:
-    from trainguard.scan.matcher import _bounds
-    from trainguard.scan.registry import pack
-
-    fp = np.sort(np.array(values + values[:20], dtype=np.uint64) >> np.uint64(8))  # duplicates too
-    if skew:  # not uniform: the search must stay exact, only slower
-        fp = np.sort(fp >> np.uint64(32))
-    q = np.array(queries + [int(v) for v in fp[:10]], dtype=np.uint64) >> np.uint64(8)
-    lo, hi = _bounds(pack(fp), q)
-    assert lo.tolist() == np.searchsorted(fp, q, side="left").tolist()
-    assert hi.tolist() == np.searchsorted(fp, q, side="right").tolist()
 
 
 def test_a_registry_made_with_other_parameters_is_refused(small: Registry) -> None:

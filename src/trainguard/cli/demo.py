@@ -149,6 +149,6 @@ def _scan(workdir: Path) -> None:
     listed = f" ({', '.join(others[:5])})" if others else ""
     console.print(
         f"Other documents with findings: {len(others)}{listed}. The registry holds no text: "
-        "only SipHash fingerprints under a key kept apart.",
+        "only fingerprints keyed (SipHash) under keys kept apart.",
         markup=False,
     )

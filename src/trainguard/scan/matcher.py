@@ -43,10 +43,11 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..compiled import load_u64
 from . import bloom
-from .fingerprint import DEFAULT_N, FP_BITS, FP_MASK, key_words, permute, window_hashes
+from .fingerprint import DEFAULT_N, key_words, permute, window_hashes
+from .lookup import Found, Probe, bounds, held_by, holders, is_held, items_of
 from .normalize import BatchTokenizer, Tokens, join_utf8, tokenize
+from .regions import dense_regions, dense_regions_many, doc_windows, runs, runs_many
 from .registry import SHINGLE_N, SHINGLE_SAMPLE, Registry, Segment, platform_check
 
 
@@ -111,110 +112,6 @@ class _Tenant:
     shingles: list[Segment]
 
 
-@dataclass
-class _Probe:
-    """The windows of a text that the filter may hold: their places among the windows
-    probed, and their platform fingerprints."""
-
-    size: int
-    rows: np.ndarray
-    platform: np.ndarray
-
-
-_WINDOW = 8  # half the width of the window a lookup settles in without branches
-
-
-@numba.njit(cache=True, inline="always")
-def _fp_at(packed: Any, i: int) -> Any:  # pragma: no cover - compiled
-    """Fingerprint i of a packed segment (7 bytes each; the array ends in a pad byte)."""
-    return load_u64(packed, 7 * i) & FP_MASK
-
-
-@numba.njit(cache=True)
-def _bounds(packed: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - compiled
-    """[lo, hi) of each query in a packed segment's sorted fingerprints: interpolation,
-    then a short search.
-
-    Keyed fingerprints are uniform over 56 bits, so interpolation with the
-    global slope lands within a few places of the answer in two probes —
-    no index beyond the array itself. The probes of 32 queries are issued
-    side by side, so their memory loads overlap instead of waiting on each
-    other. The answer is then almost always within 8 places of the guess: a
-    binary search over those 16, written so that it compiles to conditional
-    moves (a mispredicted branch costs more than the whole search), settles
-    it. When it is not there, a gallop and a bisection make every answer
-    exact, whatever the data.
-    """
-    n = (packed.shape[0] - 1) // 7
-    m = queries.shape[0]
-    lo_out = np.zeros(m, dtype=np.int64)
-    hi_out = np.zeros(m, dtype=np.int64)
-    if n == 0:
-        return lo_out, hi_out
-    scale = n / float(1 << FP_BITS)
-    group = 32
-    guess = np.zeros(group, dtype=np.int64)
-    value = np.zeros(group, dtype=np.float64)
-    for base in range(0, m, group):
-        count = min(group, m - base)
-        for j in range(count):
-            value[j] = float(queries[base + j])
-            guess[j] = min(int(value[j] * scale), n - 1)
-        for _ in range(2):  # a third round costs more than the rare gallop it saves
-            for j in range(count):
-                g = guess[j] + int((value[j] - float(_fp_at(packed, guess[j]))) * scale)
-                guess[j] = min(max(g, 0), n - 1)
-        for j in range(count):
-            q = queries[base + j]
-            a = min(max(guess[j] - _WINDOW, 0), max(n - 2 * _WINDOW, 0))
-            b = min(a + 2 * _WINDOW, n) - 1  # the window is fp[a..b]
-            if (a == 0 or _fp_at(packed, a - 1) < q) and (b == n - 1 or _fp_at(packed, b) >= q):
-                lo = a
-                step = _WINDOW
-                while step > 0:
-                    if lo + step - 1 <= b:
-                        lo = lo + step if _fp_at(packed, lo + step - 1) < q else lo
-                    step >>= 1
-                if lo == b and _fp_at(packed, b) < q:
-                    lo = n
-            else:
-                lo, hi = _gallop(packed, n, q, guess[j])
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if _fp_at(packed, mid) < q:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-            end = lo
-            while end < n and _fp_at(packed, end) == q:
-                end += 1
-            lo_out[base + j] = lo
-            hi_out[base + j] = end
-    return lo_out, hi_out
-
-
-@numba.njit(cache=True, inline="always")
-def _gallop(packed: Any, n: int, q: Any, g: int) -> tuple[int, int]:  # pragma: no cover
-    """A range [lo, hi) around position g that holds the first place of q: steps that
-    double away from g until they pass it."""
-    step = 1
-    if _fp_at(packed, g) < q:
-        lo = g + 1
-        hi = lo + step
-        while hi < n and _fp_at(packed, hi) < q:
-            lo = hi + 1
-            step *= 2
-            hi = lo + step
-        return lo, min(hi, n)
-    hi = g
-    lo = hi - step
-    while lo > 0 and _fp_at(packed, lo) >= q:
-        hi = lo
-        step *= 2
-        lo = hi - step
-    return max(lo, 0), hi
-
-
 @numba.njit(cache=True)
 def _batch_samples(
     hashes: Any,
@@ -268,214 +165,6 @@ def _batch_samples(
         shingle_docs[s_out] = docs[t]
         s_out += (t - SHINGLE_N + 1 >= first) & (r_s % sample == 0)
     return n_out, s_out
-
-
-def _lookup(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
-    """Which queries are in any of the segments (exact comparison of fingerprints)."""
-    return _item_counts(segments, queries) > 0
-
-
-def _item_counts(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
-    """For each query, how many registered items hold it (0: not registered)."""
-    return _looked_up(segments, queries)[0]
-
-
-_Found = list[tuple[Segment, np.ndarray, np.ndarray]]
-
-
-def _held(probe: _Probe, k0: np.uint64, k1: np.uint64, segments: list[Segment]) -> tuple[
-    np.ndarray, _Found
-]:  # fmt: skip
-    """:func:`_looked_up` for every window probed, through a tenant's permutation: the
-    windows the filter ruled out are held by no item."""
-    counts, found = _looked_up(segments, permute(probe.platform, k0, k1))
-    full = np.zeros(probe.size, dtype=np.int64)
-    full[probe.rows] = counts
-    spread = []
-    for s, lo, hi in found:
-        lo_full, hi_full = np.zeros(probe.size, np.int64), np.zeros(probe.size, np.int64)
-        lo_full[probe.rows], hi_full[probe.rows] = lo, hi
-        spread.append((s, lo_full, hi_full))
-    return full, spread
-
-
-def _looked_up(segments: list[Segment], queries: np.ndarray) -> tuple[np.ndarray, _Found]:
-    """For each query, how many registered items hold it, and each segment's [lo, hi)
-    of every query (so the items can be read later without looking up again)."""
-    counts = np.zeros(len(queries), dtype=np.int64)
-    found = []
-    for s in segments:
-        lo, hi = _bounds(s.fp, queries)
-        counts += hi - lo
-        found.append((s, lo, hi))
-    return counts, found
-
-
-def _items_of(found: _Found, rows: np.ndarray) -> np.ndarray:
-    """The item codes holding the queries at ``rows`` (one per (query, item) pair)."""
-    parts: list[np.ndarray] = [_gather(np.asarray(s.item), lo, hi, rows) for s, lo, hi in found]
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.empty(0, np.int64)
-
-
-@numba.njit(cache=True)
-def _gather(item: Any, lo: Any, hi: Any, rows: Any) -> Any:  # pragma: no cover - compiled
-    """item[lo[r]:hi[r]] for each r in rows, one after another (one call: a rescan asks
-    for a handful of rows many times, where array operations cost more in set-up)."""
-    total = 0
-    for r in rows:
-        total += hi[r] - lo[r]
-    out = np.empty(total, dtype=np.int64)
-    k = 0
-    for r in rows:
-        for j in range(lo[r], hi[r]):
-            out[k] = item[j]
-            k += 1
-    return out
-
-
-def _holders(segment: Segment, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (query, item) pair of a lookup: for each query i, each item code registered
-    in ``segment.item[lo[i]:hi[i]]``, as two parallel arrays."""
-    held = hi - lo
-    found = np.flatnonzero(held)
-    reps = held[found]
-    queries = np.repeat(found, reps)
-    # The positions lo[i], lo[i] + 1, ... hi[i] - 1 of every found query, in one array.
-    at = np.repeat(lo[found] - (np.cumsum(reps) - reps), reps) + np.arange(int(reps.sum()))
-    return queries, np.asarray(segment.item)[at].astype(np.int64)
-
-
-@numba.njit(cache=True)
-def _dense_regions(
-    hit: Any, sampled: Any, width: int, similarity: float
-) -> Any:  # pragma: no cover - compiled
-    """Regions where registered samples are dense: [a, b) of each, trimmed to its first
-    and last hit.
-
-    A run of ``width`` windows is dense when it holds at least 4 samples and
-    ``similarity`` of them are hits; overlapping dense runs make one region.
-    """
-    n = hit.shape[0]
-    out = np.empty((n // 2 + 1, 2), dtype=np.int64)  # regions are apart: at most n/2
-    count = 0
-    if n < width:
-        return out[:0]
-    hits_in = samples_in = 0
-    for k in range(width - 1):
-        hits_in += hit[k]
-        samples_in += sampled[k]
-    start = -1  # the region being built, or -1
-    end = 0  # its windows so far: [start, end)
-    for s in range(n - width + 1):
-        hits_in += hit[s + width - 1]
-        samples_in += sampled[s + width - 1]
-        if samples_in >= 4 and hits_in >= similarity * max(samples_in, 1):
-            if start >= 0 and s > end:  # a gap: the region before is complete
-                count = _trimmed(hit, start, end, out, count)
-                start = -1
-            if start < 0:
-                start = s
-            end = s + width
-        hits_in -= hit[s]
-        samples_in -= sampled[s]
-    if start >= 0:
-        count = _trimmed(hit, start, end, out, count)
-    return out[:count]
-
-
-@numba.njit(cache=True, inline="always")
-def _trimmed(hit: Any, a: int, b: int, out: Any, count: int) -> int:  # pragma: no cover
-    """Add region [a, b) trimmed to its first and last hit (none: no region)."""
-    while a < b and not hit[a]:
-        a += 1
-    while b > a and not hit[b - 1]:
-        b -= 1
-    if a == b:
-        return count
-    out[count, 0] = a
-    out[count, 1] = b
-    return count + 1
-
-
-@numba.njit(cache=True)
-def _run_bounds(mask: Any, min_length: int) -> Any:  # pragma: no cover - compiled
-    out = np.empty((mask.shape[0] // 2 + 1, 2), dtype=np.int64)
-    count = 0
-    start = -1
-    for i in range(mask.shape[0] + 1):
-        on = i < mask.shape[0] and mask[i]
-        if on and start < 0:
-            start = i
-        elif not on and start >= 0:
-            if i - start >= min_length:
-                out[count, 0] = start
-                out[count, 1] = i
-                count += 1
-            start = -1
-    return out[:count]
-
-
-def _runs(mask: np.ndarray, min_length: int) -> list[tuple[int, int]]:
-    """[start, end) of every run of True of at least min_length."""
-    return [(a, b) for a, b in _run_bounds(mask, min_length).tolist()]
-
-
-# --- many documents at once: windows laid end to end, document j's at
-# [offsets[j], offsets[j + 1]); nothing found runs across two documents.
-
-
-@numba.njit(cache=True)
-def _doc_windows(
-    hashes: Any, firsts: Any, ends: Any, n: int
-) -> tuple[Any, Any]:  # pragma: no cover - compiled
-    """The windows of n tokens of each document (tokens [firsts[j], ends[j]) of
-    ``hashes``), end to end, and where each document's begin."""
-    docs = firsts.shape[0]
-    offsets = np.zeros(docs + 1, dtype=np.int64)
-    for j in range(docs):
-        offsets[j + 1] = offsets[j] + max(ends[j] - firsts[j] - n + 1, 0)
-    out = np.empty(offsets[docs], dtype=np.uint64)
-    for j in range(docs):
-        if offsets[j + 1] > offsets[j]:
-            out[offsets[j] : offsets[j + 1]] = window_hashes(hashes[firsts[j] : ends[j]], n)
-    return out, offsets
-
-
-@numba.njit(cache=True)
-def _runs_many(mask: Any, offsets: Any, min_length: int) -> Any:  # pragma: no cover
-    """(document, start, end) of every run of True of at least min_length, per document."""
-    out = np.empty((mask.shape[0] // 2 + offsets.shape[0], 3), dtype=np.int64)
-    count = 0
-    for j in range(offsets.shape[0] - 1):
-        runs = _run_bounds(mask[offsets[j] : offsets[j + 1]], min_length)
-        for r in range(runs.shape[0]):
-            out[count, 0] = j
-            out[count, 1] = offsets[j] + runs[r, 0]
-            out[count, 2] = offsets[j] + runs[r, 1]
-            count += 1
-    return out[:count]
-
-
-@numba.njit(cache=True)
-def _dense_regions_many(
-    hit: Any, sampled: Any, offsets: Any, eligible: Any, width: int, similarity: float
-) -> Any:  # pragma: no cover - compiled
-    """(document, start, end) of the dense regions of each eligible document."""
-    out = np.empty((hit.shape[0] // 2 + offsets.shape[0], 3), dtype=np.int64)
-    count = 0
-    for j in range(offsets.shape[0] - 1):
-        if not eligible[j]:
-            continue
-        a, b = offsets[j], offsets[j + 1]
-        regions = _dense_regions(hit[a:b], sampled[a:b], width, similarity)
-        for r in range(regions.shape[0]):
-            out[count, 0] = j
-            out[count, 1] = a + regions[r, 0]
-            out[count, 2] = a + regions[r, 1]
-            count += 1
-    return out[:count]
 
 
 def _char_offset(data: np.ndarray, doc_start: int, byte: int) -> int:
@@ -609,7 +298,7 @@ class Matcher:
             for k, t in enumerate(self.tenants):
                 fps = permute(ngrams, t.k0, t.k1)
                 for seg in t.ngrams:
-                    lo, hi = _bounds(seg.fp, fps)
+                    lo, hi = bounds(seg.fp, fps)
                     verbatim[k, ngram_docs[hi > lo]] = True
                 if self.config.near_duplicates and t.shingles:
                     near[k] = self._near_candidates(t, shingles, shingle_docs, n_docs)
@@ -659,21 +348,21 @@ class Matcher:
         enough = np.zeros(docs, dtype=bool)
         fps = permute(platform, t.k0, t.k1)
         for seg in t.shingles:
-            lo, hi = _bounds(seg.fp, fps)
+            lo, hi = bounds(seg.fp, fps)
             ordinary = hi - lo >= cfg.common_items  # a phrase of many items counts for nothing
             hi[ordinary] = lo[ordinary]
             if np.count_nonzero(hi > lo) < cfg.near_min_hits:
                 continue
-            rows, items = _holders(seg, lo, hi)
+            rows, items = holders(seg, lo, hi)
             pair = doc_of[rows] * (int(items.max()) + 1) + items
             keys, per_pair = np.unique(pair, return_counts=True)
             strong = keys[per_pair >= cfg.near_min_hits] // (int(items.max()) + 1)
             enough[strong] = True
         return enough
 
-    def _probe(self, windows: np.ndarray) -> _Probe:
+    def _probe(self, windows: np.ndarray) -> Probe:
         rows, platform = bloom.passing(self.filter, windows, *self.platform)
-        return _Probe(len(windows), rows, platform)
+        return Probe(len(windows), rows, platform)
 
     # --- verbatim -----------------------------------------------------------------------
 
@@ -684,14 +373,14 @@ class Matcher:
         if not len(probe.rows):
             return []
         at_stride = probe.platform[probe.rows % cfg.stride == 0]  # the windows a batch samples
-        members: dict[str, tuple[np.ndarray, _Found]] = {}
+        members: dict[str, tuple[np.ndarray, Found]] = {}
         common = np.zeros(len(windows), dtype=bool)
         for t in tenants:
-            if not _lookup(t.ngrams, permute(at_stride, t.k0, t.k1)).any():
+            if not is_held(t.ngrams, permute(at_stride, t.k0, t.k1)).any():
                 continue
-            held, found = _held(probe, t.k0, t.k1, t.ngrams)
+            held, found = held_by(probe, t.k0, t.k1, t.ngrams)
             member = held > 0
-            if _runs(member, cfg.min_windows):
+            if runs(member, cfg.min_windows):
                 members[t.name] = (member, found)
                 common |= held >= cfg.common_items
         if not members:
@@ -705,12 +394,12 @@ class Matcher:
             at[at >= len(self.reference)] = len(self.reference) - 1
             common |= self.reference[at] == windows
         spans = []
-        for a, b in _runs(counts > 0, cfg.min_windows):
+        for a, b in runs(counts > 0, cfg.min_windows):
             names = sorted(n for n, (m, _) in members.items() if m[a:b].any())
             items: set[int] = set()
             for name in names:
                 member, found = members[name]
-                items.update(_items_of(found, a + np.flatnonzero(member[a:b])).tolist())
+                items.update(items_of(found, a + np.flatnonzero(member[a:b])).tolist())
             first, last = a, b - 1 + DEFAULT_N - 1
             spans.append(
                 Span(
@@ -732,21 +421,21 @@ class Matcher:
     ) -> None:
         """:meth:`_verbatim` for every flagged document of a batch at once."""
         cfg = self.config
-        windows, offsets = _doc_windows(batch.hashes, batch.firsts, batch.ends, DEFAULT_N)
+        windows, offsets = doc_windows(batch.hashes, batch.firsts, batch.ends, DEFAULT_N)
         doc_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
         rows, platform = bloom.passing(self.filter, windows, *self.platform)
         counts = np.zeros(len(windows), dtype=np.int64)
         common = np.zeros(len(windows), dtype=bool)
-        members: list[tuple[str, np.ndarray, _Found]] = []
+        members: list[tuple[str, np.ndarray, Found]] = []
         for k, t in enumerate(self.tenants):
             if not flags[k].any():
                 continue
             mine = flags[k][doc_of[rows]]  # only the documents that flagged this tenant
-            held, found = _held(
-                _Probe(len(windows), rows[mine], platform[mine]), t.k0, t.k1, t.ngrams
+            held, found = held_by(
+                Probe(len(windows), rows[mine], platform[mine]), t.k0, t.k1, t.ngrams
             )
             member = held > 0
-            runs = _runs_many(member, offsets, cfg.min_windows)
+            runs = runs_many(member, offsets, cfg.min_windows)
             if not len(runs):
                 continue
             # A tenant counts in a document only where it has a run long enough.
@@ -764,12 +453,12 @@ class Matcher:
             at = np.searchsorted(self.reference, windows)
             at[at >= len(self.reference)] = len(self.reference) - 1
             common |= self.reference[at] == windows
-        for j, a, b in _runs_many(counts > 0, offsets, cfg.min_windows).tolist():
+        for j, a, b in runs_many(counts > 0, offsets, cfg.min_windows).tolist():
             names = sorted(name for name, m, _ in members if m[a:b].any())
             items: set[int] = set()
             for name, member, found in members:
                 if name in names:
-                    items.update(_items_of(found, a + np.flatnonzero(member[a:b])).tolist())
+                    items.update(items_of(found, a + np.flatnonzero(member[a:b])).tolist())
             first = a - int(offsets[j])
             last = b - int(offsets[j]) - 1 + DEFAULT_N - 1
             start, end = batch.span_at(j, first, last)
@@ -791,7 +480,7 @@ class Matcher:
         """:meth:`_near` for every flagged document of a batch at once; ``spans`` holds
         their verbatim spans (a region mostly covered by them is not reported again)."""
         cfg = self.config
-        windows, offsets = _doc_windows(batch.hashes, batch.firsts, batch.ends, SHINGLE_N)
+        windows, offsets = doc_windows(batch.hashes, batch.firsts, batch.ends, SHINGLE_N)
         doc_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
         sample = windows % np.uint64(SHINGLE_SAMPLE) == 0
         sampled_at = np.flatnonzero(sample)
@@ -804,9 +493,9 @@ class Matcher:
             if not t.shingles or not (flags[k] & long_enough).any():
                 continue
             mine = flags[k][doc_of[sampled_at[rows]]]
-            probe = _Probe(len(sampled_at), rows[mine], platform[mine])
+            probe = Probe(len(sampled_at), rows[mine], platform[mine])
             held = np.zeros(len(windows), dtype=np.int64)
-            held[sample], found = _held(probe, t.k0, t.k1, t.shingles)
+            held[sample], found = held_by(probe, t.k0, t.k1, t.shingles)
             # A 5-word phrase several items share is ordinary speech, not evidence:
             # it counts neither as a hit nor as a sample.
             ordinary = held >= cfg.common_items
@@ -816,7 +505,7 @@ class Matcher:
             hits_per_doc = running[offsets[1:]] - running[offsets[:-1]]
             eligible = flags[k] & long_enough & (np.diff(offsets) >= cfg.near_min_tokens)
             eligible[eligible] &= hits_per_doc[eligible] >= 2
-            regions = _dense_regions_many(
+            regions = dense_regions_many(
                 hit, sampled, offsets, eligible, cfg.near_min_tokens, cfg.near_min_similarity
             )
             for j, a, b in regions.tolist():
@@ -832,7 +521,7 @@ class Matcher:
                 samples = max(int(np.count_nonzero(sampled[a:b])), 1)
                 # The region's hits, as places among the sampled windows looked up.
                 looked_up = np.searchsorted(sampled_at, a + np.flatnonzero(hit[a:b]))
-                codes, hits = np.unique(_items_of(found, looked_up), return_counts=True)
+                codes, hits = np.unique(items_of(found, looked_up), return_counts=True)
                 per_item = dict(zip(codes.tolist(), hits.tolist(), strict=True))
                 best = max(per_item.values(), default=0)
                 if best < cfg.near_min_similarity * samples or best < cfg.near_min_hits:
@@ -876,7 +565,7 @@ class Matcher:
                 continue
             sampled = sample.copy()
             held = np.zeros(len(windows), dtype=np.int64)
-            held[sampled], found = _held(probe, t.k0, t.k1, t.shingles)
+            held[sampled], found = held_by(probe, t.k0, t.k1, t.shingles)
             # A 5-word phrase several items share is ordinary speech, not evidence:
             # it counts neither as a hit nor as a sample.
             ordinary = held >= cfg.common_items
@@ -884,7 +573,7 @@ class Matcher:
             hit = (held > 0) & ~ordinary
             if hit.sum() < 2 or len(windows) < cfg.near_min_tokens:
                 continue
-            regions = _dense_regions(hit, sampled, cfg.near_min_tokens, cfg.near_min_similarity)
+            regions = dense_regions(hit, sampled, cfg.near_min_tokens, cfg.near_min_similarity)
             for a, b in regions.tolist():
                 first, last = a, b - 1 + SHINGLE_N - 1
                 if last - first + 1 < cfg.near_min_tokens // 2:
@@ -897,7 +586,7 @@ class Matcher:
                 # The region's hits, as places among the sampled windows looked up.
                 # A hit's place among the sampled windows: how many were sampled before it.
                 looked_up = np.searchsorted(np.flatnonzero(sample), a + np.flatnonzero(hit[a:b]))
-                codes, hits = np.unique(_items_of(found, looked_up), return_counts=True)
+                codes, hits = np.unique(items_of(found, looked_up), return_counts=True)
                 per_item = dict(zip(codes.tolist(), hits.tolist(), strict=True))
                 best = max(per_item.values(), default=0)
                 if best < cfg.near_min_similarity * samples or best < cfg.near_min_hits:
