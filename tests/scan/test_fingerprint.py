@@ -78,7 +78,7 @@ def test_registered_meetings_share_fingerprints_only_with_themselves(meetings_pa
         assert len(prints[0] & prints[i]) < 0.01 * len(prints[i])
 
 
-def test_the_tenant_permutation_is_a_keyed_bijection_of_56_bit_values() -> None:
+def test_the_tenant_permutation_is_a_keyed_bijection_of_48_bit_values() -> None:
     from trainguard.scan.fingerprint import FP_BITS, key_words, permute, unpermute
 
     rng = np.random.default_rng(3)

@@ -7,8 +7,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trainguard.scan.fingerprint import FP_BITS, pack
 from trainguard.scan.lookup import bounds, holders, items_of, looked_up
-from trainguard.scan.registry import Segment, pack
+from trainguard.scan.registry import Segment
 
 
 @given(
@@ -19,10 +20,12 @@ from trainguard.scan.registry import Segment, pack
 def test_lookup_bounds_equal_a_binary_search(
     values: list[int], queries: list[int], skew: bool
 ) -> None:
-    fp = np.sort(np.array(values + values[:20], dtype=np.uint64) >> np.uint64(8))  # duplicates too
+    cut = np.uint64(64 - FP_BITS)
+    fp = np.sort(np.array(values + values[:20], dtype=np.uint64) >> cut)  # duplicates too
     if skew:  # not uniform: the search must stay exact, only slower
         fp = np.sort(fp >> np.uint64(32))
-    q = np.array(queries + [int(v) for v in fp[:10]], dtype=np.uint64) >> np.uint64(8)
+    q = np.array(queries, dtype=np.uint64) >> cut
+    q = np.concatenate([q, fp[:10]])
     lo, hi = bounds(pack(fp), q)
     assert lo.tolist() == np.searchsorted(fp, q, side="left").tolist()
     assert hi.tolist() == np.searchsorted(fp, q, side="right").tolist()

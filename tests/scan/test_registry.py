@@ -28,7 +28,7 @@ def test_twelve_bytes_per_fingerprint_and_no_text(
 ) -> None:
     stats = small.stats()
     assert stats["items"] == 3 and stats["tenants"] == 1
-    # 7-byte fingerprint, 4-byte item, at most a byte of filter, tiny headers.
+    # 6-byte fingerprint, 4-byte item, at most two bytes of filter, tiny headers.
     assert stats["bytes_per_fingerprint"] <= 12.05
     words = tokenize(meetings["Bed004"]).words[100:103]
     for f in small.path.iterdir():

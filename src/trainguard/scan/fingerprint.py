@@ -5,11 +5,11 @@ token hashes is folded into a 64-bit polynomial rolling hash. Two keyed steps
 follow:
 
 - the *platform* fingerprint: SipHash-2-4 of the rolling hash under the
-  registry's platform key, cut to 56 bits. It is never stored; it is what a
+  registry's platform key, cut to 48 bits. It is never stored; it is what a
   scan computes once per window, whatever the number of tenants, to probe the
   registry's filter (:mod:`.bloom`);
 - the *tenant* fingerprint: the platform fingerprint through a keyed
-  permutation of 56-bit values (a six-round Feistel network whose round
+  permutation of 48-bit values (a six-round Feistel network whose round
   function is SipHash-2-4 under the tenant's key). This is what a tenant's
   segments store. Without the tenant's key it cannot be computed, so the
   registry does not let anyone test whether a text is in a tenant's content,
@@ -123,7 +123,8 @@ def keyed(values: np.ndarray, k0: np.uint64, k1: np.uint64) -> np.ndarray:  # pr
     return out
 
 
-FP_BITS = 56
+FP_BITS = 48
+FP_BYTES = FP_BITS // 8  # as a segment stores each
 FP_MASK = np.uint64((1 << FP_BITS) - 1)
 _HALF_BITS = FP_BITS // 2
 _HALF_MASK = np.uint64((1 << _HALF_BITS) - 1)
@@ -134,7 +135,7 @@ FEISTEL_ROUNDS = 6  # written out in permute() and unpermute()
 def platform_fingerprints(
     values: np.ndarray, k0: np.uint64, k1: np.uint64
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """SipHash-2-4 of each value under the platform key, cut to 56 bits."""
+    """SipHash-2-4 of each value under the platform key, cut to 48 bits."""
     out = np.empty(values.shape[0], dtype=np.uint64)
     for i in range(values.shape[0]):
         out[i] = _siphash24(k0, k1, values[i]) >> np.uint64(64 - FP_BITS)
@@ -149,8 +150,8 @@ def _round(k0: np.uint64, k1: np.uint64, r: int, half: np.uint64) -> np.uint64:
 
 @numba.njit(cache=True)
 def permute(values: np.ndarray, k0: np.uint64, k1: np.uint64) -> np.ndarray:  # pragma: no cover
-    """The tenant fingerprint of each 56-bit platform fingerprint: a keyed permutation
-    (balanced Feistel network, 28-bit halves, :data:`FEISTEL_ROUNDS` rounds).
+    """The tenant fingerprint of each 48-bit platform fingerprint: a keyed permutation
+    (balanced Feistel network, 24-bit halves, :data:`FEISTEL_ROUNDS` rounds).
 
     The rounds are written out, each half updated in place in turn (the same
     network as swapping the halves every round, six being even), so that LLVM
@@ -185,6 +186,27 @@ def unpermute(values: np.ndarray, k0: np.uint64, k1: np.uint64) -> np.ndarray:  
         left ^= _round(k0, k1, 0, right)
         out[i] = (left << np.uint64(_HALF_BITS)) | right
     return out
+
+
+PAD = 8 - FP_BYTES  # bytes after the last packed value: every value loads as 8 bytes
+
+
+def pack(values: np.ndarray) -> np.ndarray:
+    """Fingerprints in :data:`FP_BYTES` little-endian bytes each, then :data:`PAD` zero
+    bytes (so that a reader may load any of them as an unaligned 8-byte word)."""
+    n = values.shape[0]
+    out = np.zeros(FP_BYTES * n + PAD, dtype=np.uint8)
+    wide = np.ascontiguousarray(values, dtype="<u8").view(np.uint8).reshape(n, 8)
+    out[: FP_BYTES * n] = wide[:, :FP_BYTES].reshape(-1)
+    return out
+
+
+def unpack(packed: np.ndarray) -> np.ndarray:
+    """The values :func:`pack` packed."""
+    n = (packed.shape[0] - PAD) // FP_BYTES
+    wide = np.zeros((n, 8), dtype=np.uint8)
+    wide[:, :FP_BYTES] = np.asarray(packed[: FP_BYTES * n]).reshape(n, FP_BYTES)
+    return wide.view("<u8").reshape(-1).astype(np.uint64)
 
 
 def key_words(key: bytes) -> tuple[np.uint64, np.uint64]:

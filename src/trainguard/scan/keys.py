@@ -7,7 +7,7 @@ registry's filter with, so that a scan keys each window once whatever the
 number of tenants. Whoever holds the registry but not these keys cannot test
 whether a text is registered; whoever holds the platform key alone can ask
 the filter whether a text is *perhaps* registered by some tenant (it answers
-yes for about 3% of everything), not by whom; whoever holds a tenant's key
+yes for 0.4-1.4% of everything), not by whom; whoever holds a tenant's key
 can test, for that tenant only.
 """
 

@@ -1,6 +1,6 @@
 """Looking fingerprints up in a tenant's segments.
 
-A segment is a sorted array of 56-bit keyed fingerprints, packed in 7 bytes
+A segment is a sorted array of 48-bit keyed fingerprints, packed in 6 bytes
 each, and the item code of each. Keyed fingerprints are uniform, so a lookup
 interpolates and needs no index beyond the array. Windows reach a segment
 only through the registry's filter (:mod:`.bloom`) and the tenant's
@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from ..compiled import load_u64
-from .fingerprint import FP_BITS, FP_MASK, permute
+from .fingerprint import FP_BITS, FP_BYTES, FP_MASK, PAD, permute
 from .registry import Segment
 
 
@@ -36,8 +36,8 @@ _WINDOW = 8  # half the width of the window a lookup settles in without branches
 
 @numba.njit(cache=True, inline="always")
 def _fp_at(packed: Any, i: int) -> Any:  # pragma: no cover - compiled
-    """Fingerprint i of a packed segment (7 bytes each; the array ends in a pad byte)."""
-    return load_u64(packed, 7 * i) & FP_MASK
+    """Fingerprint i of a packed segment (see :func:`.fingerprint.pack`)."""
+    return load_u64(packed, FP_BYTES * i) & FP_MASK
 
 
 @numba.njit(cache=True)
@@ -45,7 +45,7 @@ def bounds(packed: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - 
     """[lo, hi) of each query in a packed segment's sorted fingerprints: interpolation,
     then a short search.
 
-    Keyed fingerprints are uniform over 56 bits, so interpolation with the
+    Keyed fingerprints are uniform over 48 bits, so interpolation with the
     global slope lands within a few places of the answer in two probes —
     no index beyond the array itself. The probes of 32 queries are issued
     side by side, so their memory loads overlap instead of waiting on each
@@ -55,7 +55,7 @@ def bounds(packed: Any, queries: Any) -> tuple[Any, Any]:  # pragma: no cover - 
     it. When it is not there, a gallop and a bisection make every answer
     exact, whatever the data.
     """
-    n = (packed.shape[0] - 1) // 7
+    n = (packed.shape[0] - PAD) // FP_BYTES
     m = queries.shape[0]
     lo_out = np.zeros(m, dtype=np.int64)
     hi_out = np.zeros(m, dtype=np.int64)

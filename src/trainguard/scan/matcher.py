@@ -13,9 +13,9 @@ are keyed and looked up (a fragment of ``min_tokens`` words spans
 always checked). Only when a sampled window hits is every window keyed and
 looked up; runs of at least ``min_tokens - 12`` consecutive registered
 windows become spans. Each lookup is an exact comparison of keyed
-fingerprints (56 bits), and a span needs 8 of them in a row: no span comes
+fingerprints (48 bits), and a span needs 8 of them in a row: no span comes
 from a hash collision (with a billion fingerprints registered, the chance is
-about 2^-200).
+about 2^-140).
 
 Boilerplate. A window registered in ``common_items`` or more items, by
 ``common_tenants`` or more tenants, or present in the reference corpus of

@@ -4,9 +4,9 @@ Layout of a registry folder::
 
     registry.json          parameters, the committed segments and filter, the next item code
     items.jsonl            one line per item: code, tenant, id, category, counts
-    seg-NNNNNN.fp.npy      sorted 56-bit fingerprints of one tenant, packed in 7 bytes each
+    seg-NNNNNN.fp.npy      sorted 48-bit fingerprints of one tenant, packed in 6 bytes each
     seg-NNNNNN.item.npy    the uint32 item code of each fingerprint (4 bytes each)
-    filter-NNNNNN.npy      the filter of every tenant's platform fingerprints (1 byte each)
+    filter-NNNNNN.npy      the filter of every tenant's platform fingerprints (2 bytes each)
     reference.npy          sorted unkeyed 13-gram hashes of known public text
 
 Segments and filter are memory-mapped, so worker processes share one copy of
@@ -46,9 +46,11 @@ from . import bloom
 from .fingerprint import (
     DEFAULT_N,
     key_words,
+    pack,
     permute,
     platform_fingerprints,
     siphash24_word,
+    unpack,
     unpermute,
     window_hashes,
 )
@@ -64,9 +66,10 @@ SHINGLE_SAMPLE = 4
 # 2: characters NFKC changes in unspaced scripts hash as their NFKC form.
 # 3: token hashes over 8-byte chunks of the normalized bytes (was FNV-1a per byte).
 NORMALIZATION = 3
-# 2: 56-bit tenant fingerprints, a keyed permutation of the platform fingerprint a
-# scan probes the filter with (1: 64-bit SipHash under the tenant key, no filter).
-FINGERPRINTS = 2
+# 3: 48-bit tenant fingerprints in 6 bytes, a keyed permutation of the platform
+# fingerprint a scan probes the filter with, 2 bytes of filter each (2: 56 bits in 7
+# bytes, 1 byte of filter; 1: 64-bit SipHash under the tenant key, no filter).
+FINGERPRINTS = 3
 PARAMETERS = {
     "ngram": DEFAULT_N,
     "shingle": SHINGLE_N,
@@ -79,10 +82,9 @@ _FLUSH_FINGERPRINTS = 20_000_000
 MAX_SEGMENTS = 4  # per tenant and kind before an add merges (Registry._merge_smallest)
 _TIER = 4
 _MERGE_LIMIT = 100_000_000
-# The filter is sized for the fingerprints it was built for; an add sets more bits
-# in it until the registry has grown by half, then rebuilds it at its new size.
+# The filter is sized for the fingerprints it was built for (16 bits each); an add sets
+# more bits in it until the registry has grown by half (11 bits each), then rebuilds it.
 _FILTER_GROWTH = 1.5
-_PACKED = 7  # bytes per stored fingerprint
 
 
 @dataclass(frozen=True)
@@ -120,30 +122,13 @@ def platform_check(platform: bytes) -> str:
     return f"{siphash24_word(platform, 0x74726169_6E677561):016x}"
 
 
-def pack(values: np.ndarray) -> np.ndarray:
-    """56-bit values in 7 little-endian bytes each, and one byte of padding at the end
-    (so that a reader may load any value as an unaligned 8-byte word)."""
-    n = values.shape[0]
-    out = np.zeros(_PACKED * n + 1, dtype=np.uint8)
-    wide = np.ascontiguousarray(values, dtype="<u8").view(np.uint8).reshape(n, 8)
-    out[: _PACKED * n] = wide[:, :_PACKED].reshape(-1)
-    return out
-
-
-def unpack(packed: np.ndarray) -> np.ndarray:
-    n = (packed.shape[0] - 1) // _PACKED
-    wide = np.zeros((n, 8), dtype=np.uint8)
-    wide[:, :_PACKED] = np.asarray(packed[: _PACKED * n]).reshape(n, _PACKED)
-    return wide.view("<u8").reshape(-1).astype(np.uint64)
-
-
 @dataclass
 class Segment:
     name: str
     tenant: str
     kind: str
     fingerprints: int
-    fp: np.ndarray = field(repr=False)  # packed: see pack()
+    fp: np.ndarray = field(repr=False)  # packed: see fingerprint.pack()
     item: np.ndarray = field(repr=False)
 
     def values(self) -> np.ndarray:
