@@ -36,7 +36,7 @@ item, the region is reported as ``near_duplicate`` with that fraction as its
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -360,6 +360,42 @@ class Matcher:
             enough[strong] = True
         return enough
 
+    def _span(
+        self,
+        kind: str,
+        where: tuple[int, int],
+        first: int,
+        last: int,
+        items: Iterable[int],
+        tenants: list[str],
+        confidence: float,
+        similarity: float | None = None,
+    ) -> Span:
+        """A span of tokens [first, last] at characters ``where`` (start, end)."""
+        return Span(
+            start=where[0],
+            end=where[1],
+            tokens=last - first + 1,
+            items=sorted(self.item_ids.get(i, f"#{i}") for i in items),
+            tenants=tenants,
+            kind=kind,
+            confidence=confidence,
+            similarity=similarity,
+            first_token=first,
+            last_token=last,
+        )
+
+    def _best_items(self, codes: np.ndarray, samples: int) -> tuple[list[int], float] | None:
+        """The items holding most of a region's hits (``codes``: one per (hit, item)) and
+        their share of its ``samples``, if one item holds enough of them by itself: an
+        edited copy is a copy of something, not a few phrases of many items."""
+        cfg = self.config
+        held, hits = np.unique(codes, return_counts=True)
+        best = int(hits.max()) if len(hits) else 0
+        if best < cfg.near_min_similarity * samples or best < cfg.near_min_hits:
+            return None
+        return held[hits == best].tolist(), best / samples
+
     def _probe(self, windows: np.ndarray) -> Probe:
         rows, platform = bloom.passing(self.filter, windows, *self.platform)
         return Probe(len(windows), rows, platform)
@@ -401,19 +437,9 @@ class Matcher:
                 member, found = members[name]
                 items.update(items_of(found, a + np.flatnonzero(member[a:b])).tolist())
             first, last = a, b - 1 + DEFAULT_N - 1
-            spans.append(
-                Span(
-                    start=int(tokens.starts[first]),
-                    end=int(tokens.ends[last]),
-                    tokens=last - first + 1,
-                    items=sorted(self.item_ids.get(i, f"#{i}") for i in items),
-                    tenants=names,
-                    kind="verbatim",
-                    confidence=1.0 - np.count_nonzero(common[a:b]) / (b - a),
-                    first_token=first,
-                    last_token=last,
-                )
-            )
+            where = int(tokens.starts[first]), int(tokens.ends[last])
+            confidence = 1.0 - np.count_nonzero(common[a:b]) / (b - a)
+            spans.append(self._span("verbatim", where, first, last, items, names, confidence))
         return spans
 
     def _verbatim_many(
@@ -461,19 +487,10 @@ class Matcher:
                     items.update(items_of(found, a + np.flatnonzero(member[a:b])).tolist())
             first = a - int(offsets[j])
             last = b - int(offsets[j]) - 1 + DEFAULT_N - 1
-            start, end = batch.span_at(j, first, last)
+            where = batch.span_at(j, first, last)
+            confidence = 1.0 - np.count_nonzero(common[a:b]) / (b - a)
             spans.setdefault(j, []).append(
-                Span(
-                    start=start,
-                    end=end,
-                    tokens=last - first + 1,
-                    items=sorted(self.item_ids.get(i, f"#{i}") for i in items),
-                    tenants=names,
-                    kind="verbatim",
-                    confidence=1.0 - np.count_nonzero(common[a:b]) / (b - a),
-                    first_token=first,
-                    last_token=last,
-                )
+                self._span("verbatim", where, first, last, items, names, confidence)
             )
 
     def _near_many(self, batch: _Batch, flags: np.ndarray, spans: dict[int, list[Span]]) -> None:
@@ -521,28 +538,14 @@ class Matcher:
                 samples = max(int(np.count_nonzero(sampled[a:b])), 1)
                 # The region's hits, as places among the sampled windows looked up.
                 looked_up = np.searchsorted(sampled_at, a + np.flatnonzero(hit[a:b]))
-                codes, hits = np.unique(items_of(found, looked_up), return_counts=True)
-                per_item = dict(zip(codes.tolist(), hits.tolist(), strict=True))
-                best = max(per_item.values(), default=0)
-                if best < cfg.near_min_similarity * samples or best < cfg.near_min_hits:
-                    continue
-                start, end = batch.span_at(j, first, last)
-                spans.setdefault(j, []).append(
-                    Span(
-                        start=start,
-                        end=end,
-                        tokens=last - first + 1,
-                        items=sorted(
-                            self.item_ids.get(i, f"#{i}") for i, n in per_item.items() if n == best
-                        ),
-                        tenants=[t.name],
-                        kind="near_duplicate",
-                        confidence=1.0,
-                        similarity=best / samples,
-                        first_token=first,
-                        last_token=last,
+                best = self._best_items(items_of(found, looked_up), samples)
+                if best is not None:
+                    where = batch.span_at(j, first, last)
+                    spans.setdefault(j, []).append(
+                        self._span(
+                            "near_duplicate", where, first, last, best[0], [t.name], 1.0, best[1]
+                        )
                     )
-                )
 
     # --- near-duplicates ----------------------------------------------------------------
 
@@ -586,24 +589,12 @@ class Matcher:
                 # The region's hits, as places among the sampled windows looked up.
                 # A hit's place among the sampled windows: how many were sampled before it.
                 looked_up = np.searchsorted(np.flatnonzero(sample), a + np.flatnonzero(hit[a:b]))
-                codes, hits = np.unique(items_of(found, looked_up), return_counts=True)
-                per_item = dict(zip(codes.tolist(), hits.tolist(), strict=True))
-                best = max(per_item.values(), default=0)
-                if best < cfg.near_min_similarity * samples or best < cfg.near_min_hits:
-                    continue
-                items = [i for i, k in per_item.items() if k == best]
-                spans.append(
-                    Span(
-                        start=int(tokens.starts[first]),
-                        end=int(tokens.ends[last]),
-                        tokens=last - first + 1,
-                        items=sorted(self.item_ids.get(i, f"#{i}") for i in items),
-                        tenants=[t.name],
-                        kind="near_duplicate",
-                        confidence=1.0,
-                        similarity=best / samples,
-                        first_token=first,
-                        last_token=last,
+                best = self._best_items(items_of(found, looked_up), samples)
+                if best is not None:
+                    where = int(tokens.starts[first]), int(tokens.ends[last])
+                    spans.append(
+                        self._span(
+                            "near_duplicate", where, first, last, best[0], [t.name], 1.0, best[1]
+                        )
                     )
-                )
         return spans

@@ -360,6 +360,7 @@ def _scan_into(
     next_doc = doc_starts[1] if doc_starts.shape[0] > 1 else n + 1
     i = 0
     while i < n:
+        token = False
         if i + 8 <= n:
             # Eight bytes at a time: past ASCII separators to what stops them.
             x = load_u64(buf, i)
@@ -376,81 +377,28 @@ def _scan_into(
                 needs_python = False
                 if i < n and buf[i] >= 0x80:
                     i, needs_python = _rest_of_word(buf, classes, i)
-                if line_open:
-                    line_open = False
-                    if buf[start] < 91:  # a digit or a capital
-                        skip_end = _prefix_end(buf, classes, line_begin)
-                if start < skip_end:
-                    continue
-                while start >= next_doc:
-                    doc += 1
-                    next_doc = doc_starts[doc + 1] if doc + 1 < doc_starts.shape[0] else n + 1
-                starts[count] = start
-                ends[count] = i
-                hashes[count] = _token_hash(h, i - start)
-                pending[count] = needs_python
-                docs[count] = doc
-                count += 1
-                continue
-            if buf[i] == 10:
+                token = True
+            elif buf[i] == 10:
                 line_begin = i + 1
                 line_open = strip_labels
                 i += 1
                 continue
             # Otherwise a byte beyond ASCII: one character at a time, below.
-        k = _ASCII[buf[i]]
-        if k == 0:  # an ASCII separator (in the last eight bytes)
-            if buf[i] == 10:
-                line_begin = i + 1
-                line_open = strip_labels
-            i += 1
-            continue
-        start = i
-        h = _SEED
-        chunk = np.uint64(0)
-        held = 0  # bytes in chunk
-        needs_python = False
-        if k == _BEYOND_ASCII:
-            c, nxt = _decode(buf, i, n)
-            cls = classes[c]
-            if cls == 0:
-                i = nxt
-                continue
-            if cls >= 2:
-                # One character of an unspaced script is a token: its UTF-8 bytes as they are.
-                needs_python = cls == 3
-                while i < nxt:
-                    chunk |= np.uint64(buf[i]) << np.uint64(8 * held)
-                    held += 1
-                    i += 1
-                k = _NO_BYTE  # the token is complete
-            else:
-                needs_python = True  # NFKC and case folding beyond ASCII
-                i = nxt
-                k = _ASCII[buf[i]] if i < n else _NO_BYTE
-        # The rest of a word: ASCII letters and digits (case-folded by the table),
-        # or word characters beyond ASCII, normalized in Python later.
-        while k != 0:
-            if k == _BEYOND_ASCII:
-                c, nxt = _decode(buf, i, n)
-                if classes[c] != 1:
-                    break
-                needs_python = True
-                i = nxt
-            else:
-                chunk |= k << np.uint64(8 * held)
-                held += 1
-                if held == 8:
-                    h = _mix(h, chunk)
-                    chunk = np.uint64(0)
-                    held = 0
+        if not token:
+            k = _ASCII[buf[i]]
+            if k == 0:  # an ASCII separator (in the last eight bytes)
+                if buf[i] == 10:
+                    line_begin = i + 1
+                    line_open = strip_labels
                 i += 1
-            k = _ASCII[buf[i]] if i < n else _NO_BYTE
-        if held:
-            h = _mix(h, chunk)
+                continue
+            start = i
+            i, h, needs_python, token = _character_token(buf, classes, i, k)
+            if not token:
+                continue
         if line_open:
             line_open = False
-            if buf[start] < 91:  # a digit or a capital (or an ASCII separator: none here)
+            if buf[start] < 91:  # a digit or a capital
                 skip_end = _prefix_end(buf, classes, line_begin)
         if start < skip_end:
             continue
@@ -464,6 +412,59 @@ def _scan_into(
         docs[count] = doc
         count += 1
     return count
+
+
+@numba.njit(cache=True, inline="always")
+def _character_token(
+    buf: np.ndarray, classes: np.ndarray, i: int, k: Any
+) -> tuple[int, np.uint64, bool, bool]:  # pragma: no cover - compiled
+    """The token starting with the character at byte i (``k``: its entry in the ASCII
+    table), one character at a time: (where it ends, its hash state before the
+    length, whether Python must normalize it, whether it is a token at all — a
+    separator beyond ASCII is not)."""
+    n = buf.shape[0]
+    h = _SEED
+    chunk = np.uint64(0)
+    held = 0  # bytes in chunk
+    needs_python = False
+    if k == _BEYOND_ASCII:
+        c, nxt = _decode(buf, i, n)
+        cls = classes[c]
+        if cls == 0:
+            return nxt, h, False, False
+        if cls >= 2:
+            # One character of an unspaced script is a token: its UTF-8 bytes as they are.
+            needs_python = cls == 3
+            while i < nxt:
+                chunk |= np.uint64(buf[i]) << np.uint64(8 * held)
+                held += 1
+                i += 1
+            k = _NO_BYTE  # the token is complete
+        else:
+            needs_python = True  # NFKC and case folding beyond ASCII
+            i = nxt
+            k = _ASCII[buf[i]] if i < n else _NO_BYTE
+    # The rest of a word: ASCII letters and digits (case-folded by the table), or
+    # word characters beyond ASCII, normalized in Python later.
+    while k != 0:
+        if k == _BEYOND_ASCII:
+            c, nxt = _decode(buf, i, n)
+            if classes[c] != 1:
+                break
+            needs_python = True
+            i = nxt
+        else:
+            chunk |= k << np.uint64(8 * held)
+            held += 1
+            if held == 8:
+                h = _mix(h, chunk)
+                chunk = np.uint64(0)
+                held = 0
+            i += 1
+        k = _ASCII[buf[i]] if i < n else _NO_BYTE
+    if held:
+        h = _mix(h, chunk)
+    return i, h, needs_python, True
 
 
 @numba.njit(cache=True, inline="always")
