@@ -101,6 +101,13 @@ def test_adding_a_little_at_a_time_keeps_few_segments_and_every_match(
         assert any(m in s.items for s in spans), m
     live = {s.name for s in registry.segments()}
     assert {f.name.split(".")[0] for f in registry.path.glob("seg-*.npy")} == live
+    # The filter grew with the registry (rebuilt when it had grown by half), never
+    # past two bytes a fingerprint, and one file of it is left.
+    stats = registry.stats()
+    total = sum(stats["fingerprints"].values())
+    assert total / 4 / 1.5 <= registry.filter().shape[0] <= total / 4
+    assert stats["bytes_per_fingerprint"] <= 12.05
+    assert len(list(registry.path.glob("filter-*.npy"))) == 1
 
 
 def test_a_registry_made_with_other_parameters_is_refused(small: Registry) -> None:
