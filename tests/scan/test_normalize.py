@@ -135,3 +135,16 @@ def test_the_token_hash_reads_eight_bytes_at_a_time() -> None:
     hashes = hash_utf8(data, offsets).tolist()
     assert len(set(hashes)) == len(words)
     assert hashes[1] == word_hash("A")
+
+
+@given(st.lists(st.sampled_from(["a", " ", "日", "é", "\n", "ab", "1"]), max_size=200))
+def test_the_token_buffers_are_never_too_small(pieces: list[str]) -> None:
+    """The tokenizer's buffers hold most_tokens(bytes): densest text, by construction."""
+    from trainguard.scan.normalize import most_tokens, utf8
+
+    text = "".join(pieces)
+    assert len(tokenize(text, strip_labels=False)) <= most_tokens(len(utf8(text)))
+    # The densest texts there are: one-byte words between one-byte separators, and
+    # characters of an unspaced script, each a token.
+    for dense in ("a " * 50 + "a", "日" * 50, "a日" * 30):
+        assert len(tokenize(dense, strip_labels=False)) <= most_tokens(len(utf8(dense)))

@@ -135,7 +135,7 @@ def local_engine(
         return
     # Load the compiled kernels and the character table once, here: workers forked
     # from this process inherit them instead of each paying a third of a second.
-    _matcher(options).scan_many(["warm up"])
+    _matcher(options).warm_up()
     warm_up()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # map keeps shard order; results stream back as they are done in order.

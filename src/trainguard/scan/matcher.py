@@ -231,6 +231,25 @@ class Matcher:
                 )
             )
 
+    def warm_up(self) -> None:
+        """Run every compiled kernel a scan uses, once, on made-up text: a process that
+        forks workers after this hands them loaded code (~7 ms a kernel otherwise,
+        in every worker, the first time a document is flagged)."""
+        text = " ".join(f"w{i}" for i in range(2 * self.config.near_min_tokens))
+        self.scan_many([text])
+        tokenizer = BatchTokenizer()
+        data, starts = join_utf8([text])
+        hashes, _ = tokenizer.joined(data, starts)
+        byte_starts, byte_ends = tokenizer.byte_offsets()
+        everyone = np.ones((len(self.tenants), 1), dtype=bool)
+        first, end = np.zeros(1, np.int64), np.full(1, len(hashes), np.int64)
+        batch = _Batch(data, starts, hashes, byte_starts, byte_ends, first, end)
+        self._rescan(batch, everyone, everyone)
+        for t in self.tenants:
+            for segment in t.ngrams[:1]:
+                items_of([(segment, first, first)], first)
+                holders(segment, first, first)
+
     def scan(self, text: str) -> tuple[list[Span], int]:
         """(spans of registered content, number of tokens) of one document.
 
@@ -284,7 +303,8 @@ class Matcher:
         if self.tenants and len(hashes):
             samples = scratch.samples
             if samples.shape[1] < len(hashes):
-                scratch.samples = samples = np.empty((4, 2 * len(hashes)), dtype=np.uint64)
+                size = max(len(hashes), samples.shape[1] + samples.shape[1] // 4)
+                scratch.samples = samples = np.empty((4, size), dtype=np.uint64)
             n_ngram, n_shingle = _batch_samples(
                 hashes, docs, self.config.stride, samples[0], samples[1], samples[2], samples[3]
             )

@@ -582,11 +582,19 @@ def utf8(text: str) -> bytes:
 _ONE_DOC = np.zeros(1, dtype=np.int64)
 
 
+def most_tokens(n_bytes: int) -> int:
+    """How many tokens ``n_bytes`` of UTF-8 can hold at most: two words need a byte
+    between them, and a token that needs none (a character of an unspaced script)
+    is three bytes long, so no token takes less than two bytes of its own, but the
+    last."""
+    return n_bytes // 2 + 1
+
+
 def tokenize(text: str, *, strip_labels: bool = True) -> Tokens:
     """Tokens of ``text``, normalized and hashed, with offsets into ``text`` itself."""
     data = utf8(text)
     buf = np.frombuffer(data, dtype=np.uint8)
-    n = buf.shape[0]
+    n = most_tokens(buf.shape[0])
     starts = np.empty(n, dtype=np.int64)
     ends = np.empty(n, dtype=np.int64)
     hashes = np.empty(n, dtype=np.uint64)
@@ -633,8 +641,11 @@ class BatchTokenizer:
     def joined(self, data: np.ndarray, doc_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`__call__` for documents already encoded: UTF-8 ``data``, the documents
         joined by newlines, document k starting at byte ``doc_starts[k]``."""
-        if data.shape[0] > self._size:
-            self._alloc(max(data.shape[0], 2 * self._size))
+        need = most_tokens(data.shape[0])
+        if need > self._size:
+            # A little room to grow, not twice: these buffers are tens of megabytes,
+            # and every fresh page costs (a pool worker starts with none).
+            self._alloc(max(need, self._size + self._size // 4))
         count = _scan_into(
             data, char_classes(), True, doc_starts,
             self._starts, self._ends, self._hashes, self._pending, self._docs,
