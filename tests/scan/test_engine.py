@@ -51,3 +51,24 @@ def test_a_jsonl_shard_is_scanned_as_its_documents_parsed_one_by_one(
     assert len(expected) == 30
     assert [m.line for m in result.report.malformed] == [11]
     assert result.report.documents == 30 and result.report.lines == 31
+
+
+def test_a_scan_after_the_registry_changed_sees_the_change(
+    meetings: dict[str, str], tmp_path: Path
+) -> None:
+    """A pipeline that scans, registers more content, and scans again in one process
+    must not be served the registry as it was at the first scan."""
+    from trainguard.scan import KeyRing, scan_corpus
+
+    registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
+    first, second = sorted(meetings)[:2]
+    registry.add("acme", [(first, meetings[first], None)])
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(json.dumps({"id": "leak", "text": meetings[second][:3000]}) + "\n")
+    options = ScanOptions(str(registry.path), str(registry.keys.path))
+    out = tmp_path / "findings.jsonl"
+    assert scan_corpus([str(corpus)], options, out).findings == 0
+    registry.add("acme", [(second, meetings[second], None)])
+    assert scan_corpus([str(corpus)], options, out).findings == 1
+    registry.remove("acme", second)
+    assert scan_corpus([str(corpus)], options, out).findings == 0

@@ -72,15 +72,24 @@ class ScanSummary:
         return {**asdict(self), "mb_per_s": round(self.mb_per_s, 1)}
 
 
-_MATCHERS: dict[tuple[str, str, ScanConfig], Matcher] = {}
+_MATCHERS: dict[tuple[str, str, ScanConfig], tuple[bytes, Matcher]] = {}
 
 
 def _matcher(options: ScanOptions) -> Matcher:
-    """One matcher per worker process (segments mapped once, keys read once)."""
+    """One matcher per worker process (segments mapped once, keys read once), for as
+    long as the registry stays as it was: every change commits a new
+    ``registry.json`` (new segment names, counts), so a scan after an add or a
+    removal sees it. The file is small; comparing it is cheaper than any doubt."""
     k = (options.registry, options.keys, options.config)
-    if k not in _MATCHERS:
-        _MATCHERS[k] = Matcher(Registry(options.registry, KeyRing(options.keys)), options.config)
-    return _MATCHERS[k]
+    try:
+        version = (Path(options.registry) / "registry.json").read_bytes()
+    except OSError:
+        version = b""
+    cached = _MATCHERS.get(k)
+    if cached is None or cached[0] != version:
+        registry = Registry(options.registry, KeyRing(options.keys))
+        _MATCHERS[k] = (version, Matcher(registry, options.config))
+    return _MATCHERS[k][1]
 
 
 def _findings(matcher: Matcher, batch: DocBatch, shard: Shard) -> list[dict[str, Any]]:
