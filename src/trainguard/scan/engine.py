@@ -75,7 +75,7 @@ class ScanSummary:
 _MATCHERS: dict[tuple[str, str, ScanConfig], tuple[bytes, Matcher]] = {}
 
 
-def _matcher(options: ScanOptions) -> Matcher:
+def matcher_for(options: ScanOptions) -> Matcher:
     """One matcher per worker process (segments mapped once, keys read once), for as
     long as the registry stays as it was: every change commits a new
     ``registry.json`` (new segment names, counts), so a scan after an add or a
@@ -122,7 +122,7 @@ def _findings(matcher: Matcher, batch: DocBatch, shard: Shard) -> list[dict[str,
 
 def scan_shard(shard: Shard, options: ScanOptions) -> ShardResult:
     """Scan one shard: a finding per document with registered content."""
-    matcher = _matcher(options)
+    matcher = matcher_for(options)
     report = ShardReport()
     findings = []
     for batch in read_batches(shard, options.fields, report):
@@ -144,7 +144,7 @@ def local_engine(
         return
     # Load the compiled kernels and the character table once, here: workers forked
     # from this process inherit them instead of each paying a third of a second.
-    _matcher(options).warm_up()
+    matcher_for(options).warm_up()
     warm_up()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # map keeps shard order; results stream back as they are done in order.

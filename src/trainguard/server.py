@@ -1,0 +1,160 @@
+"""The HTTP service: a thin FastAPI adapter over the library, like the CLI.
+
+Endpoints parse a request, call the core, and return its answer as JSON;
+there is no logic here that the CLI does not share::
+
+    GET  /healthz                               is the service up, and on which store
+    POST /v1/decisions                          decide one record and use (recorded in the log)
+    POST /v1/scan                               scan documents for registered content
+    GET  /v1/audit/checkpoint                   the latest signed tree head (a signed note)
+    GET  /v1/audit/entries/{index}              one log entry with its leaf hash
+    GET  /v1/audit/proofs/inclusion/{index}     RFC 9162 inclusion proof (?size=N)
+    GET  /v1/audit/proofs/consistency           RFC 9162 consistency proof (?from=N1&to=N2)
+
+Errors are the library's one-line messages: 400 for bad input, 404 for what
+is not there, 409 for a conflict with what the store holds, 500 when stored
+data fails verification. A denied use is not an error: it is a decision.
+
+Needs the ``server`` extra (FastAPI, uvicorn); ``trainguard serve`` runs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from . import __version__
+from .decide import Record, decide
+from .errors import ConflictError, IntegrityError, NotFoundError, TrainguardError
+from .scan import Fields, ScanConfig, ScanOptions
+from .scan.engine import matcher_for
+from .scan.keys import KeyRing
+from .scan.registry import Registry
+from .store import Store
+from .timeutil import parse_instant
+
+MAX_SCAN_DOCUMENTS = 10_000  # per request: a corpus goes through `trainguard scan`
+
+
+class DecisionRequest(BaseModel):
+    tenant: str
+    categories: list[str] = Field(min_length=1, description="Several mean a derived record.")
+    use: str
+    collected_at: str = Field(description="ISO 8601; a bare date is 00:00 UTC.")
+    subjects: list[str] = Field(default_factory=list, description="Whose content it is.")
+    at: str | None = Field(default=None, description="Time of use (default: now).")
+    id: str = "-"
+
+
+class Document(BaseModel):
+    id: str
+    text: str
+
+
+class ScanRequest(BaseModel):
+    documents: list[Document] = Field(max_length=MAX_SCAN_DOCUMENTS)
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    near_duplicates: bool = True
+
+
+def create_app(
+    db: str | None = None, registry: str | Path | None = None, keys: str | Path | None = None
+) -> FastAPI:
+    """The service over the store ``db`` (as ``--db``) and, for scans, the registry
+    and key folder (as ``--registry`` and ``--keys``; their defaults otherwise)."""
+    app = FastAPI(title="trainguard", version=__version__)
+    store = Store(db)
+    ring = KeyRing(keys)
+    reg = Registry(registry, ring)
+
+    @app.exception_handler(TrainguardError)
+    def _error(request: Request, exc: TrainguardError) -> JSONResponse:
+        status = 400
+        if isinstance(exc, NotFoundError):
+            status = 404
+        elif isinstance(exc, ConflictError):
+            status = 409
+        elif isinstance(exc, IntegrityError):
+            status = 500
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        store.check_ready()
+        return {"status": "ok", "version": __version__, "store": store.display_url}
+
+    @app.post("/v1/decisions")
+    def decisions(body: DecisionRequest) -> dict[str, Any]:
+        store.check_ready()
+        record = Record(
+            body.id,
+            body.tenant,
+            tuple(body.categories),
+            parse_instant(body.collected_at, "collected_at"),
+            tuple(body.subjects),
+        )
+        when = parse_instant(body.at, "at") if body.at else None
+        decision = decide(store.context(), record, body.use, when)
+        # A decision someone asked for is evidence: it goes into the audit log, as
+        # with `trainguard decide`.
+        store.audit.record("decision", decision.to_json())
+        return decision.to_json()
+
+    @app.post("/v1/scan")
+    def scan(body: ScanRequest) -> dict[str, Any]:
+        reg.require().require_keys()
+        config = ScanConfig(
+            min_confidence=body.min_confidence, near_duplicates=body.near_duplicates
+        )
+        # The scanner's own per-process matcher: segments mapped once, rebuilt when
+        # the registry changes.
+        matcher = matcher_for(ScanOptions(str(reg.path), str(ring.path), config, Fields()))
+        results = matcher.scan_many([d.text for d in body.documents])
+        findings = []
+        for doc, (spans, n_tokens) in zip(body.documents, results, strict=True):
+            if not spans:
+                continue
+            covered: set[int] = set()
+            for s in spans:
+                covered.update(range(s.first_token, s.last_token + 1))
+            findings.append(
+                {
+                    "doc_id": doc.id,
+                    "spans": [s.to_json() for s in spans],
+                    "matched_tokens": len(covered),
+                    "doc_tokens": n_tokens,
+                    "coverage": round(len(covered) / n_tokens, 4) if n_tokens else 0.0,
+                }
+            )
+        return {"documents": len(body.documents), "findings": findings}
+
+    @app.get("/v1/audit/checkpoint", response_class=PlainTextResponse)
+    def checkpoint() -> str:
+        store.check_ready()
+        note = store.audit.latest_checkpoint()
+        if note is None:
+            raise NotFoundError(
+                "audit log has no checkpoint yet (run `trainguard audit checkpoint`)"
+            )
+        return note
+
+    @app.get("/v1/audit/entries/{index}")
+    def entry(index: int) -> dict[str, Any]:
+        store.check_ready()
+        return store.audit.entry(index)
+
+    @app.get("/v1/audit/proofs/inclusion/{index}")
+    def inclusion(index: int, size: int | None = None) -> dict[str, Any]:
+        store.check_ready()
+        return store.audit.inclusion_proof(index, size)
+
+    @app.get("/v1/audit/proofs/consistency")
+    def consistency(old: int = Query(alias="from"), new: int = Query(alias="to")) -> dict[str, Any]:
+        store.check_ready()
+        return store.audit.consistency_proof(old, new)
+
+    return app
