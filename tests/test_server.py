@@ -184,3 +184,15 @@ def test_trainguard_serve_answers_over_a_real_socket(db: Path, tmp_path: Path) -
 def test_serve_refuses_a_port_out_of_range(db: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(db), "serve", "--port", "70000"])
     assert result.exit_code == 2 and "--port 70000" in result.stderr
+
+
+def test_notices_and_diffs_over_http(client: TestClient) -> None:
+    shown = client.get("/v1/policies/meetco-terms@2023-08-11/notice")
+    assert shown.status_code == 200 and shown.json()["version"] == "2023-08-11"
+    changes = client.get(
+        "/v1/policies/diff",
+        params={"from": "meetco-terms@2023-03-31", "to": "meetco-terms@2023-08-07"},
+    ).json()
+    assert len(changes) == 1 and changes[0]["after"]["effect"] == "require_consent"
+    missing = client.get("/v1/policies/meetco-terms@1999-01-01/notice")
+    assert missing.status_code == 404 and "not in the store" in missing.json()["error"]

@@ -6,6 +6,8 @@ there is no logic here that the CLI does not share::
     GET  /healthz                               is the service up, and on which store
     POST /v1/decisions                          decide one record and use (recorded in the log)
     POST /v1/scan                               scan documents for registered content
+    GET  /v1/policies/{ref}/notice              what a version of the terms allows, use by use
+    GET  /v1/policies/diff                      what changed between two (?from=REF&to=REF)
     GET  /v1/audit/checkpoint                   the latest signed tree head (a signed note)
     GET  /v1/audit/entries/{index}              one log entry with its leaf hash
     GET  /v1/audit/proofs/inclusion/{index}     RFC 9162 inclusion proof (?size=N)
@@ -30,6 +32,7 @@ from pydantic import BaseModel, Field
 from . import __version__
 from .decide import Record, decide
 from .errors import ConflictError, IntegrityError, NotFoundError, TrainguardError
+from .explain import diff, notice
 from .scan import Fields, ScanConfig, ScanOptions
 from .scan.engine import matcher_for
 from .scan.keys import KeyRing
@@ -131,6 +134,18 @@ def create_app(
                 }
             )
         return {"documents": len(body.documents), "findings": findings}
+
+    @app.get("/v1/policies/{ref}/notice")
+    def policy_notice(ref: str) -> dict[str, Any]:
+        store.check_ready()
+        return notice(store.policy_set().resolve(ref).version, store.taxonomy())
+
+    @app.get("/v1/policies/diff")
+    def policy_diff(old: str = Query(alias="from"), new: str = Query(alias="to")) -> list[Any]:
+        store.check_ready()
+        policies = store.policy_set()
+        before, after = policies.resolve(old).version, policies.resolve(new).version
+        return [c.to_json() for c in diff(before, after, store.taxonomy())]
 
     @app.get("/v1/audit/checkpoint", response_class=PlainTextResponse)
     def checkpoint() -> str:

@@ -14,7 +14,8 @@ from ..canonical import canonical_json
 from ..consent import ConsentEvent, parse_event
 from ..decide import Record, decide, explain
 from ..errors import ConsentError, InputError
-from ..policy import load_policy_file
+from ..explain import diff, diff_lines, notice, notice_lines
+from ..policy import PolicyVersion, load_policy_file
 from ..timeutil import format_instant, parse_instant
 from ._app import app, console, open_store, split_csv
 
@@ -102,6 +103,50 @@ def policy_show(
     console.print(
         yaml.safe_dump(p.version.canonical(), sort_keys=False, allow_unicode=True), end=""
     )
+
+
+def _version(ctx: typer.Context, ref: str) -> PolicyVersion:
+    """A stored version (hash, prefix, version or family@version) or a policy file (a
+    draft not yet added: what would the new terms change?)."""
+    store = open_store(ctx)
+    if Path(ref).is_file():
+        return load_policy_file(ref, store.taxonomy())
+    return store.policy_set().resolve(ref).version
+
+
+@policy_app.command("notice")
+def policy_notice(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="A stored version (as for show) or a policy file."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """What these terms allow, use by use, in plain language, with the rules that say so."""
+    taxonomy = open_store(ctx).taxonomy()
+    data = notice(_version(ctx, version), taxonomy)
+    if as_json:
+        console.print(json.dumps(data, indent=2, ensure_ascii=False), markup=False)
+        return
+    for line in notice_lines(data, taxonomy):
+        console.print(line, markup=False, soft_wrap=True)
+
+
+@policy_app.command("diff")
+def policy_diff(
+    ctx: typer.Context,
+    old: str = typer.Argument(..., help="The earlier version (stored, or a policy file)."),
+    new: str = typer.Argument(..., help="The later version (stored, or a policy file)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Which answers changed between two versions of the terms: every (category, use)
+    whose effect or consent requirement differs, grouped, in plain language."""
+    taxonomy = open_store(ctx).taxonomy()
+    before, after = _version(ctx, old), _version(ctx, new)
+    changes = diff(before, after, taxonomy)
+    if as_json:
+        console.print(json.dumps([c.to_json() for c in changes], indent=2), markup=False)
+        return
+    for line in diff_lines(before, after, changes, taxonomy):
+        console.print(line, markup=False, soft_wrap=True)
 
 
 @policy_app.command("default")
