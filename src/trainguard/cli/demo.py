@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from ..audit.note import Signer
 from ..demo import NOT_YET, PERIODS, build_demo, gate_story, scan_story
+from ..explain import diff
 from ..timeutil import format_instant
 from ..verify import verify_proof
 from ._app import app, console
@@ -38,6 +40,20 @@ def _run(workdir: Path) -> None:
         console.print(
             f"  {p.version.version:<24} {p.hash[:12]}  effective {format_instant(p.version.effective_at)}  {p.version.title or ''}"
         )
+    # What each new version changed for training, read as decisions read it.
+    console.print("What each version changed for training (trainguard policy diff):")
+    versions = [p.version for p in ps.families["meetco-terms"]]
+    taxonomy = result.store.taxonomy()
+    for old, new in itertools.pairwise(versions):
+        for change in diff(old, new, taxonomy):
+            if "train.first_party" not in change.uses:
+                continue
+            kinds = ", ".join(change.categories)
+            console.print(
+                f"  {old.version} -> {new.version}: training on {kinds}: "
+                f"was {change.before.says()}; now {change.after.says()}",
+                markup=False,
+            )
     console.print("Consent on record:")
     for e in result.consents:
         console.print(
