@@ -6,6 +6,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from trainguard.scan import Matcher, Registry, ScanOptions, scan_shard
 from trainguard.scan.corpus import plan_shards
 
@@ -53,11 +55,13 @@ def test_a_jsonl_shard_is_scanned_as_its_documents_parsed_one_by_one(
     assert result.report.documents == 30 and result.report.lines == 31
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_scan_after_the_registry_changed_sees_the_change(
-    meetings: dict[str, str], tmp_path: Path
+    meetings: dict[str, str], tmp_path: Path, workers: int
 ) -> None:
     """A pipeline that scans, registers more content, and scans again in one process
-    must not be served the registry as it was at the first scan."""
+    must not be served the registry as it was at the first scan — nor must the
+    workers the process keeps between scans."""
     from trainguard.scan import KeyRing, scan_corpus
 
     registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
@@ -67,8 +71,30 @@ def test_a_scan_after_the_registry_changed_sees_the_change(
     corpus.write_text(json.dumps({"id": "leak", "text": meetings[second][:3000]}) + "\n")
     options = ScanOptions(str(registry.path), str(registry.keys.path))
     out = tmp_path / "findings.jsonl"
-    assert scan_corpus([str(corpus)], options, out).findings == 0
+
+    def found() -> int:
+        return scan_corpus([str(corpus)], options, out, workers=workers).findings
+
+    assert found() == 0
     registry.add("acme", [(second, meetings[second], None)])
-    assert scan_corpus([str(corpus)], options, out).findings == 1
+    assert found() == 1
     registry.remove("acme", second)
-    assert scan_corpus([str(corpus)], options, out).findings == 0
+    assert found() == 0
+
+
+def test_the_workers_are_kept_between_scans_and_stopped_on_request(
+    registered: Registry, tmp_path: Path
+) -> None:
+    from trainguard.scan import engine, scan_corpus
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"id": f"d{i}", "text": "x y z"}) + "\n" for i in range(5))
+    )
+    options = ScanOptions(str(registered.path), str(registered.keys.path))
+    scan_corpus([str(corpus)], options, tmp_path / "f.jsonl", workers=2)
+    kept = engine._POOL
+    scan_corpus([str(corpus)], options, tmp_path / "f.jsonl", workers=2)
+    assert kept is not None and engine._POOL is kept  # the same workers, still warm
+    engine.shutdown_pool()
+    assert engine._POOL is None

@@ -8,12 +8,14 @@ are memory-mapped, so they share the pages rather than copying them.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,41 @@ def scan_shard(shard: Shard, options: ScanOptions) -> ShardResult:
 Engine = Callable[[Sequence[Shard], ScanOptions, int], Iterator[ShardResult]]
 
 
+_POOL: tuple[int, ProcessPoolExecutor] | None = None
+
+
+def _pool(workers: int, options: ScanOptions) -> ProcessPoolExecutor:
+    """The process's pool of scan workers, kept between scans.
+
+    A worker's first shard costs more than the next ones (fresh pages for its
+    buffers, its cache of normalized words, the registry's pages), so a process
+    that scans several corpora keeps its workers warm rather than forking new
+    ones each time. They stay correct across registry changes: each shard asks
+    :func:`matcher_for`, which follows ``registry.json``. The compiled kernels
+    and the character table are loaded here before the workers fork, so they
+    inherit them instead of each paying a third of a second.
+    """
+    global _POOL
+    if _POOL is not None and _POOL[0] == workers:
+        return _POOL[1]
+    shutdown_pool()
+    matcher_for(options).warm_up()
+    warm_up()
+    _POOL = (workers, ProcessPoolExecutor(max_workers=workers))
+    return _POOL[1]
+
+
+def shutdown_pool() -> None:
+    """Stop the scan workers this process keeps (also done at exit)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL[1].shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+
+
+atexit.register(shutdown_pool)
+
+
 def local_engine(
     shards: Sequence[Shard], options: ScanOptions, workers: int
 ) -> Iterator[ShardResult]:
@@ -142,13 +179,17 @@ def local_engine(
         for shard in shards:
             yield scan_shard(shard, options)
         return
-    # Load the compiled kernels and the character table once, here: workers forked
-    # from this process inherit them instead of each paying a third of a second.
-    matcher_for(options).warm_up()
-    warm_up()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        # map keeps shard order; results stream back as they are done in order.
-        yield from pool.map(scan_shard, shards, [options] * len(shards))
+    pool = _pool(workers, options)
+    futures = [pool.submit(scan_shard, shard, options) for shard in shards]
+    try:
+        for future in futures:  # in shard order, each as soon as it and those before are done
+            yield future.result()
+    except BrokenProcessPool:
+        shutdown_pool()  # a worker died: the next scan starts a new pool
+        raise
+    finally:
+        for future in futures:  # a scan stopped early leaves the kept workers free
+            future.cancel()
 
 
 def ray_engine(
