@@ -72,7 +72,6 @@ def create_app(
     app = FastAPI(title="trainguard", version=__version__)
     store = Store(db)
     ring = KeyRing(keys)
-    reg = Registry(registry, ring)
 
     @app.exception_handler(TrainguardError)
     def _error(request: Request, exc: TrainguardError) -> JSONResponse:
@@ -109,7 +108,8 @@ def create_app(
 
     @app.post("/v1/scan")
     def scan(body: ScanRequest) -> dict[str, Any]:
-        reg.require().require_keys()
+        # Read afresh each time: the registry may have changed since the last request.
+        reg = Registry(registry, ring).require().require_keys()
         config = ScanConfig(
             min_confidence=body.min_confidence, near_duplicates=body.near_duplicates
         )

@@ -55,8 +55,10 @@ def test_keys_live_apart_and_are_private(small: Registry) -> None:
 def test_registering_the_same_item_twice_is_a_no_op(
     small: Registry, meetings: dict[str, str]
 ) -> None:
+    before = sorted(f.name for f in small.path.glob("filter-*.npy"))
     result = small.add("acme", [("Bed004", meetings["Bed004"], None)])
     assert (result.added, result.already) == (0, 1)
+    assert sorted(f.name for f in small.path.glob("filter-*.npy")) == before  # not rewritten
 
 
 def test_removing_an_item_removes_its_fingerprints(

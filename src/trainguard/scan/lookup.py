@@ -127,12 +127,7 @@ def _gallop(packed: Any, n: int, q: Any, g: int) -> tuple[int, int]:  # pragma: 
 
 def is_held(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
     """Which queries are in any of the segments (exact comparison of fingerprints)."""
-    return item_counts(segments, queries) > 0
-
-
-def item_counts(segments: list[Segment], queries: np.ndarray) -> np.ndarray:
-    """For each query, how many registered items hold it (0: not registered)."""
-    return looked_up(segments, queries)[0]
+    return looked_up(segments, queries)[0] > 0
 
 
 Found = list[tuple[Segment, np.ndarray, np.ndarray]]

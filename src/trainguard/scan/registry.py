@@ -430,7 +430,8 @@ class Registry:
                     pending = 0
             meta["segments"] += self._flush(tenant, key, buffers, bits)
             meta["segments"] = self._merge_smallest(meta["segments"], tenant)
-            meta = self._commit_filter(meta, bits)
+            if result.added:  # nothing new: the committed filter stands as it is
+                meta = self._commit_filter(meta, bits)
             with (self.path / "items.jsonl").open("a", encoding="utf-8") as f:
                 f.writelines(lines)
                 f.flush()
