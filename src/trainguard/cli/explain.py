@@ -134,3 +134,40 @@ def notice_list(
             n.audience,
         )
     console.print(table)
+
+
+# --- summary and report ---------------------------------------------------------------------
+
+
+def _write(out: Path, text: str, what: str) -> None:
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write ({exc.strerror})") from None
+    console.print(f"wrote {out} ({what})", markup=False)
+
+
+@app.command("summary")
+def summary_cmd(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", help="A model registered with `model register`."),
+    fmt: str = typer.Option("json", "--format", help="json or html."),
+    provider: str | None = typer.Option(None, "--provider", help="The provider's name."),
+    contact: str | None = typer.Option(None, "--contact", help="How to contact the provider."),
+    out: Path | None = typer.Option(None, "--out", help="Write it here instead of printing it."),
+) -> None:
+    """A public summary of a model's training content (EU AI Office template, Art. 53(1)(d)
+    AI Act), every number counted from the model's manifests."""
+    from ..explain.summary import summary_html, training_summary
+
+    fmt = _format(fmt, ("json", "html"))
+    data = training_summary(open_store(ctx), model, provider, contact)
+    text = (
+        json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        if fmt == "json"
+        else summary_html(data)
+    )
+    if out is None:
+        console.print(text, markup=False, end="", soft_wrap=True)
+    else:
+        _write(out, text, f"training summary of {model}")
