@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -195,7 +196,7 @@ def training_summary(
     }
 
 
-def _source(key: str, counts: ManifestCounts, described: dict[str, str]) -> dict[str, Any]:
+def _source(key: str, counts: ManifestCounts, described: Mapping[str, str]) -> dict[str, Any]:
     def of_type(counter: Counter[str]) -> dict[str, int]:
         return {
             label: n
