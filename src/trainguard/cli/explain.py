@@ -171,3 +171,20 @@ def summary_cmd(
         console.print(text, markup=False, end="", soft_wrap=True)
     else:
         _write(out, text, f"training summary of {model}")
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="The HTML file to write."),
+) -> None:
+    """One self-contained HTML file for an auditor: decisions, gate runs, scans, models and
+    their impact, the latest signed checkpoint; charts inline, nothing fetched."""
+    from ..explain.report import write_report
+
+    facts = write_report(open_store(ctx), out)
+    console.print(
+        f"wrote {out}: {facts.log_size:,} log entries, {len(facts.decisions):,} decisions, "
+        f"{len(facts.gate_runs)} gate runs, {len(facts.scans)} scans, {len(facts.models)} models",
+        markup=False,
+    )
