@@ -26,6 +26,8 @@ REASON_COLOURS = {
     "kept out": "#c62828",
     "now denied": "#c62828",
     "still allowed": "#2e7d32",
+    "clean": "#2e7d32",
+    "documents with findings": "#c62828",
 }
 _FALLBACK = ("#00838f", "#7cb342", "#d81b60", "#3949ab", "#8d6e63", "#546e7a", "#fdd835")
 
@@ -45,7 +47,7 @@ def series_of(rows: Sequence[Row]) -> list[str]:
     for _, values in rows:
         for k, v in values.items():
             totals[k] = totals.get(k, 0) + v
-    good = ("ALLOWED", "admitted", "still allowed")
+    good = ("ALLOWED", "admitted", "still allowed", "clean")
     return sorted(totals, key=lambda s: (s not in good, -totals[s], s))
 
 
