@@ -20,6 +20,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
+    (tmp_path / "world").mkdir()
     demo = build_demo(tmp_path / "world")
     yield World(demo, gate_story(demo))
     demo.store.engine.dispose()
