@@ -141,3 +141,24 @@ def test_the_console_check_does_catch_a_page_that_errs(tmp_path: Path) -> None:
     _, console = chromium.render(page, tmp_path)
     assert any('"boom"' in line for line in console)
     assert any("nope is not defined" in line for line in console)
+
+
+@pytest.mark.skipif(chromium.CHROMIUM is None, reason=chromium.MISSING)
+def test_the_notice_and_the_summary_pages_render_without_console_messages(
+    world: World, tmp_path: Path
+) -> None:
+    from trainguard.explain.notices import build_notice, notice_html
+    from trainguard.explain.summary import summary_html, training_summary
+
+    store = world.demo.store
+    version = store.policy_set().resolve("meetco-terms@2023-08-11").version
+    pages = {
+        "notice.html": notice_html(build_notice(version, store.taxonomy(), "participant")),
+        "summary.html": summary_html(training_summary(store, world.gate.model)),
+    }
+    for name, text in pages.items():
+        assert _FETCHES.search(text) is None, name
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        shot, console = chromium.render(tmp_path / name, tmp_path)
+        assert console == [], name
+        assert chromium.png_size(shot) == (chromium.WIDTH, chromium.HEIGHT)

@@ -45,7 +45,10 @@ NOT_STATED = "not stated"
 # The template's source types, in its order, with the section numbers it gives them.
 SOURCE_TYPES: dict[str, tuple[str, str]] = {
     "publicly_available_datasets": ("2.1", "Publicly available datasets"),
-    "private_and_licensed_data": ("2.2", "Private non-publicly available datasets, licensed"),
+    "private_and_licensed_data": (
+        "2.2",
+        "Private non-publicly available datasets obtained from third parties",
+    ),
     "web_crawled_data": ("2.3", "Data crawled and scraped from online sources"),
     "user_data": ("2.4", "User data"),
     "synthetic_data": ("2.5", "Synthetic data"),
