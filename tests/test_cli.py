@@ -317,7 +317,21 @@ def test_commands_on_an_uninitialized_store_say_so(tmp_path: Path) -> None:
 
 
 def test_demo_runs(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--keep", str(tmp_path / "demo")])
+    out = tmp_path / "explained"
+    result = runner.invoke(app, ["demo", "--keep", str(tmp_path / "demo"), "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     assert "DENIED_AT_COLLECTION" in result.stdout
     assert "DENIED_AT_USE" in result.stdout
+    # What explains it is written where asked, and said so.
+    assert f"Written to {out}:" in result.stdout
+    assert "2023-08-11 -> 2024-01-01-hypothetical: 1 expansion, 1 restriction" in result.stdout
+    for name in (
+        "notice-2023-08-11-participant.txt",
+        "notice-2023-08-11-participant.html",
+        "policy-diffs.txt",
+        "training-summary-assistant-2023-08.json",
+        "training-summary-assistant-2023-08.html",
+        "audit-report.html",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    assert "It covers the whole log." in (out / "audit-report.html").read_text()

@@ -14,7 +14,7 @@ from .decide import (
     PolicySet,
     Record,
     decide,
-    explain,
+    explain_decision,
     inherit_categories,
 )
 from .errors import (
@@ -60,7 +60,7 @@ __all__ = [
     "canonical_json",
     "decide",
     "decide_batch",
-    "explain",
+    "explain_decision",
     "inherit_categories",
     "load_policy_file",
     "parse_policy",

@@ -398,7 +398,7 @@ def inherit_categories(record: Record, sources: Mapping[str, Sequence[str]]) -> 
     return tuple(sorted(cats))
 
 
-def explain(decision: Decision) -> list[str]:
+def explain_decision(decision: Decision) -> list[str]:
     """Plain-language lines that say what the decision is and why."""
     c = decision.core
     verdict = "ALLOWED" if c.allowed else "DENIED"

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..canonical import canonical_json
 from ..consent import ConsentEvent, parse_event
-from ..decide import Record, decide, explain
+from ..decide import Record, decide, explain_decision
 from ..errors import ConsentError, InputError
 from ..explain import diff, diff_lines, notice, notice_lines
 from ..policy import PolicyVersion, load_policy_file
@@ -105,7 +105,7 @@ def policy_show(
     )
 
 
-def _version(ctx: typer.Context, ref: str) -> PolicyVersion:
+def resolve_version(ctx: typer.Context, ref: str) -> PolicyVersion:
     """A stored version (hash, prefix, version or family@version) or a policy file (a
     draft not yet added: what would the new terms change?)."""
     store = open_store(ctx)
@@ -122,7 +122,7 @@ def policy_notice(
 ) -> None:
     """What these terms allow, use by use, in plain language, with the rules that say so."""
     taxonomy = open_store(ctx).taxonomy()
-    data = notice(_version(ctx, version), taxonomy)
+    data = notice(resolve_version(ctx, version), taxonomy)
     if as_json:
         console.print(json.dumps(data, indent=2, ensure_ascii=False), markup=False)
         return
@@ -140,7 +140,7 @@ def policy_diff(
     """Which answers changed between two versions of the terms: every (category, use)
     whose effect or consent requirement differs, grouped, in plain language."""
     taxonomy = open_store(ctx).taxonomy()
-    before, after = _version(ctx, old), _version(ctx, new)
+    before, after = resolve_version(ctx, old), resolve_version(ctx, new)
     changes = diff(before, after, taxonomy)
     if as_json:
         console.print(json.dumps([c.to_json() for c in changes], indent=2), markup=False)
@@ -425,6 +425,6 @@ def decide_cmd(
     if as_json:
         console.print(decision.canonical_bytes().decode(), markup=False)
     else:
-        for line in explain(decision):
+        for line in explain_decision(decision):
             console.print(line, markup=False)
     raise typer.Exit(0 if decision.allowed else 1)
