@@ -128,22 +128,22 @@ def check_event(event: ConsentEvent, source: str) -> None:
         if len(values) > MAX_PATTERNS:
             raise ConsentError(f"{source}: {name}: at most {MAX_PATTERNS} patterns")
         for i, v in enumerate(values):
-            check_text(v, f"{source}: {name}[{i}]", MAX_PATTERN_BYTES)
-    check_text(event.policy_version, f"{source}: policy_version", MAX_REF_BYTES)
+            check_text(v, f"{source}: {name}[{i}]", MAX_PATTERN_BYTES, ConsentError)
+    check_text(event.policy_version, f"{source}: policy_version", MAX_REF_BYTES, ConsentError)
     if event.notice_id is not None:
-        check_text(event.notice_id, f"{source}: notice_id", MAX_NOTICE_ID_BYTES)
+        check_text(event.notice_id, f"{source}: notice_id", MAX_NOTICE_ID_BYTES, ConsentError)
 
 
 def check_strings(data: Any, source: str, path: str = "") -> None:
     """No key or string anywhere in ``data`` holds a control or format character
     (NUL, a zero-width space, a bidi override): what is stored is what is shown."""
     if isinstance(data, str):
-        check_text(data, f"{source}: {path or 'value'}", MAX_LINE_BYTES)
+        check_text(data, f"{source}: {path or 'value'}", MAX_LINE_BYTES, ConsentError)
     elif isinstance(data, Mapping):
         for key, value in data.items():
             name = f"{path}.{key}" if path else str(key)
             if isinstance(key, str):
-                check_text(key, f"{source}: key {show(key)}", MAX_PATTERN_BYTES)
+                check_text(key, f"{source}: key {show(key)}", MAX_PATTERN_BYTES, ConsentError)
             check_strings(value, source, name)
     elif isinstance(data, list | tuple):
         for i, value in enumerate(data):

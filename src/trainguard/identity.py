@@ -156,15 +156,15 @@ def is_tenant(value: object) -> bool:
     return isinstance(value, str) and _TENANT_RE.fullmatch(value) is not None
 
 
-def check_text(value: str, field: str, max_bytes: int) -> str:
+def check_text(value: str, field: str, max_bytes: int, error: type[InputError] = InputError) -> str:
     """Free text in an input (a notice id, a pattern): bounded, no control or format
     characters (NUL, zero-width, bidi overrides), so what is stored is what is shown."""
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
-        raise InputError(f"{field}: at most {max_bytes} bytes, this has {size}")
+        raise error(f"{field}: at most {max_bytes} bytes, this has {size}")
     for i, ch in enumerate(value):
         if unicodedata.category(ch) in _INVISIBLE:
-            raise InputError(f"{field}: character {i + 1} is {_describe(ch)}, which is not allowed")
+            raise error(f"{field}: character {i + 1} is {_describe(ch)}, which is not allowed")
     return value
 
 
@@ -189,4 +189,6 @@ def _describe(ch: str) -> str:
     code = f"U+{ord(ch):04X}"
     if ch == " ":
         return "a space"
-    return f"{code} {name}" if name else code
+    if name:
+        return f"{code} {name}"
+    return f"{code} (a control character)" if unicodedata.category(ch) == "Cc" else code
