@@ -173,3 +173,11 @@ def test_no_string_but_the_assigned_name_reaches_the_assigned_terms(name: str) -
         assert ctx.policies.family_for(name) != "strict"
         if not TENANT.is_valid(name) or default is None:
             assert (allowed, reasons, family) == (False, ("UNKNOWN_TENANT",), None)
+
+
+def test_a_model_name_is_checked_before_anything_is_read(tmp_path: object) -> None:
+    from trainguard.lineage import register_model
+    from trainguard.store import Store
+
+    with pytest.raises(IdentityError, match=r"model name 'm1 ': a model name must not begin"):
+        register_model(Store("sqlite://"), "m1 ", [])

@@ -91,6 +91,11 @@ def policy_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
             str(r["default"]),
         )
     console.print(table)
+    if ps.default_family is None:
+        console.print(
+            "no default family: a tenant not assigned one is denied (UNKNOWN_TENANT); "
+            "`trainguard policy default FAMILY` sets one"
+        )
 
 
 @policy_app.command("show")
