@@ -323,3 +323,5 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "DENIED_AT_COLLECTION" in result.stdout
     assert "DENIED_AT_USE" in result.stdout
+    # The demo's customers are under the terms by name; no default is set.
+    assert "acme -> meetco-terms, globex -> meetco-terms; no default family" in result.stdout

@@ -54,6 +54,11 @@ def _run(workdir: Path) -> None:
                 f"was {change.before.says()}; now {change.after.says()}",
                 markup=False,
             )
+    tenants = ", ".join(f"{t} -> {f}" for t, f in sorted(ps.tenant_families.items()))
+    console.print(
+        f"Tenants (trainguard tenant assign): {tenants}; no default family, so any other "
+        "tenant is denied with UNKNOWN_TENANT."
+    )
     console.print("Consent on record:")
     for e in result.consents:
         console.print(
@@ -93,7 +98,7 @@ def _run(workdir: Path) -> None:
     proof = result.store.audit.inclusion_proof(0)
     shown = verify_proof(signer.verifier, note, proof)
     console.print(
-        f"\nAudit log: {report.size} entries (policies, consent, the gate run, the model), "
+        f"\nAudit log: {report.size} entries (policies, tenants, consent, the gate run, the model), "
         "checkpoint signed; "
         f"verify: {'OK' if report.ok else report.problem}; offline proof: {shown}.",
         markup=False,
