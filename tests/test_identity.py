@@ -181,3 +181,38 @@ def test_a_model_name_is_checked_before_anything_is_read(tmp_path: object) -> No
 
     with pytest.raises(IdentityError, match=r"model name 'm1 ': a model name must not begin"):
         register_model(Store("sqlite://"), "m1 ", [])
+
+
+@given(subject=st.text(max_size=8) | st.sampled_from(["Bob", "bob ", "b\u200bob", "ｂｏｂ"]))
+def test_no_string_but_the_consenting_subject_has_that_subjects_consent(subject: str) -> None:
+    from trainguard.consent import ConsentEvent, Ledger
+    from trainguard.policy import ConsentRequirement
+
+    every_subject = ConsentRequirement.model_validate({"from": "every_subject", "mode": "explicit"})
+    version = PolicyVersion(
+        family="strict",
+        version="1",
+        effective_at=T0,
+        default="deny",
+        rules=(
+            Rule(id="r", categories=("*",), uses=("*",), effect="require_consent",
+                 consent=every_subject),
+        ),
+    )  # fmt: skip
+    grant = ConsentEvent(
+        tenant="acme-ent",
+        kind="grant",
+        subject="bob",
+        role="self",
+        categories=("*",),
+        uses=("*",),
+        mode="explicit",
+        policy_version=version.content_hash,
+        at=T0,
+    )
+    ctx = DecisionContext(
+        PolicySet([version], tenant_families={"acme-ent": "strict"}), Ledger([grant])
+    )
+    rec = Record("r", "acme-ent", ("customer.chat",), T0, (subject,))
+    d = decide(ctx, rec, "train.first_party", datetime(2023, 2, 1, tzinfo=UTC))
+    assert d.allowed == (subject == "bob")
