@@ -20,7 +20,13 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from ..consent import ConsentEvent, Ledger, check_event, check_withdrawals_match
+from ..consent import (
+    ConsentEvent,
+    Ledger,
+    UnmatchedWithdrawalError,
+    check_event,
+    check_withdrawals_match,
+)
 from ..decide import DecisionContext, PolicySet
 from ..errors import ConflictError, InputError, NotFoundError
 from ..identity import check_family, check_tenant
@@ -317,7 +323,13 @@ class Store:
                 )
         if not allow_unmatched and any(e.kind == "withdraw" for e in batch):
             tenants = sorted({e.tenant for e in batch if e.kind == "withdraw"})
-            check_withdrawals_match(batch, self._consent_events_of(tenants), taxonomy)
+            try:
+                check_withdrawals_match(batch, self._consent_events_of(tenants), taxonomy)
+            except UnmatchedWithdrawalError:
+                # Only other tenants' grants are missing from the first check: with
+                # them in view too, the error can name the closest tenant on record.
+                check_withdrawals_match(batch, self.consent_events(), taxonomy)
+                raise
         added = 0
         now = to_micros(now_utc())
         with self.write() as conn:
@@ -363,12 +375,18 @@ class Store:
             return [ConsentEvent.model_validate(json.loads(r.body)) for r in conn.execute(q)]
 
     def _consent_events_of(self, tenants: Sequence[str]) -> list[ConsentEvent]:
-        """The events of these tenants, and every grant's tenant and subject of
-        the others only if none is on record (to name the closest in an error)."""
-        q = select(t.consent_events.c.body).where(t.consent_events.c.tenant.in_(tenants))
+        """The events of these tenants, in the order they were recorded."""
+        found: list[tuple[int, ConsentEvent]] = []
         with self.read() as conn:
-            found = [ConsentEvent.model_validate(json.loads(r.body)) for r in conn.execute(q)]
-        return found if found else self.consent_events()
+            for chunk in _chunks(tenants, 500):
+                q = select(t.consent_events.c.seq, t.consent_events.c.body).where(
+                    t.consent_events.c.tenant.in_(chunk)
+                )
+                found += [
+                    (r.seq, ConsentEvent.model_validate(json.loads(r.body)))
+                    for r in conn.execute(q)
+                ]
+        return [e for _, e in sorted(found, key=lambda p: p[0])]
 
     # --- decisions ---------------------------------------------------------------------
 
