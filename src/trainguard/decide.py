@@ -155,6 +155,7 @@ class PolicySet:
             compiled = CompiledPolicy(v)
             self.by_hash[compiled.hash] = compiled
             self.families.setdefault(v.family, []).append(compiled)
+        self._wellformed: dict[str, bool] = {}
         self._starts: dict[str, list[int]] = {}
         for fam, items in self.families.items():
             items.sort(key=lambda p: p.effective_micros)
@@ -168,9 +169,14 @@ class PolicySet:
         well-formed, never a name no tenant could have: a misspelt look-alike of an
         assigned tenant must not be handed the default terms in its place."""
         family = self.tenant_families.get(tenant)
-        if family is not None:
+        if family is not None or self.default_family is None:
             return family
-        return self.default_family if is_tenant(tenant) else None
+        # Memoized per name: the batch engine asks for every distinct tenant of
+        # every batch, and a dict lookup costs a fraction of a regex match.
+        wellformed = self._wellformed.get(tenant)
+        if wellformed is None:
+            wellformed = self._wellformed[tenant] = is_tenant(tenant)
+        return self.default_family if wellformed else None
 
     def in_force(self, family: str | None, micros: int) -> CompiledPolicy | None:
         if family is None or family not in self.families:
