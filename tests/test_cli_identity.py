@@ -127,3 +127,15 @@ def test_consent_import_refuses_duplicate_keys_and_unmatched_withdrawals(
     f.write_text(json.dumps(event) + "\n")
     code, out, err = run(db, "consent", "import", str(f), "--allow-unmatched")
     assert code == 0 and "1 events recorded" in out, err
+
+
+def test_consent_import_refuses_a_20_mb_subject_without_reading_it_whole(
+    db: Path, tmp_path: Path
+) -> None:
+    f = tmp_path / "big.jsonl"
+    event = {"tenant": "acme-ent", "kind": "grant", "subject": "x" * (20 << 20), "role": "self",
+             "categories": ["customer.chat"], "uses": ["train.*"], "mode": "explicit",
+             "policy_version": "meetco-terms@2023-08-07", "at": "2023-08-08T00:00:00Z"}  # fmt: skip
+    f.write_text(json.dumps(event) + "\n")
+    err = one_line_exit_2(db, "consent", "import", str(f))
+    assert f"{f}:1: line is over 65,536 bytes" in err
