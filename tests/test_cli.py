@@ -24,6 +24,8 @@ def db(tmp_path: Path, policy_files: dict[str, Path]) -> Path:
     assert run(path, "init")[0] == 0
     code, _, err = run(path, "policy", "add", *(str(policy_files[v]) for v in ("v1", "v2", "v3")))
     assert code == 0, err
+    code, out, err = run(path, "policy", "default", "meetco-terms")
+    assert code == 0 and out == "default family: meetco-terms\n", err
     return path
 
 
@@ -335,3 +337,5 @@ def test_demo_runs(tmp_path: Path) -> None:
     ):
         assert (out / name).stat().st_size > 0, name
     assert "It covers the whole log." in (out / "audit-report.html").read_text()
+    # The demo's customers are under the terms by name; no default is set.
+    assert "acme -> meetco-terms, globex -> meetco-terms; no default family" in result.stdout

@@ -105,11 +105,18 @@ class DemoResult:
     consents: list[ConsentEvent]
 
 
+DEMO_TENANTS = ("acme", "globex")
+
+
 def build_demo(workdir: Path) -> DemoResult:
     store = Store(str(workdir / "demo.db"))
     store.init()
     files = copy_policy_files(workdir)
     store.add_policies([(load_policy_file(f), str(f)) for f in files])
+    # Both customers are under the platform's terms, by name: a tenant under no
+    # terms would be denied everything (UNKNOWN_TENANT), and no default is set.
+    for tenant in DEMO_TENANTS:
+        store.assign_tenant(tenant, "meetco-terms")
     ps = store.policy_set()
     v2 = ps.resolve("meetco-terms@2023-08-07").hash
     v3 = ps.resolve("meetco-terms@2023-08-11").hash

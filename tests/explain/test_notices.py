@@ -123,6 +123,7 @@ def timeline(any_store: Store, policy_files: dict[str, Path]) -> Store:
     any_store.add_policies(
         [(load_policy_file(policy_files[v]), str(policy_files[v])) for v in ("v1", "v2", "v3")]
     )
+    any_store.assign_tenant("acme", "meetco-terms")
     return any_store
 
 

@@ -19,6 +19,7 @@ def test_the_module_and_the_function_live_side_by_side(
     assert isinstance(trainguard.explain, types.ModuleType)
     assert "explain" not in trainguard.__all__ and "explain_decision" in trainguard.__all__
     store.add_policies([(load_policy_file(policy_files["v1"]), "v1")])
+    store.assign_tenant("acme", "meetco-terms")
     record = trainguard.Record(
         "c1", "acme", ("customer.chat",), datetime(2023, 5, 1, tzinfo=UTC), ("bob",)
     )

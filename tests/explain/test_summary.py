@@ -67,6 +67,7 @@ def test_a_model_of_public_and_synthetic_data_answers_no_to_user_data(
     from trainguard.policy import load_policy_file
 
     store.add_policies([(load_policy_file(policy_files["v1"]), "v1")])
+    store.assign_tenant("open", "meetco-terms")
     source = tmp_path / "open.parquet"
     pq.write_table(
         pa.table(

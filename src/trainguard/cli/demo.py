@@ -78,6 +78,11 @@ def _run(workdir: Path, out: Path, kept: bool) -> None:
                 f"was {change.before.says()}; now {change.after.says()}",
                 markup=False,
             )
+    tenants = ", ".join(f"{t} -> {f}" for t, f in sorted(ps.tenant_families.items()))
+    console.print(
+        f"Tenants (trainguard tenant assign): {tenants}; no default family, so any other "
+        "tenant is denied with UNKNOWN_TENANT."
+    )
     console.print("Consent on record:")
     for e in result.consents:
         console.print(
@@ -123,7 +128,7 @@ def _run(workdir: Path, out: Path, kept: bool) -> None:
     proof = result.store.audit.inclusion_proof(0)
     shown = verify_proof(signer.verifier, note, proof)
     console.print(
-        f"\nAudit log: {verified.size} entries (policies, consent, decisions, the gate run, "
+        f"\nAudit log: {verified.size} entries (policies, tenants, consent, decisions, the gate run, "
         "the model, the scan, the notice), checkpoint signed; "
         f"verify: {'OK' if verified.ok else verified.problem}; offline proof: {shown}.",
         markup=False,

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert, select
 
 from ..canonical import canonical_json
 from ..errors import ConflictError, InputError, NotFoundError
+from ..identity import check_subject, check_tenant
 from ..store import schema as t
 from ..timeutil import ensure_utc, format_instant, from_micros, now_utc, to_micros
 from .notices import AUDIENCES, Notice, build_notice, check_notice
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from ..store import Store
 
 SERVED, ACKNOWLEDGED = "served", "acknowledged"
-_NAME_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,8 @@ def record_notice_event(
     """
     if kind not in (SERVED, ACKNOWLEDGED):
         raise InputError(f"notice event kind {kind!r}: use {SERVED} or {ACKNOWLEDGED}")
-    _check_name("--tenant", tenant)
-    _check_name("--subject", subject)
+    check_tenant(tenant, "--tenant")
+    check_subject(subject, "--subject")
     when = ensure_utc(at, "--at") if at else now_utc()
     notice = find_notice(store, notice_id)
     eid = event_id(kind, notice.id, tenant, subject, when)
@@ -217,10 +217,3 @@ def _require_served(
             f"notice {notice_id}: acknowledged at {format_instant(when)}, before it was "
             f"first served to {subject!r} ({format_instant(from_micros(first))})"
         )
-
-
-def _check_name(option: str, value: str) -> None:
-    if not value or len(value) > _NAME_MAX or value.strip() != value:
-        raise InputError(f"{option} {value!r}: must be 1-{_NAME_MAX} characters, no outer spaces")
-    if any(ord(ch) < 32 for ch in value):
-        raise InputError(f"{option} {value!r}: must not hold control characters")
