@@ -79,17 +79,24 @@ def test_scan_finds_every_planted_fragment_in_every_format(setup: dict[str, Path
     out = setup["base"] / "findings.jsonl"
     code, stdout, err = scan(setup, str(setup["corpus"]), "--out", str(out))
     assert code == 0, err
-    findings = [json.loads(line) for line in out.read_text().splitlines()]
+    entries = [json.loads(line) for line in out.read_text().splitlines()]
+    findings = [e for e in entries if "malformed" not in e]
     assert sorted(f["doc_id"] for f in findings) == sorted(
         ["leak-1", "leak-2", "leak-3", "leak-4", str(setup["corpus"] / "notes.txt")]
     )
     for f in findings:
         assert set(f) == {"doc_id", "source", "spans", "matched_tokens", "doc_tokens", "coverage"}
         assert f["spans"][0]["kind"] == "verbatim" and f["spans"][0]["tenants"] == ["acme"]
-    assert "5 with registered content, 2 malformed" in stdout
-    # Malformed records are named with their file and line, and skipped.
+    assert "5 with registered content, 2 malformed records not scanned" in stdout
+    assert "(no_text 1, not_json 1)" in stdout
+    # Malformed records are named with their file and line, in the findings too.
     assert f"{setup['corpus'] / 'a.jsonl'}:6: not JSON" in err
     assert f"{setup['corpus'] / 'a.jsonl'}:8: no text field" in err
+    a = str(setup["corpus"] / "a.jsonl")
+    assert [(e["source"], e["line"], e["malformed"]) for e in entries if "malformed" in e] == [
+        (a, 6, "not_json"),
+        (a, 8, "no_text"),
+    ]
 
 
 def test_fail_on_findings_exits_1(setup: dict[str, Path]) -> None:
@@ -190,7 +197,7 @@ def findings_bytes(setup: dict[str, Path], engine: str, workers: int, out: Path)
 def test_one_worker_and_two_give_the_same_findings(setup: dict[str, Path]) -> None:
     base = setup["base"]
     one = findings_bytes(setup, "local", 1, base / "one.jsonl")
-    assert one.count(b"\n") == 5
+    assert one.count(b"\n") == 5 + 2  # and the two malformed records
     assert findings_bytes(setup, "local", 2, base / "two.jsonl") == one
 
 
