@@ -306,6 +306,7 @@ def scan_corpus(
     if workers < 1:
         raise InputError(f"--workers {workers}: must be at least 1")
     Registry(options.registry, KeyRing(options.keys)).require().require_keys()
+    matcher_for(options)  # every registry file checked here, before any shard is read
     shards = plan_shards(paths, fmt, shard_bytes)
     summary = ScanSummary(shards=len(shards), engine=engine, workers=workers)
     start = time.perf_counter()

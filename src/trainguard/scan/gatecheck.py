@@ -108,11 +108,18 @@ def _is_utf8(value: bytes) -> bool:
 
 
 class RegistryCheck:
-    """Picklable: each process (or Ray worker) opens the registry itself."""
+    """Picklable: each process (or Ray worker) opens the registry itself; ``matcher``,
+    one already open in this process."""
 
-    def __init__(self, registry: str, keys: str, config: ScanConfig | None = None) -> None:
+    def __init__(
+        self,
+        registry: str,
+        keys: str,
+        config: ScanConfig | None = None,
+        matcher: Matcher | None = None,
+    ) -> None:
         self.registry, self.keys, self.config = registry, keys, config or ScanConfig()
-        self._matcher: Matcher | None = None
+        self._matcher = matcher
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_matcher": None}
@@ -139,6 +146,8 @@ class RegistryCheck:
 
 def registry_check(registry: str | None, keys: str | None) -> tuple[RegistryCheck, dict[str, Any]]:
     reg = Registry(registry, KeyRing(keys)).require().require_keys()
+    # The matcher checks every registry file now, before the run reads a record.
+    check = RegistryCheck(str(reg.path), str(reg.keys.path), matcher=Matcher(reg))
     stats = reg.stats()
     info = {
         "registry": str(reg.path.resolve()),
@@ -146,4 +155,4 @@ def registry_check(registry: str | None, keys: str | None) -> tuple[RegistryChec
         "fingerprints": stats["fingerprints"],
         "min_confidence": ScanConfig().min_confidence,
     }
-    return RegistryCheck(str(reg.path), str(reg.keys.path)), info
+    return check, info
