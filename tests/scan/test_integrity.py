@@ -60,13 +60,16 @@ def test_every_kind_of_damage_to_every_file_is_named_in_one_line(
     registry: Registry, damage: Callable[[Path], None], which: str
 ) -> None:
     seg = registry.meta["segments"][0]["name"]
-    f = registry.path / {
-        "segment": f"{seg}.fp.npy",
-        "item codes": f"{seg}.item.npy",
-        "filter": f"{registry.meta['filter']['name']}.npy",
-        "items": "items.jsonl",
-        "reference": "reference.npy",
-    }[which]
+    f = (
+        registry.path
+        / {
+            "segment": f"{seg}.fp.npy",
+            "item codes": f"{seg}.item.npy",
+            "filter": f"{registry.meta['filter']['name']}.npy",
+            "items": "items.jsonl",
+            "reference": "reference.npy",
+        }[which]
+    )
     damage(f)
     with pytest.raises(RegistryDamaged) as exc:
         reg = fresh(registry).require_keys()

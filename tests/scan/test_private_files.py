@@ -31,9 +31,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_registry_folder_and_every_file_in_it_are_private(
-    open_umask: None, tmp_path: Path
-) -> None:
+def test_registry_folder_and_every_file_in_it_are_private(open_umask: None, tmp_path: Path) -> None:
     registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
     registry.add("acme", [("a-1", TEXT, "customer.chat")])
     registry.add_reference(["public words " * 10])

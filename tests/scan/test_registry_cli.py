@@ -141,7 +141,10 @@ def test_every_registry_change_is_in_the_audit_log_with_its_resulting_state(
     assert [e["kind"] for e in entries] == ["registry.add", "registry.compact", "registry.remove"]
     add = entries[0]["data"]
     assert add["tenant"] == "acme" and add["item_ids"] == [item.id]
-    assert add["categories"] == ["customer.chat"] and add["fingerprints"] == item.ngrams + item.shingles
+    assert (
+        add["categories"] == ["customer.chat"]
+        and add["fingerprints"] == item.ngrams + item.shingles
+    )
     assert set(add["files"]) >= {f"{s['name']}.fp.npy" for s in add["segments"]}
     assert all(len(f["sha256"]) == 64 for f in add["files"].values())
     last = entries[-1]["data"]

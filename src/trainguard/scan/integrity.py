@@ -48,7 +48,9 @@ def file_digest(path: Path, size: int | None = None) -> dict[str, Any]:
     return {"bytes": done, "sha256": h.hexdigest()}
 
 
-def check_file(registry: Path, name: str, expected: dict[str, Any] | None, *, prefix: bool = False) -> None:
+def check_file(
+    registry: Path, name: str, expected: dict[str, Any] | None, *, prefix: bool = False
+) -> None:
     """Raise :class:`RegistryDamaged` unless ``registry/name`` is what was committed.
     ``prefix``: the file may have grown since (an append-only file whose committed
     part is its first ``bytes``)."""

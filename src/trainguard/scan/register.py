@@ -60,7 +60,11 @@ def register_sources(
     """Register every record of the files ``specs`` name as content of ``tenant``."""
     check_tenant(tenant)
     check_category(category, registry.store.taxonomy() if registry.store else None)
-    named = [(spec, source) for spec in specs for source in expand_sources([spec], fmt, default_format="text")]
+    named = [
+        (spec, source)
+        for spec in specs
+        for source in expand_sources([spec], fmt, default_format="text")
+    ]
     result = RegisterResult(AddResult(), sources=[s.url for _, s in named])
 
     def records() -> Iterator[tuple[str, str, str | None]]:

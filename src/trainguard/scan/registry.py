@@ -191,7 +191,9 @@ class Registry:
         try:
             meta = json.loads(f.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise RegistryDamaged(f"registry {self.path}: registry.json unreadable ({exc})") from None
+            raise RegistryDamaged(
+                f"registry {self.path}: registry.json unreadable ({exc})"
+            ) from None
         if not isinstance(meta, dict) or not isinstance(meta.get("segments"), list):
             raise RegistryDamaged(f"registry {self.path}: registry.json is not a registry's")
         if meta.get("format") != FORMAT:
@@ -210,12 +212,12 @@ class Registry:
         # The MAC is checked whenever the platform key it was made under is at hand (a
         # key ring without it is refused by require_keys, with a message of its own).
         platform = self.keys.platform_key()
-        if platform is not None and meta.get("platform_check") == platform_check(platform):
-            if not mac_holds(meta, platform):
-                raise RegistryDamaged(
-                    f"registry {self.path}: registry.json was changed by something other than "
-                    "trainguard (its MAC does not hold); the registry is damaged"
-                )
+        ours = platform is not None and meta.get("platform_check") == platform_check(platform)
+        if ours and platform is not None and not mac_holds(meta, platform):
+            raise RegistryDamaged(
+                f"registry {self.path}: registry.json was changed by something other than "
+                "trainguard (its MAC does not hold); the registry is damaged"
+            )
         return meta
 
     def _check(self, name: str, *, prefix: bool = False) -> Path:
