@@ -161,9 +161,11 @@ def registry_verify(
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
-    """Check every registry file against its checksum, registry.json's MAC (with the
-    platform key) and, with a store, the audit log's latest entry of the registry.
-    Exit 1 if anything does not hold."""
+    """Check the registry's files, its MAC and the audit log's last entry of it; exit 1 if not.
+
+    Every file against the checksum registry.json recorded; registry.json's MAC when
+    the platform key is at hand; with a store (--db), that the registry is in the
+    state the log's latest entry of it recorded (not edited or rolled back since)."""
     report = verify_registry(Registry(registry, KeyRing(keys)), recording_store(ctx))
     console.print(report.summary(), markup=False)
 
