@@ -162,3 +162,21 @@ def test_checksums_of_unchanged_segments_are_carried_not_recomputed(
     registry.add("acme", [("a-2", " ".join(f"w{rng.random()}" for _ in range(40)), None)])
     assert not any(name.split(".")[0] in before for name in hashed)
     assert np.all(Matcher(fresh(registry)).filter == registry.filter())
+
+
+@pytest.mark.parametrize("change", ["compact", "remove", "add"])
+def test_a_change_does_not_launder_a_damaged_segment_into_a_valid_one(
+    registry: Registry, change: str
+) -> None:
+    """Merging or rewriting reads segments: a damaged one stops the change."""
+    registry.add("acme", [("a-2", TEXT + " and some more words", None)])
+    zero(segment_file(registry))
+    reg = fresh(registry)
+    with pytest.raises(RegistryDamaged):
+        if change == "compact":
+            reg.compact()
+        elif change == "remove":
+            reg.remove("acme", "a-2")
+        else:  # enough small adds to make the add merge segments
+            for k in range(6):
+                reg.add("acme", [(f"b-{k}", f"{TEXT} {k} " * 2, None)])

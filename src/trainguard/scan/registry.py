@@ -225,6 +225,11 @@ class Registry:
         check_file(self.path, name, self.meta["files"].get(name), prefix=prefix)
         return self.path / name
 
+    def _verified(self, name: str) -> Path:
+        """The path of a file a change reads: written by it, or committed; checked."""
+        check_file(self.path, name, self._written.get(name) or self.meta["files"].get(name))
+        return self.path / name
+
     def exists(self) -> bool:
         return (self.path / "registry.json").exists()
 
@@ -451,8 +456,10 @@ class Registry:
 
     def _load(self, segments: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """(fingerprints, item codes) of these segments, concatenated, in memory."""
-        fps = [unpack(np.load(self.path / f"{s['name']}.fp.npy")) for s in segments]
-        codes = [np.load(self.path / f"{s['name']}.item.npy") for s in segments]
+        # Checked like a scan's reads: a merge or a rewrite must not turn a damaged
+        # segment into a new one with a valid checksum.
+        fps = [unpack(np.load(self._verified(f"{s['name']}.fp.npy"))) for s in segments]
+        codes = [np.load(self._verified(f"{s['name']}.item.npy")) for s in segments]
         return np.concatenate(fps), np.concatenate(codes)
 
     # --- the filter -------------------------------------------------------------------
@@ -463,7 +470,7 @@ class Registry:
         spec = meta.get("filter")
         if not spec:
             return None
-        return np.array(np.load(self.path / f"{spec['name']}.npy"))
+        return np.array(np.load(self._verified(f"{spec['name']}.npy")))
 
     def _commit_filter(self, meta: dict[str, Any], bits: np.ndarray | None) -> dict[str, Any]:
         """Save the filter an add grew, or rebuild it when it has none or the registry
