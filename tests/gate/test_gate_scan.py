@@ -71,8 +71,9 @@ def test_a_telemetry_record_holding_a_transcript_is_kept_out(
     assert counts[("service.telemetry", False, "REGISTERED_CUSTOMER_CONTENT")] == 1
 
 
+@pytest.mark.parametrize("engine", ["local", pytest.param("ray", marks=pytest.mark.ray)])
 def test_a_record_whose_text_is_not_utf8_refuses_the_run_naming_it(
-    tmp_path: Path, policy_files: dict[str, Path]
+    tmp_path: Path, policy_files: dict[str, Path], engine: str
 ) -> None:
     """Fail closed: text the check cannot read could hide a transcript (a bad byte every
     few words breaks every window), so the run is refused rather than admit it."""
@@ -104,7 +105,8 @@ def test_a_record_whose_text_is_not_utf8_refuses_the_run_naming_it(
         app,
         ["--db", db, "gate", str(tmp_path / "in.parquet"), "--use", "train.first_party",
          "--out", str(tmp_path / "o"), "--at", "2023-09-02T00:00:00Z", "--scan",
-         "--registry", str(tmp_path / "registry"), "--keys", str(tmp_path / "keys")],
+         "--registry", str(tmp_path / "registry"), "--keys", str(tmp_path / "keys"),
+         "--engine", engine],
     )  # fmt: skip
     assert result.exit_code == 2, result.stderr
     assert "record 't-2'" in result.stderr and "not valid UTF-8" in result.stderr
