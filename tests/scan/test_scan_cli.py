@@ -79,17 +79,24 @@ def test_scan_finds_every_planted_fragment_in_every_format(setup: dict[str, Path
     out = setup["base"] / "findings.jsonl"
     code, stdout, err = scan(setup, str(setup["corpus"]), "--out", str(out))
     assert code == 0, err
-    findings = [json.loads(line) for line in out.read_text().splitlines()]
+    entries = [json.loads(line) for line in out.read_text().splitlines()]
+    findings = [e for e in entries if "malformed" not in e]
     assert sorted(f["doc_id"] for f in findings) == sorted(
         ["leak-1", "leak-2", "leak-3", "leak-4", str(setup["corpus"] / "notes.txt")]
     )
     for f in findings:
         assert set(f) == {"doc_id", "source", "spans", "matched_tokens", "doc_tokens", "coverage"}
         assert f["spans"][0]["kind"] == "verbatim" and f["spans"][0]["tenants"] == ["acme"]
-    assert "5 with registered content, 2 malformed" in stdout
-    # Malformed records are named with their file and line, and skipped.
+    assert "5 with registered content, 2 malformed records not scanned" in stdout
+    assert "(no_text 1, not_json 1)" in stdout
+    # Malformed records are named with their file and line, in the findings too.
     assert f"{setup['corpus'] / 'a.jsonl'}:6: not JSON" in err
     assert f"{setup['corpus'] / 'a.jsonl'}:8: no text field" in err
+    a = str(setup["corpus"] / "a.jsonl")
+    assert [(e["source"], e["line"], e["malformed"]) for e in entries if "malformed" in e] == [
+        (a, 6, "not_json"),
+        (a, 8, "no_text"),
+    ]
 
 
 def test_fail_on_findings_exits_1(setup: dict[str, Path]) -> None:
@@ -190,7 +197,7 @@ def findings_bytes(setup: dict[str, Path], engine: str, workers: int, out: Path)
 def test_one_worker_and_two_give_the_same_findings(setup: dict[str, Path]) -> None:
     base = setup["base"]
     one = findings_bytes(setup, "local", 1, base / "one.jsonl")
-    assert one.count(b"\n") == 5
+    assert one.count(b"\n") == 5 + 2  # and the two malformed records
     assert findings_bytes(setup, "local", 2, base / "two.jsonl") == one
 
 
@@ -228,3 +235,127 @@ def test_registrations_and_scans_are_recorded_in_the_audit_log(
     scan = store.audit.entry(1)["entry"]["data"]
     assert scan["findings"] == 1 and len(scan["findings_sha256"]) == 64
     store.engine.dispose()
+
+
+# --- fail closed ----------------------------------------------------------------------
+
+
+def spoiled_transcript(setup: dict[str, Path], tmp_path: Path) -> Path:
+    """A corpus holding a registered transcript whole, with one invalid byte in it."""
+    row = json.loads((setup["base"] / "customer.jsonl").read_text().splitlines()[2])
+    line = json.dumps({"id": "m-3", "turns": row["turns"]}).encode()
+    middle = line.index(b" ", len(line) // 2)
+    corpus = tmp_path / "corpus.jsonl"
+    clean = json.dumps({"id": "clean", "text": "nothing registered here"}).encode()
+    corpus.write_bytes(clean + b"\n" + line[:middle] + b"\xff" + line[middle:] + b"\n")
+    return corpus
+
+
+def test_a_registered_transcript_with_one_invalid_byte_fails_the_scan(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    corpus, out = spoiled_transcript(setup, tmp_path), tmp_path / "f.jsonl"
+    code, stdout, err = scan(setup, str(corpus), "--out", str(out), "--fail-on-findings")
+    assert code == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("trainguard: error: 1 malformed records could not be scanned")
+    assert f"(first: {corpus}:2: not JSON" in last
+    assert "0 with registered content, 1 malformed records not scanned (not_utf8 1)" in stdout
+    assert [json.loads(x)["malformed"] for x in out.read_text().splitlines()] == ["not_utf8"]
+
+
+def test_skip_malformed_passes_a_scan_whose_only_problem_is_an_unreadable_record(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    corpus, out = spoiled_transcript(setup, tmp_path), tmp_path / "f.jsonl"
+    args = [str(corpus), "--out", str(out), "--fail-on-findings", "--skip-malformed"]
+    code, _, err = scan(setup, *args)
+    assert code == 0, err
+    # Without --fail-on-findings a scan reports, and exits 0, as it always did.
+    assert scan(setup, str(corpus), "--out", str(out))[0] == 0
+    code, _, err = scan(setup, str(corpus), "--out", str(out), "--skip-malformed")
+    assert code == 2 and "only means something with --fail-on-findings" in err
+
+
+def test_findings_and_unreadable_records_are_both_named_in_the_one_line(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    code, _, err = scan(
+        setup, str(setup["corpus"]), "--out", str(tmp_path / "f.jsonl"), "--fail-on-findings"
+    )
+    assert code == 1
+    assert err.count("trainguard: error:") == 1
+    assert "5 documents hold registered customer content; 2 malformed records" in err
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_malformed_records_are_counted_alike_by_every_engine(
+    setup: dict[str, Path], workers: int
+) -> None:
+    options = ScanOptions(str(setup["registry"]), str(setup["keys"]), fields=Fields())
+    summary = scan_corpus([str(setup["corpus"])], options, None, workers=workers, shard_bytes=2000)
+    assert summary.malformed_by_reason == {"not_json": 1, "no_text": 1}
+    assert summary.first_malformed is not None and summary.first_malformed.line == 6
+    assert summary.failure(skip_malformed=True) == "5 documents hold registered customer content"
+
+
+@pytest.mark.ray
+def test_ray_counts_malformed_records_too(setup: dict[str, Path]) -> None:
+    pytest.importorskip("ray")
+    options = ScanOptions(str(setup["registry"]), str(setup["keys"]), fields=Fields())
+    summary = scan_corpus([str(setup["corpus"])], options, None, engine="ray", workers=2)
+    assert summary.malformed_by_reason == {"not_json": 1, "no_text": 1}
+
+
+def damaged_copy(setup: dict[str, Path], tmp_path: Path, damage: str) -> Path:
+    registry = tmp_path / "registry"
+    shutil.copytree(setup["registry"], registry)
+    meta = json.loads((registry / "registry.json").read_text())
+    f = registry / f"{meta['segments'][0]['name']}.fp.npy"
+    if damage == "zeroed":
+        f.write_bytes(bytes(f.stat().st_size))
+    elif damage == "truncated":
+        f.write_bytes(f.read_bytes()[:100])
+    elif damage == "emptied":
+        f.write_bytes(b"")
+    else:
+        f.unlink()
+    return f
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "truncated", "emptied", "missing"])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_damaged_segment_stops_the_scan_in_one_line(
+    setup: dict[str, Path], tmp_path: Path, damage: str, workers: str
+) -> None:
+    f = damaged_copy(setup, tmp_path, damage)
+    out = tmp_path / "f.jsonl"
+    code, _, err = run("scan", str(setup["corpus"]), "--out", str(out), "--fail-on-findings",
+                       "--workers", workers, "--registry", str(f.parent),
+                       "--keys", str(setup["keys"]))  # fmt: skip
+    assert code == 2, err
+    assert err.count("\n") == 1 and f.name in err and "damaged" in err
+    assert not out.exists()
+
+
+def test_a_damaged_registry_stops_gate_scan_before_it_reads_a_record(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    from trainguard.scan.gatecheck import registry_check
+    from trainguard.scan.integrity import RegistryDamaged
+
+    f = damaged_copy(setup, tmp_path, "zeroed")
+    with pytest.raises(RegistryDamaged, match=f.name):
+        registry_check(str(f.parent), str(setup["keys"]))
+
+
+def test_an_empty_registry_is_refused_by_scan(setup: dict[str, Path], tmp_path: Path) -> None:
+    registry, keys = tmp_path / "registry", tmp_path / "keys"
+    reg = Registry(registry, KeyRing(keys))
+    reg.add("acme", [("x", " ".join(f"w{i}" for i in range(30)), None)])
+    reg.remove("acme", "x")
+    out = tmp_path / "f.jsonl"
+    code, _, err = run("scan", str(setup["corpus"]), "--out", str(out),
+                       "--registry", str(registry), "--keys", str(keys))  # fmt: skip
+    assert code == 2 and "holds no registered content" in err and err.count("\n") == 1
+    assert not out.exists()

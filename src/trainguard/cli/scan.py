@@ -23,7 +23,9 @@ from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
 from ..scan.engine import ScanOptions, ShardResult, scan_corpus
 from ..scan.keys import KeyRing
 from ..scan.matcher import ScanConfig
+from ..scan.register import register_sources
 from ..scan.registry import Registry
+from ..scan.verify import verify_registry
 from ..sources import FORMATS, expand_sources
 from ._app import app, console, err_console, fail_line, recording_store
 
@@ -67,19 +69,17 @@ def _record(ctx: typer.Context, kind: str, data: dict[str, Any]) -> str:
     return f" (audit entry {store.audit.record(kind, data)})"
 
 
-def _digest(values: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(values)).encode("utf-8")).hexdigest()
-
-
 @registry_app.command("add")
 def registry_add(
     ctx: typer.Context,
     sources: list[str] = typer.Argument(..., help="Files, folders, globs or fsspec URLs."),
     tenant: str = typer.Option(..., "--tenant", help="Whose content this is."),
-    category: str | None = typer.Option(None, "--category", help="Category of these records."),
+    category: str | None = typer.Option(
+        None, "--category", help="Category of these records (a taxonomy key)."
+    ),
     fmt: str | None = typer.Option(None, "--format", help="jsonl, parquet or text."),
     id_field: str | None = typer.Option(
-        None, "--id-field", help="Default: id, doc_id, meeting_id."
+        None, "--id-field", help="Default: id, doc_id, meeting_id; else a keyed digest."
     ),
     text_field: str | None = typer.Option(
         None,
@@ -90,48 +90,26 @@ def registry_add(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Register customer content: keyed fingerprints are stored, never the text."""
-    files = expand_sources(sources, _format(fmt), default_format="text")
-    fields = Fields(text_field, id_field)
-    reg = Registry(registry, KeyRing(keys))
-    total = sum(f.size() for f in files)
-    malformed = 0
+    reg = Registry(registry, KeyRing(keys), recording_store(ctx))
     with _bytes_progress() as bar:
-        task = bar.add_task("registering", total=total or None)
-
-        ids: list[str] = []
-
-        def records() -> Iterator[tuple[str, str, str | None]]:
-            nonlocal malformed
-            for i, source in enumerate(files):
-                report = ShardReport()
-                for doc in read_documents(Shard(i, source), fields, report):
-                    ids.append(doc.doc_id or f"{source.url}:{doc.line}")
-                    yield (ids[-1], doc.text, category)
-                for m in report.malformed:
-                    malformed += 1
-                    _report_malformed(m)
-
-        result = reg.add(tenant, records(), progress=lambda n: bar.advance(task, n))
-    recorded = _record(
-        ctx,
-        "registry.add",
-        {
-            "registry": str(reg.path.resolve()),
-            "tenant": tenant,
-            "category": category,
-            "sources": [f.url for f in files],
-            "added": result.added,
-            "already": result.already,
-            "fingerprints": result.fingerprints,
-            "item_ids_sha256": _digest(ids),
-        },
-    )
+        task = bar.add_task("registering", total=None)
+        r = register_sources(
+            reg, tenant, sources, Fields(text_field, id_field), category, _format(fmt),
+            progress=lambda n: bar.advance(task, n), on_malformed=_report_malformed,
+        )  # fmt: skip
+    result = r.added
     console.print(
         f"registered {result.added:,} items for tenant {tenant!r} ({result.fingerprints:,} "
         f"fingerprints); {result.already:,} already registered, {result.empty:,} too short "
-        f"to fingerprint, {malformed:,} malformed records skipped{recorded}",
+        f"to fingerprint, {len(r.malformed):,} malformed records skipped{_recorded(reg)}",
         markup=False,
     )
+
+
+def _recorded(reg: Registry) -> str:
+    if reg.last_audit_entry is None:
+        return " (no store: not recorded in an audit log)"
+    return f" (audit entry {reg.last_audit_entry})"
 
 
 @registry_app.command("stats")
@@ -153,32 +131,48 @@ def registry_remove(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Delete one item's fingerprints (its tenant's segments are rewritten without them)."""
-    reg = Registry(registry, KeyRing(keys))
+    reg = Registry(registry, KeyRing(keys), recording_store(ctx))
     removed = reg.remove(tenant, item)
-    recorded = _record(
-        ctx,
-        "registry.remove",
-        {"registry": str(reg.path.resolve()), "tenant": tenant, "item": item},
-    )
     console.print(
         f"removed item {removed.id!r} of tenant {tenant!r} "
-        f"({removed.ngrams + removed.shingles:,} fingerprints){recorded}",
+        f"({removed.ngrams + removed.shingles:,} fingerprints){_recorded(reg)}",
         markup=False,
     )
 
 
 @registry_app.command("compact")
 def registry_compact(
+    ctx: typer.Context,
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Merge each tenant's segments into one."""
-    r = Registry(registry, KeyRing(keys)).compact()
-    console.print(f"segments: {r['segments_before']} -> {r['segments_after']}", markup=False)
+    reg = Registry(registry, KeyRing(keys), recording_store(ctx))
+    r = reg.compact()
+    console.print(
+        f"segments: {r['segments_before']} -> {r['segments_after']}{_recorded(reg)}",
+        markup=False,
+    )
+
+
+@registry_app.command("verify")
+def registry_verify(
+    ctx: typer.Context,
+    registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
+    keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+) -> None:
+    """Check the registry's files, its MAC and the audit log's last entry of it; exit 1 if not.
+
+    Every file against the checksum registry.json recorded; registry.json's MAC when
+    the platform key is at hand; with a store (--db), that the registry is in the
+    state the log's latest entry of it recorded (not edited or rolled back since)."""
+    report = verify_registry(Registry(registry, KeyRing(keys)), recording_store(ctx))
+    console.print(report.summary(), markup=False)
 
 
 @registry_app.command("reference")
 def registry_reference(
+    ctx: typer.Context,
     sources: list[str] = typer.Argument(..., help="Known public text (jsonl, parquet or text)."),
     fmt: str | None = typer.Option(None, "--format"),
     text_field: str | None = typer.Option(None, "--text-field"),
@@ -193,8 +187,9 @@ def registry_reference(
             for doc in read_documents(Shard(i, source), Fields(text_field), ShardReport()):
                 yield doc.text
 
-    n = Registry(registry, KeyRing(keys)).add_reference(texts())
-    console.print(f"reference corpus: {n:,} distinct 13-word windows", markup=False)
+    reg = Registry(registry, KeyRing(keys), recording_store(ctx))
+    n = reg.add_reference(texts())
+    console.print(f"reference corpus: {n:,} distinct 13-word windows{_recorded(reg)}", markup=False)
 
 
 @app.command("scan")
@@ -210,7 +205,14 @@ def scan_cmd(
     workers: int = typer.Option(1, "--workers", help="Processes (local) or tasks (ray)."),
     engine: str = typer.Option("local", "--engine", help="local or ray."),
     fail_on_findings: bool = typer.Option(
-        False, "--fail-on-findings", help="Exit 1 when anything was found."
+        False,
+        "--fail-on-findings",
+        help="Exit 1 when anything was found, or a record could not be read.",
+    ),
+    skip_malformed: bool = typer.Option(
+        False,
+        "--skip-malformed",
+        help="With --fail-on-findings: records that cannot be read do not fail the scan.",
     ),
     min_confidence: float = typer.Option(
         0.5, "--min-confidence", help="Report spans whose distinctive share is at least this."
@@ -222,6 +224,8 @@ def scan_cmd(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Find registered customer content in a corpus."""
+    if skip_malformed and not fail_on_findings:
+        raise InputError("--skip-malformed: only means something with --fail-on-findings")
     if not 0.0 <= min_confidence <= 1.0:
         raise InputError(f"--min-confidence {min_confidence}: must be between 0 and 1")
     reg = Registry(registry, KeyRing(keys))
@@ -264,6 +268,8 @@ def scan_cmd(
             "bytes": summary.bytes,
             "findings": summary.findings,
             "malformed": summary.malformed,
+            "malformed_by_reason": summary.malformed_by_reason,
+            "skip_malformed": skip_malformed,
             "findings_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
             "min_confidence_permille": round(min_confidence * 1000),
             "near_duplicates": near_duplicates,
@@ -273,9 +279,15 @@ def scan_cmd(
         f"scanned {summary.documents:,} documents, {summary.bytes / 1e6:,.1f} MB in "
         f"{summary.seconds:.1f} s ({summary.mb_per_s:,.1f} MB/s, {engine}, {workers} worker(s)): "
         f"{summary.findings:,} with registered content, {summary.malformed:,} malformed "
-        f"records skipped; findings in {out}{recorded}",
+        f"records not scanned{_by_reason(summary.malformed_by_reason)}; findings in "
+        f"{out}{recorded}",
         markup=False,
     )
-    if fail_on_findings and summary.findings:
-        fail_line(f"{summary.findings} documents hold registered customer content")
+    failure = summary.failure(skip_malformed=skip_malformed) if fail_on_findings else None
+    if failure:
+        fail_line(failure)
         raise typer.Exit(1)
+
+
+def _by_reason(counts: dict[str, int]) -> str:
+    return f" ({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()))})" if counts else ""

@@ -38,6 +38,18 @@ _STR_LIST = pa.list_(pa.string())
 ContentCheck = Callable[[pa.RecordBatch, Sequence[str]], np.ndarray]
 
 
+class UnscannableContent(InputError):
+    """Raised by a content check for a record whose content it cannot read (``row``: its
+    row in the batch it was given); the gate refuses the run, naming the record."""
+
+    def __init__(self, message: str, row: int) -> None:
+        super().__init__(message)
+        self.row = row
+
+    def __reduce__(self) -> tuple[type[UnscannableContent], tuple[str, int]]:
+        return (type(self), (str(self), self.row))
+
+
 @dataclass
 class GateBatch:
     admitted: pa.RecordBatch
@@ -175,7 +187,11 @@ class Gate:
         digests = content_digests(batch, m.content)
         candidates = np.flatnonzero(self.decisions.allowed(numbers))
         if self.content_check is not None and candidates.size:
-            hits = self.content_check(batch.take(pa.array(candidates)), m.content)
+            try:
+                hits = self.content_check(batch.take(pa.array(candidates)), m.content)
+            except UnscannableContent as exc:  # fail closed: refuse, naming the record
+                record = ids[int(candidates[exc.row])].as_py()
+                raise InputError(f"{source}: record {record!r}: {exc}") from None
             if hits.any():
                 flagged = candidates[hits]
                 numbers[flagged] = self.decisions.kept_out(numbers[flagged])

@@ -49,15 +49,28 @@ def ray_engine(
     def one(item: dict[str, Any]) -> dict[str, Any]:
         number = int(item["number"])
         counts_before = dict(gate.counts)
-        with pq.ParquetWriter(
-            part_manifest_path(tmp, number), MANIFEST_SCHEMA, **MANIFEST_WRITE_OPTIONS
-        ) as out:
-            summary = gate_source(
-                gate, files[number], number, tmp, lambda m, _leaves: out.write_batch(m), batch_rows
-            )
+        try:
+            with pq.ParquetWriter(
+                part_manifest_path(tmp, number), MANIFEST_SCHEMA, **MANIFEST_WRITE_OPTIONS
+            ) as out:
+                summary = gate_source(
+                    gate, files[number], number, tmp,
+                    lambda m, _leaves: out.write_batch(m), batch_rows,
+                )  # fmt: skip
+        except InputError as exc:
+            # Returned, not raised: Ray Data does not carry a worker's exception back
+            # (its UserCodeException has no cause), and the user must see this line.
+            return {
+                "number": number,
+                "error": str(exc),
+                "summary": "",
+                "counts": "",
+                "policies": "",
+            }
         counts = [[*k, v - counts_before.get(k, 0)] for k, v in gate.counts.items()]
         return {
             "number": number,
+            "error": "",
             "summary": json.dumps(summary),
             "counts": json.dumps(counts),
             "policies": json.dumps(sorted(gate.policy_hashes)),
@@ -73,6 +86,9 @@ def ray_engine(
             raise type(cause)(str(cause)) from None
         raise
     rows.sort(key=lambda r: r["number"])
+    for r in rows:
+        if r["error"]:
+            raise InputError(r["error"])
     for r in rows:
         for category, allowed, reason, k in json.loads(r["counts"]):
             if k:

@@ -5,7 +5,8 @@ of uncompressed JSONL files (about ``SHARD_BYTES`` each, cut at line starts),
 row-group ranges of Parquet files, and whole files otherwise. Every shard is
 read as a stream, so memory stays bounded whatever the corpus size. A line
 or record that cannot be read is reported with its file and line (or row)
-and counted; the scan goes on.
+and counted by reason; the scan goes on, and what it means for the result
+(a record no one could check) is the caller's to decide (:mod:`.engine`).
 """
 
 from __future__ import annotations
@@ -55,11 +56,23 @@ class Document:
     line: int  # 1-based line (JSONL) or row (Parquet) within the shard
 
 
+# Why a record could not be scanned (Malformed.reason).
+NOT_JSON = "not_json"
+NOT_UTF8 = "not_utf8"
+NOT_OBJECT = "not_object"
+NO_TEXT = "no_text"
+NOT_TEXT = "not_text"
+
+
 @dataclass
 class Malformed:
     source: str
     line: int  # within the shard until the driver makes it absolute
     problem: str
+    reason: str = NOT_JSON
+
+    def location(self) -> str:
+        return f"{self.source}:{self.line}"
 
 
 @dataclass
@@ -318,15 +331,16 @@ def _parse_line(
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if raw.strip():
-            report.malformed.append(Malformed(source.url, line, f"not JSON ({exc})"))
+            reason = NOT_UTF8 if "UTF-8" in str(exc) or not _utf8(raw) else NOT_JSON
+            report.malformed.append(Malformed(source.url, line, f"not JSON ({exc})", reason))
         return None
     if not isinstance(record, dict):
-        report.malformed.append(Malformed(source.url, line, "not a JSON object"))
+        report.malformed.append(Malformed(source.url, line, "not a JSON object", NOT_OBJECT))
         return None
     text = _text_of(record, fields)
     if text is None:
         want = fields.text or " or ".join(TEXT_FIELDS)
-        report.malformed.append(Malformed(source.url, line, f"no text field ({want})"))
+        report.malformed.append(Malformed(source.url, line, f"no text field ({want})", NO_TEXT))
         return None
     return Document(_id_of(record, fields) or "", text, line)
 
@@ -388,12 +402,14 @@ def _string_batches(
     batch_bytes: int,
 ) -> Iterator[DocBatch]:
     valid = valid_mask(text)
-    problems = {k: f"{text_col} is not text" for k in np.flatnonzero(~valid).tolist()}
+    problems = {k: (f"{text_col} is not text", NOT_TEXT) for k in np.flatnonzero(~valid).tolist()}
     # Parquet readers do not check that text is UTF-8; the tokenizer relies on it.
-    problems.update((k, f"{text_col} is not valid UTF-8") for k in _not_utf8(text).tolist())
-    for k, problem in sorted(problems.items()):  # reported, skipped
+    problems.update(
+        (k, (f"{text_col} is not valid UTF-8", NOT_UTF8)) for k in _not_utf8(text).tolist()
+    )
+    for k, (problem, reason) in sorted(problems.items()):  # reported, skipped
         valid[k] = False
-        report.malformed.append(Malformed(shard.source.url, first_row + k + 1, problem))
+        report.malformed.append(Malformed(shard.source.url, first_row + k + 1, problem, reason))
     offsets = value_buffers(text)[0]
     rows = np.flatnonzero(valid)
     report.documents += len(rows)
@@ -508,7 +524,7 @@ def _group_documents(
             value = column[k].as_py()
         except UnicodeDecodeError:
             report.malformed.append(
-                Malformed(source.url, first_row + k + 1, f"{text_col} is not valid UTF-8")
+                Malformed(source.url, first_row + k + 1, f"{text_col} is not valid UTF-8", NOT_UTF8)
             )
             continue
         text = (
@@ -518,7 +534,7 @@ def _group_documents(
         )
         if text is None:
             report.malformed.append(
-                Malformed(source.url, first_row + k + 1, f"{text_col} is not text")
+                Malformed(source.url, first_row + k + 1, f"{text_col} is not text", NOT_TEXT)
             )
             continue
         report.documents += 1

@@ -2,7 +2,10 @@
 
 Every engine calls :func:`scan_shard` on the same shards and the driver puts
 the results back in shard order, so the findings are the same, byte for byte,
-whichever engine ran them. Workers open the registry themselves: its segments
+whichever engine ran them. A record that could not be read is not a clean
+record: the findings name it too (``{"source", "line", "malformed", "problem"}``),
+the summary counts it by reason, and :meth:`ScanSummary.failure` fails the
+scan on it unless the caller chose to skip such records. Workers open the registry themselves: its segments
 are memory-mapped, so they share the pages rather than copying them.
 """
 
@@ -61,6 +64,8 @@ class ScanSummary:
     findings: int = 0
     matched_tokens: int = 0
     malformed: int = 0
+    malformed_by_reason: dict[str, int] = field(default_factory=dict)
+    first_malformed: Malformed | None = None
     seconds: float = 0.0
     shards: int = 0
     engine: str = "local"
@@ -69,6 +74,28 @@ class ScanSummary:
     @property
     def mb_per_s(self) -> float:
         return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    def count_malformed(self, m: Malformed) -> None:
+        self.malformed += 1
+        self.malformed_by_reason[m.reason] = self.malformed_by_reason.get(m.reason, 0) + 1
+        if self.first_malformed is None:
+            self.first_malformed = m
+
+    def failure(self, *, skip_malformed: bool = False) -> str | None:
+        """Why a scan asked to fail on findings fails, in one line (None: it passes).
+        A record that could not be read may hold registered content no one checked,
+        so it fails the scan too, unless ``skip_malformed``."""
+        problems = []
+        if self.findings:
+            problems.append(f"{self.findings} documents hold registered customer content")
+        if self.malformed and not skip_malformed:
+            first = self.first_malformed
+            assert first is not None
+            problems.append(
+                f"{self.malformed} malformed records could not be scanned (first: "
+                f"{first.location()}: {first.problem}; --skip-malformed passes them)"
+            )
+        return "; ".join(problems) or None
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "mb_per_s": round(self.mb_per_s, 1)}
@@ -253,6 +280,11 @@ def _decode(text: str) -> ShardResult:
 ENGINES: dict[str, Engine] = {"local": local_engine, "ray": ray_engine}
 
 
+def _malformed_entry(m: Malformed) -> dict[str, Any]:
+    """A record the scan could not read, as the findings file names it."""
+    return {"source": m.source, "line": m.line, "malformed": m.reason, "problem": m.problem}
+
+
 # --- the driver -------------------------------------------------------------------------
 
 
@@ -274,6 +306,7 @@ def scan_corpus(
     if workers < 1:
         raise InputError(f"--workers {workers}: must be at least 1")
     Registry(options.registry, KeyRing(options.keys)).require().require_keys()
+    matcher_for(options)  # every registry file checked here, before any shard is read
     shards = plan_shards(paths, fmt, shard_bytes)
     summary = ScanSummary(shards=len(shards), engine=engine, workers=workers)
     start = time.perf_counter()
@@ -285,19 +318,23 @@ def scan_corpus(
             url = next(s.source.url for s in shards if s.number == result.number)
             offset = lines_before.get(url, 0)
             lines_before[url] = offset + result.report.lines
+            entries: list[tuple[int, dict[str, Any]]] = []
             for m in result.report.malformed:
                 m.line += offset
-                summary.malformed += 1
+                summary.count_malformed(m)
                 if on_malformed:
                     on_malformed(m)
+                entries.append((m.line, _malformed_entry(m)))
             for finding in result.findings:
                 line = finding.pop("line") + offset
                 if not finding["doc_id"]:
                     finding["doc_id"] = f"{url}:{line}"
                 summary.findings += 1
                 summary.matched_tokens += finding["matched_tokens"]
-                if sink:
-                    sink.write(json.dumps(finding, ensure_ascii=False) + "\n")
+                entries.append((line, finding))
+            if sink:
+                for _, entry in sorted(entries, key=lambda e: e[0]):  # in line order
+                    sink.write(json.dumps(entry, ensure_ascii=False) + "\n")
             summary.documents += result.report.documents
             summary.bytes += result.report.bytes
             if on_shard:

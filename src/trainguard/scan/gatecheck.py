@@ -3,17 +3,27 @@
 A record whose content holds registered customer content (a verbatim span or
 a near-duplicate, at the scanner's default confidence) is kept out with
 ``REGISTERED_CUSTOMER_CONTENT``: mislabeled data is caught at the gate.
+
+Every content value of a record about to be admitted is scanned, whatever its
+type: text as it is, binary values as the UTF-8 text they hold, transcript
+turns by their words, other lists and nested values by the text they hold, numbers and
+times as they print. A value that cannot be read as text — a string or a
+binary value that is not valid UTF-8 — could hide registered content from the
+check (one bad byte every few words breaks every window), so the check
+refuses it (:class:`UnscannableContent`) and the gate refuses the run, naming
+the record, rather than admit it unscanned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from ..arrowbuffers import valid_mask
+from ..gate.core import UnscannableContent
 from .corpus import join_strings
 from .keys import KeyRing
 from .matcher import Matcher, ScanConfig
@@ -24,11 +34,33 @@ from .registry import Registry
 def _row_text(values: Sequence[Any]) -> str:
     parts = []
     for v in values:
+        if v is None:
+            continue
         if isinstance(v, str):
             parts.append(v)
-        elif isinstance(v, list) and v and all(isinstance(t, dict) for t in v):
+        elif isinstance(v, bytes):
+            parts.append(v.decode("utf-8"))  # checked by _values
+        elif isinstance(v, list) and v and all(isinstance(t, dict) and "content" in t for t in v):
             parts.append(transcript_text(v))
+        elif isinstance(v, list | tuple | dict):
+            parts.extend(_strings_in(v))
+        else:
+            parts.append(str(v))
     return "\n".join(parts)
+
+
+def _strings_in(value: Any) -> Iterator[str]:
+    """The text of a nested value, one leaf a line (map keys are names, not content)."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings_in(v)
+    elif isinstance(value, bytes):
+        yield value.decode("utf-8", "replace")
+    elif value is not None:
+        yield str(value)
 
 
 def _utf8_strings(col: pa.Array) -> bool:
@@ -42,23 +74,52 @@ def _utf8_strings(col: pa.Array) -> bool:
         return False
 
 
-def _values(col: pa.Array) -> list[Any]:
-    """A column's values; text that is not UTF-8 is read with replacement characters,
-    as text files are, rather than stopping the gate."""
-    strings = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
-    if strings and not _utf8_strings(col):
-        raw = col.cast(pa.large_binary()).to_pylist()
-        return [None if v is None else v.decode("utf-8", "replace") for v in raw]
+def _is_text_or_binary(t: pa.DataType) -> bool:
+    return any(
+        f(t)
+        for f in (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary,
+                  pa.types.is_large_binary, pa.types.is_fixed_size_binary)
+    )  # fmt: skip
+
+
+def _values(col: pa.Array, name: str) -> list[Any]:
+    """A column's values; a string or binary value that is not UTF-8 cannot be
+    scanned, and is refused."""
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if _is_text_or_binary(col.type) and not _utf8_strings(col):
+        for row, v in enumerate(col.cast(pa.large_binary()).to_pylist()):
+            if v is not None and not _is_utf8(v):
+                raise UnscannableContent(
+                    f"content column {name!r} is not valid UTF-8 text, so it cannot be "
+                    "scanned for registered content; --scan refuses to admit it unscanned",
+                    row,
+                )
     values: list[Any] = col.to_pylist()
     return values
 
 
-class RegistryCheck:
-    """Picklable: each process (or Ray worker) opens the registry itself."""
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
-    def __init__(self, registry: str, keys: str, config: ScanConfig | None = None) -> None:
+
+class RegistryCheck:
+    """Picklable: each process (or Ray worker) opens the registry itself; ``matcher``,
+    one already open in this process."""
+
+    def __init__(
+        self,
+        registry: str,
+        keys: str,
+        config: ScanConfig | None = None,
+        matcher: Matcher | None = None,
+    ) -> None:
         self.registry, self.keys, self.config = registry, keys, config or ScanConfig()
-        self._matcher: Matcher | None = None
+        self._matcher = matcher
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_matcher": None}
@@ -75,7 +136,7 @@ class RegistryCheck:
             _, found = self._matcher.scan_batch(data, starts, lambda j: text[int(rows[j])].as_py())
             out[rows[sorted(found)]] = True
             return out
-        cols = [_values(batch.column(c)) for c in columns]
+        cols = [_values(batch.column(c), c) for c in columns]
         texts = [_row_text([c[i] for c in cols]) for i in range(batch.num_rows)]
         # One batch scan (a document is scanned alone only when a cheap check flags it).
         for i, (spans, _) in enumerate(self._matcher.scan_many(texts)):
@@ -85,6 +146,8 @@ class RegistryCheck:
 
 def registry_check(registry: str | None, keys: str | None) -> tuple[RegistryCheck, dict[str, Any]]:
     reg = Registry(registry, KeyRing(keys)).require().require_keys()
+    # The matcher checks every registry file now, before the run reads a record.
+    check = RegistryCheck(str(reg.path), str(reg.keys.path), matcher=Matcher(reg))
     stats = reg.stats()
     info = {
         "registry": str(reg.path.resolve()),
@@ -92,4 +155,4 @@ def registry_check(registry: str | None, keys: str | None) -> tuple[RegistryChec
         "fingerprints": stats["fingerprints"],
         "min_confidence": ScanConfig().min_confidence,
     }
-    return RegistryCheck(str(reg.path), str(reg.keys.path)), info
+    return check, info

@@ -9,6 +9,11 @@ Layout of a registry folder::
     filter-NNNNNN.npy      the filter of every tenant's platform fingerprints (2 bytes each)
     reference.npy          sorted unkeyed 13-gram hashes of known public text
 
+``registry.json`` records the size and SHA-256 of every other file (of
+``items.jsonl``, its committed prefix) and a MAC under the platform key; every
+file is checked before it is used (:mod:`.integrity`). The folder is 0700 and
+its files 0600 whatever the umask: item ids and categories are about people.
+
 Segments and filter are memory-mapped, so worker processes share one copy of
 the pages: at most 12 bytes of memory per fingerprint, whatever the number of
 readers. Adding
@@ -37,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,10 +59,20 @@ from .fingerprint import (
     unpermute,
     window_hashes,
 )
+from .integrity import RegistryDamaged, check_file, file_digest, mac_holds, meta_mac
 from .keys import KeyRing
+from .names import check_category, check_tenant, default_item_id
 from .normalize import tokenize
 
+if TYPE_CHECKING:
+    from ..store import Store
+
 ENV_REGISTRY = "TRAINGUARD_REGISTRY"
+# 2: registry.json records every file's size and SHA-256 and carries a MAC; a
+# registry without them (1) is refused, since nothing could tell it from a damaged one.
+FORMAT = 2
+ITEMS_FILE = "items.jsonl"
+REFERENCE_FILE = "reference.npy"
 DEFAULT_REGISTRY = "trainguard-registry"
 SHINGLE_N = 5
 SHINGLE_SAMPLE = 4
@@ -137,9 +152,21 @@ class Segment:
 
 
 class Registry:
-    def __init__(self, path: str | Path | None = None, keys: KeyRing | None = None) -> None:
+    """A registry folder. With a ``store``, every change (add, remove, compact,
+    reference) is appended to its audit log with what a later check needs:
+    :mod:`.registrylog`."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        keys: KeyRing | None = None,
+        store: Store | None = None,
+    ) -> None:
         self.path = Path(path or os.environ.get(ENV_REGISTRY) or DEFAULT_REGISTRY)
         self.keys = keys or KeyRing()
+        self.store = store
+        self.last_audit_entry: int | None = None  # of the last change, when logged
+        self._written: dict[str, dict[str, Any]] = {}  # checksums of files written, uncommitted
         self._meta: dict[str, Any] | None = None
         self._items: dict[int, Item] | None = None
         self._segments: list[Segment] | None = None
@@ -153,22 +180,55 @@ class Registry:
         if self._meta is None:
             f = self.path / "registry.json"
             if not f.exists():
-                self._meta = {"format": 1, **PARAMETERS, "next_item": 0, "segments": []}
+                self._meta = {
+                    "format": FORMAT, **PARAMETERS, "next_item": 0, "segments": [], "files": {}
+                }  # fmt: skip
             else:
-                try:
-                    meta = json.loads(f.read_text(encoding="utf-8"))
-                except (OSError, ValueError) as exc:
-                    raise InputError(
-                        f"registry {self.path}: registry.json unreadable ({exc})"
-                    ) from None
-                stale = {k: meta.get(k) for k, v in PARAMETERS.items() if meta.get(k) != v}
-                if stale:
-                    raise InputError(
-                        f"registry {self.path} was made with other parameters ({stale}); "
-                        "register the content again into a new registry"
-                    )
-                self._meta = meta
+                self._meta = self._read_meta(f)
         return self._meta
+
+    def _read_meta(self, f: Path) -> dict[str, Any]:
+        try:
+            meta = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RegistryDamaged(
+                f"registry {self.path}: registry.json unreadable ({exc})"
+            ) from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("segments"), list):
+            raise RegistryDamaged(f"registry {self.path}: registry.json is not a registry's")
+        if meta.get("format") != FORMAT:
+            raise InputError(
+                f"registry {self.path}: format {meta.get('format')!r}, without the checksums "
+                f"of format {FORMAT}; register the content again into a new registry"
+            )
+        stale = {k: meta.get(k) for k, v in PARAMETERS.items() if meta.get(k) != v}
+        if stale:
+            raise InputError(
+                f"registry {self.path} was made with other parameters ({stale}); "
+                "register the content again into a new registry"
+            )
+        if not isinstance(meta.get("files"), dict):
+            raise RegistryDamaged(f"registry {self.path}: registry.json lists no checksums")
+        # The MAC is checked whenever the platform key it was made under is at hand (a
+        # key ring without it is refused by require_keys, with a message of its own).
+        platform = self.keys.platform_key()
+        ours = platform is not None and meta.get("platform_check") == platform_check(platform)
+        if ours and platform is not None and not mac_holds(meta, platform):
+            raise RegistryDamaged(
+                f"registry {self.path}: registry.json was changed by something other than "
+                "trainguard (its MAC does not hold); the registry is damaged"
+            )
+        return meta
+
+    def _check(self, name: str, *, prefix: bool = False) -> Path:
+        """The path of a committed file, checked against its recorded checksum."""
+        check_file(self.path, name, self.meta["files"].get(name), prefix=prefix)
+        return self.path / name
+
+    def _verified(self, name: str) -> Path:
+        """The path of a file a change reads: written by it, or committed; checked."""
+        check_file(self.path, name, self._written.get(name) or self.meta["files"].get(name))
+        return self.path / name
 
     def exists(self) -> bool:
         return (self.path / "registry.json").exists()
@@ -187,7 +247,10 @@ class Registry:
         it was made with and the key of at least one of its tenants. A scan with the
         wrong keys would otherwise find nothing and report a clean corpus."""
         if not self.meta["segments"]:
-            return self
+            raise InputError(
+                f"registry {self.path} holds no registered content; a scan against it "
+                "would find nothing (register content with `trainguard registry add`)"
+            )
         platform = self.keys.platform_key()
         if platform is None:
             raise InputError(
@@ -203,6 +266,12 @@ class Registry:
             raise InputError(f"keys {self.keys.path}: no key of any tenant of registry {self.path}")
         return self
 
+    def default_id(self, tenant: str, name: str) -> str:
+        """The id an item registered without one gets (see names.default_item_id)."""
+        key = self.keys.key(check_tenant(tenant), create=True)
+        assert key is not None
+        return default_item_id(key, name)
+
     def tenants_without_keys(self) -> list[str]:
         """The registry's tenants whose key the key ring does not hold."""
         return [t for t in self.tenants() if self.keys.key(t) is None]
@@ -211,10 +280,15 @@ class Registry:
         if self._items is None:
             limit = int(self.meta["next_item"])
             items: dict[int, Item] = {}
-            f = self.path / "items.jsonl"
-            if f.exists():
-                with f.open(encoding="utf-8") as lines:
-                    for line in lines:
+            committed = self.meta["files"].get(ITEMS_FILE)
+            if committed is not None or self.meta["segments"]:
+                # Only the committed part: lines beyond it were written by a run that
+                # did not commit.
+                f = self._check(ITEMS_FILE, prefix=True)
+                with f.open("rb") as raw:
+                    data = raw.read(int(committed["bytes"]) if committed else 0)
+                for line in data.decode("utf-8").splitlines():
+                    if line:
                         d = json.loads(line)
                         if d.get("removed"):
                             items.pop(int(d["code"]), None)
@@ -232,8 +306,10 @@ class Registry:
             for s in self.meta["segments"]:
                 # Plain array views of the maps: np.memmap's Python-level slicing
                 # hooks cost more than the lookups they wrap.
-                fp = np.asarray(np.load(self.path / f"{s['name']}.fp.npy", mmap_mode="r"))
-                item = np.asarray(np.load(self.path / f"{s['name']}.item.npy", mmap_mode="r"))
+                # Checked once per process and committed state: a damaged segment
+                # would make a scan miss what it holds.
+                fp = np.asarray(np.load(self._check(f"{s['name']}.fp.npy"), mmap_mode="r"))
+                item = np.asarray(np.load(self._check(f"{s['name']}.item.npy"), mmap_mode="r"))
                 out.append(
                     Segment(s["name"], s["tenant"], s["kind"], int(s["fingerprints"]), fp, item)
                 )
@@ -245,7 +321,7 @@ class Registry:
         if self._filter is None:
             spec = self.meta.get("filter")
             self._filter = (
-                np.asarray(np.load(self.path / f"{spec['name']}.npy", mmap_mode="r"))
+                np.asarray(np.load(self._check(f"{spec['name']}.npy"), mmap_mode="r"))
                 if spec
                 else np.zeros(1, np.uint64)
             )
@@ -253,9 +329,11 @@ class Registry:
 
     def reference(self) -> np.ndarray:
         if self._reference is None:
-            f = self.path / "reference.npy"
+            committed = REFERENCE_FILE in self.meta["files"]
             self._reference = (
-                np.asarray(np.load(f, mmap_mode="r")) if f.exists() else np.empty(0, np.uint64)
+                np.asarray(np.load(self._check(REFERENCE_FILE), mmap_mode="r"))
+                if committed
+                else np.empty(0, np.uint64)
             )
         return self._reference
 
@@ -269,9 +347,9 @@ class Registry:
         for s in self.meta["segments"]:
             by_kind[s["kind"]] += int(s["fingerprints"])
             for suffix in (".fp.npy", ".item.npy"):
-                disk += (self.path / f"{s['name']}{suffix}").stat().st_size
+                disk += self._recorded_bytes(f"{s['name']}{suffix}")
         if self.meta.get("filter"):
-            disk += (self.path / f"{self.meta['filter']['name']}.npy").stat().st_size
+            disk += self._recorded_bytes(f"{self.meta['filter']['name']}.npy")
         total = sum(by_kind.values())
         return {
             "path": str(self.path),
@@ -284,12 +362,29 @@ class Registry:
             "bytes_per_fingerprint": round(disk / total, 2) if total else None,
         }
 
+    def _recorded_bytes(self, name: str) -> int:
+        entry = self.meta["files"].get(name)
+        if entry is None:
+            raise RegistryDamaged(f"registry {self.path}: {name} has no checksum in registry.json")
+        return int(entry["bytes"])
+
+    def verify_files(self) -> int:
+        """Check every committed file against its checksum (what a scan checks as it
+        opens them); the number of files checked."""
+        self._items = self._segments = self._filter = self._reference = None
+        self.items()
+        self.segments()
+        self.filter()
+        self.reference()
+        return len(self.meta["files"])
+
     # --- writing --------------------------------------------------------------------
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        self.path.mkdir(parents=True, exist_ok=True)
-        with (self.path / ".lock").open("w") as lock:
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.path, 0o700)  # also a folder made before registries were private
+        with _private(self.path / ".lock", "w") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -298,17 +393,46 @@ class Registry:
                 ) from None
             # Re-read under the lock.
             self._meta = self._items = self._segments = self._filter = None
+            self._reference = None
+            self._written = {}
             yield
 
     def _commit(self, meta: dict[str, Any]) -> None:
+        """Make ``meta`` the registry's state: the checksums of every file it names (the
+        ones written now, the others as recorded before), its MAC, then registry.json
+        replaced atomically."""
+        platform = self.keys.platform_key(create=True)
+        assert platform is not None
+        meta = {**meta, "format": FORMAT}
+        meta.setdefault("platform_check", platform_check(platform))
+        meta.setdefault("registry_id", uuid.uuid4().hex)
+        meta["files"] = self._checksums(meta)
+        meta["mac"] = meta_mac(meta, platform)
         tmp = self.path / f".registry.{uuid.uuid4().hex[:8]}.json"
-        with tmp.open("w", encoding="utf-8") as f:
+        with _private(tmp, "w") as f:
             json.dump(meta, f, indent=2, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path / "registry.json")
         self._meta = meta
-        self._items = self._segments = self._filter = None
+        self._items = self._segments = self._filter = self._reference = None
+        self._written = {}
+
+    def _checksums(self, meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        live = [f"{s['name']}{x}" for s in meta["segments"] for x in (".fp.npy", ".item.npy")]
+        if meta.get("filter"):
+            live.append(f"{meta['filter']['name']}.npy")
+        old = self.meta["files"] if self.exists() else {}
+        files = {}
+        for name in live:
+            files[name] = self._written.get(name) or old.get(name) or file_digest(self.path / name)
+        if (self.path / REFERENCE_FILE).exists() and (
+            REFERENCE_FILE in old or REFERENCE_FILE in self._written
+        ):
+            files[REFERENCE_FILE] = self._written.get(REFERENCE_FILE) or old[REFERENCE_FILE]
+        if (self.path / ITEMS_FILE).exists():
+            files[ITEMS_FILE] = file_digest(self.path / ITEMS_FILE)
+        return files
 
     def _write_segment(
         self, tenant: str, kind: str, fp: np.ndarray, item: np.ndarray
@@ -323,15 +447,19 @@ class Registry:
         return {"name": name, "tenant": tenant, "kind": kind, "fingerprints": int(keep.sum())}
 
     def _save(self, name: str, array: np.ndarray) -> None:
-        with (self.path / f"{name}.npy").open("wb") as f:
+        path = self.path / f"{name}.npy"
+        with _private(path, "wb") as f:
             np.save(f, array)
             f.flush()
             os.fsync(f.fileno())
+        self._written[path.name] = file_digest(path)  # fresh in the page cache
 
     def _load(self, segments: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """(fingerprints, item codes) of these segments, concatenated, in memory."""
-        fps = [unpack(np.load(self.path / f"{s['name']}.fp.npy")) for s in segments]
-        codes = [np.load(self.path / f"{s['name']}.item.npy") for s in segments]
+        # Checked like a scan's reads: a merge or a rewrite must not turn a damaged
+        # segment into a new one with a valid checksum.
+        fps = [unpack(np.load(self._verified(f"{s['name']}.fp.npy"))) for s in segments]
+        codes = [np.load(self._verified(f"{s['name']}.item.npy")) for s in segments]
         return np.concatenate(fps), np.concatenate(codes)
 
     # --- the filter -------------------------------------------------------------------
@@ -342,7 +470,7 @@ class Registry:
         spec = meta.get("filter")
         if not spec:
             return None
-        return np.array(np.load(self.path / f"{spec['name']}.npy"))
+        return np.array(np.load(self._verified(f"{spec['name']}.npy")))
 
     def _commit_filter(self, meta: dict[str, Any], bits: np.ndarray | None) -> dict[str, Any]:
         """Save the filter an add grew, or rebuild it when it has none or the registry
@@ -380,8 +508,7 @@ class Registry:
         progress: Callable[[int], None] | None = None,
     ) -> AddResult:
         """Register (item id, text, category) records of one tenant."""
-        if not tenant:
-            raise InputError("--tenant must not be empty")
+        check_tenant(tenant)
         key = self.keys.key(tenant, create=True)
         platform = self.keys.platform_key(create=True)
         assert key is not None and platform is not None
@@ -403,7 +530,12 @@ class Registry:
             }
             pending = 0
             lines: list[str] = []
+            added: list[str] = []
+            categories: set[str] = set()
+            taxonomy = self.store.taxonomy() if self.store is not None else None
             for item_id, text, category in records:
+                if category is not None and category not in categories:
+                    check_category(category, taxonomy)
                 if (tenant, item_id) in known:
                     result.already += 1
                     continue
@@ -422,6 +554,9 @@ class Registry:
                     "ngrams": len(ngrams), "shingles": len(shingles),
                 }) + "\n")  # fmt: skip
                 code += 1
+                added.append(item_id)
+                if category is not None:
+                    categories.add(category)
                 result.added += 1
                 result.fingerprints += len(ngrams) + len(shingles)
                 pending += len(ngrams) + len(shingles)
@@ -432,13 +567,18 @@ class Registry:
             meta["segments"] = self._merge_smallest(meta["segments"], tenant)
             if result.added:  # nothing new: the committed filter stands as it is
                 meta = self._commit_filter(meta, bits)
-            with (self.path / "items.jsonl").open("a", encoding="utf-8") as f:
+            with _private(self.path / ITEMS_FILE, "a") as f:
                 f.writelines(lines)
                 f.flush()
                 os.fsync(f.fileno())
             meta["next_item"] = code
             self._commit(meta)
             self.collect_garbage()
+            self._log("registry.add", {
+                "tenant": tenant, "categories": sorted(categories), "item_ids": added,
+                "added": result.added, "already": result.already, "empty": result.empty,
+                "fingerprints": result.fingerprints,
+            })  # fmt: skip
         return result
 
     def _merge_smallest(self, segments: list[dict[str, Any]], tenant: str) -> list[dict[str, Any]]:
@@ -503,12 +643,16 @@ class Registry:
                 raise NotFoundError(f"registry has no item {item_id!r} of tenant {tenant!r}")
             item = matches[0]
             meta = self._rebuild_filter(self._rewrite(self.meta, {tenant}, drop={item.code}))
-            with (self.path / "items.jsonl").open("a", encoding="utf-8") as f:
+            with _private(self.path / ITEMS_FILE, "a") as f:
                 f.write(json.dumps({"code": item.code, "removed": True}) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
             self._commit(meta)
             self.collect_garbage()
+            self._log("registry.remove", {
+                "tenant": tenant, "item_ids": [item.id],
+                "fingerprints": item.ngrams + item.shingles,
+            })  # fmt: skip
             return item
 
     def compact(self) -> dict[str, int]:
@@ -519,7 +663,17 @@ class Registry:
             meta = self._rebuild_filter(self._rewrite(self.meta, set(self.tenants()), drop=set()))
             self._commit(meta)
             self.collect_garbage()
-            return {"segments_before": before, "segments_after": len(meta["segments"])}
+            counts = {"segments_before": before, "segments_after": len(meta["segments"])}
+            self._log("registry.compact", dict(counts))
+            return counts
+
+    def _log(self, kind: str, data: dict[str, Any]) -> None:
+        """Append the change just committed to the store's audit log, if there is one."""
+        self.last_audit_entry = None
+        if self.store is not None:
+            from .registrylog import record_change
+
+            self.last_audit_entry = record_change(self.store, self, kind, data)
 
     def _rewrite(self, meta: dict[str, Any], tenants: set[str], drop: set[int]) -> dict[str, Any]:
         keep = [s for s in meta["segments"] if s["tenant"] not in tenants]
@@ -554,12 +708,21 @@ class Registry:
                 parts.append(window_hashes(tokenize(text).hashes, DEFAULT_N))
             merged = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.uint64)
             tmp = self.path / f".reference.{uuid.uuid4().hex[:8]}.npy"
-            with tmp.open("wb") as f:
+            with _private(tmp, "wb") as f:
                 np.save(f, merged)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path / "reference.npy")
-            self._reference = None
-            if not self.exists():
-                self._commit(dict(self.meta))
+            self._written[REFERENCE_FILE] = file_digest(tmp)
+            os.replace(tmp, self.path / REFERENCE_FILE)
+            self._commit(dict(self.meta))
+            self._log("registry.reference", {"reference_hashes": int(merged.shape[0])})
             return int(merged.shape[0])
+
+
+def _private(path: Path, mode: str) -> IO[Any]:
+    """Open a registry file for writing, created 0600 whatever the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    if "b" in mode:
+        return os.fdopen(fd, mode)
+    return os.fdopen(fd, mode, encoding="utf-8")

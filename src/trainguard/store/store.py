@@ -91,6 +91,7 @@ class Store:
                 parent = Path(path).parent
                 if not parent.exists():
                     raise InputError(f"database {path}: folder {parent} does not exist")
+                _create_private(path)
             engine = create_engine(url, poolclass=NullPool)
             _configure_sqlite(engine)
             return engine
@@ -393,6 +394,18 @@ class Store:
     def context(self) -> DecisionContext:
         """Everything ``decide`` needs, loaded once."""
         return DecisionContext(self.policy_set(), Ledger(self.consent_events()), self.taxonomy())
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask): it
+    holds consent events and subjects. SQLite gives its -wal and -shm files the
+    database file's mode, so they are private too. An existing file is left as it is."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise InputError(f"database {path}: cannot be created ({exc.strerror})") from None
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
