@@ -337,7 +337,9 @@ def test_the_same_id_under_two_tenants_is_two_records(
 ) -> None:
     path = tmp_path / "in.parquet"
     pq.write_table(
-        with_ids(records(), ["x1"] * 5, ["acme", "globex", "initech", "umbrella", "hooli"]).drop_columns(["derived_from"]),
+        with_ids(
+            records(), ["x1"] * 5, ["acme", "globex", "initech", "umbrella", "hooli"]
+        ).drop_columns(["derived_from"]),
         path,
     )
     result = run_gate(timeline_store, [str(path)], "train.first_party", tmp_path / "o", at=AUG_15)

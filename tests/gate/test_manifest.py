@@ -31,7 +31,9 @@ def shared_id(timeline_store: Store, tmp_path: Path) -> Path:
 
 
 def test_an_id_two_tenants_share_needs_the_tenant(shared_id: Path) -> None:
-    with pytest.raises(InputError, match="held by tenants 'acme', 'globex'; say whose with --tenant"):
+    with pytest.raises(
+        InputError, match="held by tenants 'acme', 'globex'; say whose with --tenant"
+    ):
         prove_record(shared_id, "x1")
     for tenant, row in (("acme", 0), ("globex", 1)):
         proof = prove_record(shared_id, "x1", tenant)

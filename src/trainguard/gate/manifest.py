@@ -114,9 +114,7 @@ def verify_manifest(out_dir: str | Path) -> dict[str, Any]:
     return {"rows": tree.size, "root": tree.root().hex(), "ok": True}
 
 
-def prove_record(
-    out_dir: str | Path, record_id: str, tenant: str | None = None
-) -> dict[str, Any]:
+def prove_record(out_dir: str | Path, record_id: str, tenant: str | None = None) -> dict[str, Any]:
     """An RFC 9162 inclusion proof that the row of ``record_id`` is in the manifest.
 
     Ids are unique within a tenant: when two tenants have a record of this id,

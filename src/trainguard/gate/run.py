@@ -216,9 +216,7 @@ def part_manifest_path(tmp: Path, number: int) -> Path:
     return tmp / f"manifest-{number:05d}.parquet"
 
 
-def _assemble_manifest(
-    tmp: Path, parts: int, frontier: MerkleFrontier, unique: UniqueIds
-) -> None:
+def _assemble_manifest(tmp: Path, parts: int, frontier: MerkleFrontier, unique: UniqueIds) -> None:
     """Concatenate per-file manifests row group by row group: the same batches, the
     same bytes as a run that wrote them in one go."""
     with pq.ParquetWriter(

@@ -123,7 +123,7 @@ class UniqueIds:
         self._held, self._held_count = [], 0
         # Sorted, so each bucket (top byte) is one slice.
         tops = np.arange(_BUCKETS, dtype=np.uint64) << np.uint64(56)
-        bounds = np.searchsorted(held, tops).tolist() + [len(held)]
+        bounds = [*np.searchsorted(held, tops).tolist(), len(held)]
         for bucket in range(_BUCKETS):
             lo, hi = bounds[bucket], bounds[bucket + 1]
             if hi > lo:
