@@ -17,8 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from trainguard.cli import app
-from trainguard.gate import verify_manifest
+from trainguard.errors import ConflictError
+from trainguard.gate import run_gate, verify_manifest
 from trainguard.gate.workdir import LOCK, WorkDir, clean_leftovers
+from trainguard.store import Store
 
 runner = CliRunner()
 
@@ -164,3 +166,16 @@ def test_a_killed_run_leaves_no_output_and_the_next_run_cleans_up(
         tmp_path / "clean" / "manifest.parquet"
     ).read_bytes()
     assert pq.read_table(out / "data").num_rows == 200_000
+
+
+def test_a_run_puts_back_an_output_moved_aside_before_deciding_whether_it_may_replace_it(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    first = run_gate(timeline_store, [str(records_parquet)], "train.first_party", tmp_path / "o")
+    # A run with --replace killed between moving the earlier output aside and
+    # moving its own into place.
+    os.rename(tmp_path / "o", tmp_path / f".o.old-{dead_pid()}-0123abcd")
+    with pytest.raises(ConflictError, match="--replace"):
+        run_gate(timeline_store, [str(records_parquet)], "train.first_party", tmp_path / "o")
+    assert verify_manifest(tmp_path / "o")["root"] == first.root
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

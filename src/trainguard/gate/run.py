@@ -76,6 +76,9 @@ def run_gate(
 ) -> GateResult:
     """Gate every record of ``sources`` for ``use`` into ``out_dir``; record the run."""
     out = Path(out_dir)
+    if out.parent.is_dir():
+        # First: it may put back at ``out`` an earlier output a dead run moved aside.
+        clean_leftovers(out.parent)
     _check_target(out, replace)
     files = expand_sources(sources, fmt)
     for f in files:
@@ -87,7 +90,6 @@ def run_gate(
     gate = Gate(ctx, use, at, mapping, content_check=content_check)
     gate.lineage = _lineage(gate, files, lineage_dirs, batch_rows)
 
-    clean_leftovers(out.parent)
     work = WorkDir(out)
     tmp = work.path
     (tmp / "data").mkdir()
