@@ -121,10 +121,19 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
     if "--use" not in args:
         args = [*args, "--use", "train.first_party"]
     out = tmp_path / "out"
-    audit_size = Store(str(db)).audit.size()
+    audit_size = audit_entries(db)
     code, _, err = run(db, "gate", *args, "--out", str(out))
     assert code == 2, err
     assert message in err
     assert err.count("\n") == 1 and err.startswith("trainguard: error: ")
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    assert audit_entries(db) == audit_size  # the run is not recorded
+
+
+def audit_entries(db: Path) -> int:
+    store = Store(str(db))
+    try:
+        return store.audit.size()
+    finally:
+        store.engine.dispose()
