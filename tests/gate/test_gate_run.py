@@ -454,3 +454,21 @@ def test_a_source_in_a_file_without_derived_from_is_found(
 def manifest_rows_by_key(out: Path) -> dict[tuple[str, str], dict[str, object]]:
     table = pq.read_table(out / "manifest.parquet")
     return {(r["tenant"], r["id"]): r for r in table.to_pylist()}
+
+
+def test_a_run_that_fails_after_spilling_ids_leaves_nothing(
+    timeline_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import trainguard.gate.unique as unique
+
+    monkeypatch.setattr(unique, "MEMORY_DIGESTS", 2)
+    good, bad = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    plain = records().drop_columns(["derived_from"])  # no first pass: fail in the main one
+    pq.write_table(plain, good)
+    wrong = plain.set_column(2, "category", pa.array(["customer.hologram"] * 5))
+    pq.write_table(with_ids(wrong, ["n1", "n2", "n3", "n4", "n5"]), bad)
+    message = gate_refused(timeline_store, [good, bad], tmp_path / "o", batch_rows=2)
+    assert "unknown category 'customer.hologram'" in message
+    gc.collect()  # an unclosed bucket file would warn here (warnings are errors)

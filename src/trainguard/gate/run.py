@@ -93,9 +93,9 @@ def run_gate(
     work = WorkDir(out)
     tmp = work.path
     (tmp / "data").mkdir()
+    unique = UniqueIds(tmp / ".ids")
     try:
         frontier = MerkleFrontier()
-        unique = UniqueIds(tmp / ".ids")
         if engine is None:
             inputs = []
             with pq.ParquetWriter(
@@ -164,6 +164,7 @@ def run_gate(
         )
         work.publish()
     except BaseException:
+        unique.close()
         work.discard()
         raise
     return GateResult(out, records, admitted_total, root, manifest, audit_index)

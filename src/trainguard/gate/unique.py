@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numba
 import numpy as np
@@ -88,15 +88,16 @@ class Duplicate:
 class UniqueIds:
     """Sees the (tenant, id) of every record of a run and says which may repeat."""
 
-    def __init__(self, spill_dir: Path | None = None, memory_digests: int = MEMORY_DIGESTS) -> None:
+    def __init__(self, spill_dir: Path | None = None, memory_digests: int | None = None) -> None:
         self._k0 = np.uint64(secrets.randbits(64))
         self._k1 = np.uint64(secrets.randbits(64))
         self._spill_dir = spill_dir
         # Without a folder to spill to, everything stays in memory (in-memory tables).
-        self._budget = memory_digests if spill_dir is not None else 0
+        budget = MEMORY_DIGESTS if memory_digests is None else memory_digests
+        self._budget = budget if spill_dir is not None else 0
         self._held: list[np.ndarray] = []
         self._held_count = 0
-        self._spilled = False
+        self._buckets: list[BinaryIO] = []  # open from the first spill to the end
         self.records = 0
 
     def digests(self, tenants: pa.Array, ids: pa.Array) -> np.ndarray:
@@ -117,19 +118,19 @@ class UniqueIds:
             self._spill()
 
     def _spill(self) -> None:
-        assert self._spill_dir is not None
-        self._spill_dir.mkdir(parents=True, exist_ok=True)
+        if not self._buckets:
+            assert self._spill_dir is not None
+            self._spill_dir.mkdir(parents=True, exist_ok=True)
+            self._buckets = [open(self._bucket_path(b), "w+b") for b in range(_BUCKETS)]  # noqa: SIM115
         held = np.sort(np.concatenate(self._held)) if self._held else np.empty(0, np.uint64)
         self._held, self._held_count = [], 0
         # Sorted, so each bucket (top byte) is one slice.
         tops = np.arange(_BUCKETS, dtype=np.uint64) << np.uint64(56)
         bounds = [*np.searchsorted(held, tops).tolist(), len(held)]
-        for bucket in range(_BUCKETS):
+        for bucket, f in enumerate(self._buckets):
             lo, hi = bounds[bucket], bounds[bucket + 1]
             if hi > lo:
-                with open(self._bucket_path(bucket), "ab") as f:
-                    held[lo:hi].tofile(f)
-        self._spilled = True
+                f.write(held[lo:hi].tobytes())
 
     def _bucket_path(self, bucket: int) -> Path:
         assert self._spill_dir is not None
@@ -137,19 +138,27 @@ class UniqueIds:
 
     def suspects(self) -> np.ndarray:
         """The digests seen more than once, sorted (usually none)."""
-        if not self._spilled:
+        if not self._buckets:
             held = np.sort(np.concatenate(self._held)) if self._held else np.empty(0, np.uint64)
             return _repeated(held)
         self._spill()
         found = []
-        for bucket in range(_BUCKETS):
-            path = self._bucket_path(bucket)
-            if path.exists():
-                digests = np.fromfile(path, np.uint64)
-                digests.sort()
-                found.append(_repeated(digests))
-                path.unlink()
-        return np.concatenate(found) if found else np.empty(0, np.uint64)
+        for bucket, f in enumerate(self._buckets):
+            f.seek(0)
+            digests = np.frombuffer(f.read(), np.uint64).copy()
+            f.close()
+            self._bucket_path(bucket).unlink()
+            digests.sort()
+            found.append(_repeated(digests))
+        self._buckets = []
+        return np.concatenate(found)
+
+    def close(self) -> None:
+        """Close and remove the bucket files (when a run stops before :meth:`suspects`)."""
+        for bucket, f in enumerate(self._buckets):
+            f.close()
+            self._bucket_path(bucket).unlink(missing_ok=True)
+        self._buckets = []
 
     def first_duplicate(
         self, rows: Iterable[tuple[pa.Array, pa.Array]], suspects: np.ndarray
