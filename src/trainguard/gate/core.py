@@ -62,6 +62,8 @@ class Lineage:
     own: dict[RecordKey, tuple[str, ...]] = field(default_factory=dict)
     parents: dict[RecordKey, tuple[str, ...]] = field(default_factory=dict)
     known: dict[RecordKey, tuple[str, ...]] = field(default_factory=dict)  # earlier manifests
+    # One string object per tenant, shared by its keys (a million keys, a few tenants).
+    _tenants: dict[str, str] = field(default_factory=dict, repr=False)
 
     def add(
         self,
@@ -70,8 +72,9 @@ class Lineage:
         cats: Iterable[Sequence[str]],
         parents: Iterable[Sequence[str] | None],
     ) -> None:
+        shared = self._tenants
         for tenant, rid, c, p in zip(tenants, ids, cats, parents, strict=True):
-            key = (tenant, rid)
+            key = (shared.setdefault(tenant, tenant), rid)
             # A repeated (tenant, id) refuses the run (:mod:`.unique`); until it is
             # caught, the name carries the categories and sources of every row holding
             # it, never only the last row's.

@@ -92,9 +92,9 @@ def run_gate(
 
     work = WorkDir(out)
     tmp = work.path
-    (tmp / "data").mkdir()
     unique = UniqueIds(tmp / ".ids")
     try:
+        (tmp / "data").mkdir()
         frontier = MerkleFrontier()
         if engine is None:
             inputs = []
