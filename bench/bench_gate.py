@@ -3,7 +3,9 @@ against a plain pyarrow filter of the same rows (the floor) and a row-by-row
 Python loop calling ``decide`` (the peer); peak memory as the input grows.
 
 Run: python bench/bench_gate.py [--records N] [--memory-sizes A,B]
-[--many-tenants T]. Prints JSON; single core. The records come from 100
+[--many-tenants T]. Prints JSON; single core. It also times, apart, the check
+that refuses a repeated (tenant, id) (digests and their sort, in memory and
+spilled to bucket files), which every gate run above includes. The records come from 100
 tenants; the same number from T tenants (300,000 by default) is timed too.
 The timed gate runs twice in a fresh process: the second run is the
 throughput (the floor, too, runs in a warm process); the first, which also
@@ -129,6 +131,32 @@ def io_and_hashing(src: Path, gate_out: Path, dst: Path) -> float:
     return seconds + time.perf_counter() - start
 
 
+def unique_ids_check(gate_out: Path, spill: Path) -> dict[str, float]:
+    """What refusing repeated (tenant, id)s costs, on the manifest a gate run wrote:
+    digesting every key and sorting the digests, all in memory and spilled to bucket
+    files (as a run over more than a million records does). Seconds per million."""
+    import trainguard.gate.unique as unique
+
+    manifest = pq.ParquetFile(gate_out / "manifest.parquet")
+    batches = [
+        (b.column("tenant"), b.column("id"))
+        for b in manifest.iter_batches(batch_size=65_536, columns=["tenant", "id"])
+    ]
+    n = sum(len(ids) for _, ids in batches)
+    out = {}
+    for label, check in (
+        ("in_memory", unique.UniqueIds()),
+        ("spilled", unique.UniqueIds(spill, memory_digests=65_536)),
+    ):
+        check.digests(*batches[0])  # load the compiled kernel before timing
+        start = time.perf_counter()
+        for tenants, ids in batches:
+            check.add(tenants, ids)
+        assert not len(check.suspects())
+        out[f"unique_ids_{label}_seconds_per_million"] = (time.perf_counter() - start) / n * 1e6
+    return out
+
+
 def python_loop(store: Store, src: Path, limit: int) -> float:
     """The peer: for each row, build a Record and call decide (on the first `limit` rows)."""
     ctx = store.context()
@@ -238,6 +266,13 @@ def main() -> None:
     out["gate_records_per_s"] = args.records / gate_s
     out["gate_first_run_in_a_process_records_per_s"] = args.records / float(np.median(firsts))
     out["python_loop_decide_records_per_s"] = python_loop(store, src, args.loop_records)
+    # Refusing repeated ids is part of every gate run above; here is its share alone.
+    checks = [unique_ids_check(tmp / "gate-0-0", tmp / f"spill-{i}") for i in range(3)]
+    for key in checks[0]:
+        out[key] = float(np.median([c[key] for c in checks]))
+    out["unique_ids_share_of_gate_time"] = (
+        out["unique_ids_in_memory_seconds_per_million"] * args.records / 1e6 / gate_s
+    )
     out["gate_vs_floor_time_ratio"] = gate_s / floor_s
     out["gate_vs_lower_bound_time_ratio"] = gate_s / bound_s
     out["gate_vs_python_loop"] = out["gate_records_per_s"] / out["python_loop_decide_records_per_s"]

@@ -201,18 +201,23 @@ def gate_dataset(path: Path, seed: int = 11) -> Path:
     rng = random.Random(seed)
     rows: dict[str, list[object]] = defaultdict(list)
     start = datetime(2023, 5, 1, tzinfo=UTC)
+    last_audio: dict[str, str] = {}
     for i in range(240):
         tenant = "acme" if i % 3 else "globex"
         kind = ("customer.audio", "customer.transcript", "customer.chat", "service.telemetry")[
             i % 4
         ]
+        if kind == "customer.audio":
+            last_audio[tenant] = f"r{i:04d}"
         rows["id"].append(f"r{i:04d}")
         rows["tenant"].append(tenant)
         rows["category"].append(kind)
         rows["collected_at"].append(start + timedelta(hours=rng.randrange(24 * 90)))
         rows["subjects"].append([f"user-{rng.randrange(30)}"])
-        # A transcript is derived from the audio recorded just before it.
-        rows["derived_from"].append([f"r{i - 1:04d}"] if kind == "customer.transcript" else [])
+        # A transcript is derived from its tenant's audio recorded last before it
+        # (derived_from names records of the record's own tenant).
+        source = last_audio.get(tenant) if kind == "customer.transcript" else None
+        rows["derived_from"].append([source] if source else [])
         rows["text"].append(f"record {i} of {tenant}: {kind} content")
     pq.write_table(pa.table(rows), path)
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import filecmp
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -47,7 +48,8 @@ def test_ray_engine_writes_the_same_bytes_as_the_local_one(
     from trainguard.gate.raygate import run_gate_on_ray
 
     second = tmp_path / "second.parquet"
-    pq.write_table(records().slice(1, 3), second)
+    more = records().slice(1, 3)
+    pq.write_table(more.set_column(0, "id", pa.array(["audio-2", "tele-2", "summary-2"])), second)
     sources = [str(records_parquet), str(second)]
     local = run_gate(timeline_store, sources, "train.first_party", tmp_path / "local", at=AUG_15)
     on_ray = run_gate_on_ray(
@@ -68,3 +70,37 @@ def test_ray_engine_writes_the_same_bytes_as_the_local_one(
         ray_gate(timeline_store.context(), "train.first_party", AUG_15), batch_format="pyarrow"
     )
     assert sorted(r["id"] for r in admitted.take_all()) == ["tele-1", "usage-1"]
+
+
+@pytest.mark.ray
+def test_ray_engine_refuses_an_id_repeated_in_another_shard(
+    timeline_store: Store, records_parquet: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("ray")
+    from trainguard.errors import InputError
+    from trainguard.gate.raygate import run_gate_on_ray
+
+    second = tmp_path / "second.parquet"
+    pq.write_table(
+        records().set_column(0, "id", pa.array(["n1", "n2", "chat-1", "n4", "n5"])), second
+    )
+    size = timeline_store.audit.size()
+    with pytest.raises(InputError) as caught:
+        run_gate_on_ray(
+            timeline_store, [str(records_parquet), str(second)], "train.first_party",
+            tmp_path / "o", at=AUG_15,
+        )  # fmt: skip
+    assert str(caught.value) == (
+        f"record id 'chat-1' of tenant 'acme' appears twice: {records_parquet} row 0 and "
+        f"{second} row 2; ids must be unique within a tenant"
+    )
+    assert not (tmp_path / "o").exists() and timeline_store.audit.size() == size
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.")]
+
+
+def test_gate_table_refuses_a_repeated_id(timeline_store: Store) -> None:
+    from trainguard.errors import InputError
+
+    table = records().set_column(0, "id", pa.array(["a", "b", "a", "c", "d"]))
+    with pytest.raises(InputError, match="'a' of tenant 'acme' appears twice, in rows 0 and 2"):
+        gate_table(timeline_store.context(), table, "train.first_party", AUG_15)

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trainguard.cli import app
+from trainguard.store import Store
 
 from .conftest import records
 
@@ -79,6 +80,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         2, "category", pa.array(["customer.chat"] * 4 + ["customer.hologram"])
     )
     pq.write_table(unknown, tmp_path / "unknown.parquet")
+    repeated = records().set_column(0, "id", pa.array(["chat-1", "a", "b", "c", "d"]))
+    pq.write_table(repeated, tmp_path / "repeated.parquet")
     return {
         "bad mapping": (
             [str(good), "--mapping", str(tmp_path / "bad-mapping.yaml")],
@@ -92,6 +95,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         ),
         "unknown use": ([str(good), "--use", "train.everything"], "unknown use"),
         "no such file": ([str(tmp_path / "nope.parquet")], "no such file"),
+        "repeated id": (
+            [str(good), str(tmp_path / "repeated.parquet")],
+            f"record id 'chat-1' of tenant 'acme' appears twice: {good} row 0 and "
+            f"{tmp_path / 'repeated.parquet'} row 0",
+        ),
     }
 
 
@@ -104,6 +112,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "unknown category",
         "unknown use",
         "no such file",
+        "repeated id",
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
@@ -113,9 +122,19 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
     if "--use" not in args:
         args = [*args, "--use", "train.first_party"]
     out = tmp_path / "out"
+    audit_size = audit_entries(db)
     code, _, err = run(db, "gate", *args, "--out", str(out))
     assert code == 2, err
     assert message in err
     assert err.count("\n") == 1 and err.startswith("trainguard: error: ")
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    assert audit_entries(db) == audit_size  # the run is not recorded
+
+
+def audit_entries(db: Path) -> int:
+    store = Store(str(db))
+    try:
+        return store.audit.size()
+    finally:
+        store.engine.dispose()

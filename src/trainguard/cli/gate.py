@@ -126,10 +126,13 @@ def manifest_verify(out: Path) -> None:
 def manifest_prove(
     out: Path,
     record_id: str,
+    tenant: str | None = typer.Option(
+        None, "--tenant", help="Whose record, when tenants share the id."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the proof here."),
 ) -> None:
     """An inclusion proof that one record's decision is part of the manifest."""
-    proof = prove_record(out, record_id)
+    proof = prove_record(out, record_id, tenant)
     text = json.dumps(proof, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if output:
         output.write_text(text, encoding="utf-8")

@@ -57,27 +57,48 @@ class GateBatch:
     leaves: np.ndarray  # (n, 32) uint8 leaf hashes
 
 
+# A record's name in a run: (tenant, id). Ids are scoped by tenant.
+RecordKey = tuple[str, str]
+
+
 @dataclass
 class Lineage:
-    """Categories of records by id, so derived records can inherit them."""
+    """Categories of records by (tenant, id), so derived records can inherit them.
 
-    own: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    known: dict[str, tuple[str, ...]] = field(default_factory=dict)  # from earlier manifests
+    A ``derived_from`` id names a record of the referring record's own tenant:
+    another tenant's record of the same id never stands in for it, and there is
+    no way to name a record of another tenant. A source that cannot be found
+    makes the derived record's categories unknown (it is denied).
+    """
+
+    own: dict[RecordKey, tuple[str, ...]] = field(default_factory=dict)
+    parents: dict[RecordKey, tuple[str, ...]] = field(default_factory=dict)
+    known: dict[RecordKey, tuple[str, ...]] = field(default_factory=dict)  # earlier manifests
+    # One string object per tenant, shared by its keys (a million keys, a few tenants).
+    _tenants: dict[str, str] = field(default_factory=dict, repr=False)
 
     def add(
         self,
+        tenants: Iterable[str],
         ids: Iterable[str],
         cats: Iterable[Sequence[str]],
         parents: Iterable[Sequence[str] | None],
     ) -> None:
-        for i, c, p in zip(ids, cats, parents, strict=True):
-            self.own[i] = tuple(c)
+        shared = self._tenants
+        for tenant, rid, c, p in zip(tenants, ids, cats, parents, strict=True):
+            key = (shared.setdefault(tenant, tenant), rid)
+            # A repeated (tenant, id) refuses the run (:mod:`.unique`); until it is
+            # caught, the name carries the categories and sources of every row holding
+            # it, never only the last row's.
+            before = self.own.get(key)
+            self.own[key] = tuple(c) if before is None else tuple(sorted({*before, *c}))
             if p:
-                self.parents[i] = tuple(p)
+                self.parents[key] = (*self.parents.get(key, ()), *p)
 
-    def effective(self, record_id: str) -> tuple[str, ...]:
-        """Own categories ∪ everything inherited, transitively; unknown sources marked."""
+    def effective(self, tenant: str, record_id: str) -> tuple[str, ...]:
+        """Own categories ∪ everything inherited, transitively, within ``tenant``;
+        unknown sources marked. A record both in this run and in an earlier manifest
+        counts with the categories of both."""
         out: set[str] = set()
         stack, seen = [record_id], set()
         while stack:
@@ -85,12 +106,16 @@ class Lineage:
             if rid in seen:
                 continue
             seen.add(rid)
-            if rid in self.own:
-                out.update(self.own[rid])
-                stack.extend(self.parents.get(rid, ()))
-            elif rid in self.known:
-                out.update(self.known[rid])
-            else:
+            key = (tenant, rid)
+            found = False
+            if key in self.own:
+                out.update(self.own[key])
+                stack.extend(self.parents.get(key, ()))
+                found = True
+            if key in self.known:
+                out.update(self.known[key])
+                found = True
+            if not found:
                 out.add(UNKNOWN_SOURCE)
         return tuple(sorted(out))
 
@@ -153,24 +178,25 @@ class Gate:
 
         effective = own
         inherited = None
+        tenants = text_column(batch, m.tenant, source, "tenant")
         if derived is not None and pc.sum(pc.list_value_length(derived)).as_py():
-            id_list = ids.to_pylist()
+            id_list, tenant_list = ids.to_pylist(), tenants.to_pylist()
             lineage = self.lineage
             if lineage is None:  # no earlier pass: sources must be in this batch
                 lineage = Lineage()
-                lineage.add(id_list, own.to_pylist(), derived.to_pylist())
+                lineage.add(tenant_list, id_list, own.to_pylist(), derived.to_pylist())
             has_parents = pc.list_value_length(derived).to_numpy(zero_copy_only=False) > 0
             eff = own.to_pylist()
             inh: list[list[str]] = [[] for _ in range(n)]
             for i in np.flatnonzero(has_parents).tolist():
-                cats = lineage.effective(id_list[i])
+                cats = lineage.effective(tenant_list[i], id_list[i])
                 inh[i] = [c for c in cats if c not in eff[i]]
                 eff[i] = list(cats)
             effective, inherited = pa.array(eff, _STR_LIST), pa.array(inh, _STR_LIST)
 
         meta_cols = {
             "id": ids,
-            "tenant": text_column(batch, m.tenant, source, "tenant"),
+            "tenant": tenants,
             "categories": own,
             "collected_at": batch.column(m.collected_at),
             "subjects": subjects,
@@ -334,12 +360,19 @@ class CategorySets:
         self.labels = ["+".join(d) for d in distinct]
 
 
-def categories_by_id(manifests: Iterable[pa.Table]) -> Mapping[str, tuple[str, ...]]:
-    """Effective categories of every record in earlier manifests (for inheritance)."""
-    out: dict[str, tuple[str, ...]] = {}
+def categories_by_key(manifests: Iterable[pa.Table]) -> Mapping[RecordKey, tuple[str, ...]]:
+    """Effective categories of every record of earlier manifests, by (tenant, id), for
+    inheritance. A record in several manifests (or twice in one written before ids had
+    to be unique) counts with the categories of all its rows."""
+    out: dict[RecordKey, tuple[str, ...]] = {}
     for table in manifests:
-        for rid, cats in zip(
-            table.column("id").to_pylist(), table.column("categories").to_pylist(), strict=True
+        for tenant, rid, cats in zip(
+            table.column("tenant").to_pylist(),
+            table.column("id").to_pylist(),
+            table.column("categories").to_pylist(),
+            strict=True,
         ):
-            out[rid] = tuple(cats)
+            key = (tenant, rid)
+            before = out.get(key)
+            out[key] = tuple(cats) if before is None else tuple(sorted({*before, *cats}))
     return out

@@ -10,6 +10,7 @@ import pyarrow as pa
 from ..decide import DecisionContext
 from .core import Gate, Lineage
 from .mapping import ColumnMapping
+from .unique import refuse_duplicates
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -24,8 +25,10 @@ def gate_table(
     mapping: ColumnMapping | None = None,
     lineage: Lineage | None = None,
 ) -> tuple[pa.Table, pa.Table]:
-    """(admitted rows, manifest rows) of an Arrow table."""
+    """(admitted rows, manifest rows) of an Arrow table. A (tenant, id) held by two rows
+    is refused (InputError), as in a gate run."""
     result = Gate(ctx, use, at, mapping, lineage).run(table, "table")
+    _refuse_duplicates(result.manifest, "table")
     return pa.Table.from_batches([result.admitted]), pa.Table.from_batches([result.manifest])
 
 
@@ -63,7 +66,11 @@ class ray_gate:  # used like a function: ds.map_batches(ray_gate(...))
     """A picklable callable for ``Dataset.map_batches(..., batch_format="pyarrow")``.
 
     Returns the admitted rows of each block. The time of use is fixed when the
-    callable is made, so every block is decided at the same instant.
+    callable is made, so every block is decided at the same instant. A (tenant, id)
+    held by two rows of one block is refused; blocks are mapped independently, so
+    across blocks only :func:`~trainguard.gate.raygate.run_gate_on_ray` (or the CLI's
+    ``--engine ray``) checks it, and derived records find their sources only within
+    their block.
     """
 
     def __init__(
@@ -77,4 +84,10 @@ class ray_gate:  # used like a function: ds.map_batches(ray_gate(...))
 
     def __call__(self, block: Any) -> pa.Table:
         table = block if isinstance(block, pa.Table) else pa.Table.from_pydict(block)
-        return pa.Table.from_batches([self._gate.run(table, "ray block").admitted])
+        result = self._gate.run(table, "ray block")
+        _refuse_duplicates(result.manifest, "ray block")
+        return pa.Table.from_batches([result.admitted])
+
+
+def _refuse_duplicates(manifest: pa.RecordBatch, where: str) -> None:
+    refuse_duplicates(manifest.column("tenant"), manifest.column("id"), where)

@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..audit.merkle import MerkleTree, leaf_hash, verify_inclusion
@@ -112,14 +114,14 @@ def verify_manifest(out_dir: str | Path) -> dict[str, Any]:
     return {"rows": tree.size, "root": tree.root().hex(), "ok": True}
 
 
-def prove_record(out_dir: str | Path, record_id: str) -> dict[str, Any]:
-    """An RFC 9162 inclusion proof that the row of ``record_id`` is in the manifest."""
+def prove_record(out_dir: str | Path, record_id: str, tenant: str | None = None) -> dict[str, Any]:
+    """An RFC 9162 inclusion proof that the row of ``record_id`` is in the manifest.
+
+    Ids are unique within a tenant: when two tenants have a record of this id,
+    ``tenant`` must say whose. A manifest holding one (tenant, id) twice (written
+    before gate runs refused that) names no single row, and is refused."""
     meta, table = read_manifest(out_dir)
-    ids = table.column("id").to_pylist()
-    try:
-        index = ids.index(record_id)
-    except ValueError:
-        raise NotFoundError(f"{out_dir}: no record {record_id!r} in the manifest") from None
+    index = _row_of(out_dir, table, record_id, tenant)
     tree = manifest_tree(table)
     root = tree.root()
     if meta.get("merkle", {}).get("root") != root.hex():
@@ -138,6 +140,31 @@ def prove_record(out_dir: str | Path, record_id: str) -> dict[str, Any]:
         "root": root.hex(),
         "proof": [h.hex() for h in tree.inclusion_proof(index)],
     }
+
+
+def _row_of(out_dir: str | Path, table: pa.Table, record_id: str, tenant: str | None) -> int:
+    match = pc.equal(table.column("id"), record_id)
+    if tenant is not None:
+        match = pc.and_(match, pc.equal(table.column("tenant"), tenant))
+    rows = np.flatnonzero(match.to_numpy(zero_copy_only=False)).tolist()
+    whose = f" of tenant {tenant!r}" if tenant is not None else ""
+    if not rows:
+        raise NotFoundError(f"{out_dir}: no record {record_id!r}{whose} in the manifest")
+    tenants = table.column("tenant").take(pa.array(rows)).to_pylist()
+    if len(set(tenants)) > 1:
+        names = ", ".join(repr(t) for t in sorted(set(tenants)))
+        raise InputError(
+            f"{out_dir}: record id {record_id!r} is held by tenants {names}; "
+            "say whose with --tenant"
+        )
+    if len(rows) > 1:
+        listed = ", ".join(str(r) for r in rows)
+        raise InputError(
+            f"{out_dir}: record id {record_id!r} of tenant {tenants[0]!r} is in rows {listed} "
+            "of this manifest (written before ids had to be unique within a tenant); "
+            "no single row to prove: gate the data again"
+        )
+    return int(rows[0])
 
 
 def check_record_proof(proof: dict[str, Any]) -> bool:

@@ -4,15 +4,18 @@
 schema), ``DIR/manifest.parquet`` (one row per input record) and
 ``DIR/manifest.json`` (what went in, under which terms, the counts and the
 Merkle root). Everything is written into a hidden sibling folder and renamed
-into place at the end, so a failed run leaves nothing half-written in DIR.
+into place at the end, so a failed or killed run leaves nothing half-written in
+DIR, and the next run removes what a killed one left (:mod:`.workdir`).
+
+Record ids are unique within a tenant in a run (:mod:`.unique`): a repeated
+(tenant, id) anywhere in the input refuses the run before anything is published
+or recorded.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,10 +30,12 @@ from ..audit.merkle import MerkleFrontier
 from ..errors import ConflictError, InputError
 from ..sources import BATCH_ROWS, Source, expand_sources, read_batches
 from ..timeutil import format_instant
-from .core import ContentCheck, Gate, Lineage, categories_by_id, id_lists, text_column
+from .core import ContentCheck, Gate, Lineage, categories_by_key, id_lists, text_column
 from .leaves import LEAF_FORMAT, leaf_hashes
 from .manifest import MANIFEST_SCHEMA, MANIFEST_WRITE_OPTIONS, read_manifest
 from .mapping import ColumnMapping, ResolvedMapping
+from .unique import UniqueIds
+from .workdir import WorkDir, clean_leftovers
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -71,6 +76,9 @@ def run_gate(
 ) -> GateResult:
     """Gate every record of ``sources`` for ``use`` into ``out_dir``; record the run."""
     out = Path(out_dir)
+    if out.parent.is_dir():
+        # First: it may put back at ``out`` an earlier output a dead run moved aside.
+        clean_leftovers(out.parent)
     _check_target(out, replace)
     files = expand_sources(sources, fmt)
     for f in files:
@@ -82,9 +90,11 @@ def run_gate(
     gate = Gate(ctx, use, at, mapping, content_check=content_check)
     gate.lineage = _lineage(gate, files, lineage_dirs, batch_rows)
 
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    (tmp / "data").mkdir(parents=True)
+    work = WorkDir(out)
+    tmp = work.path
+    unique = UniqueIds(tmp / ".ids")
     try:
+        (tmp / "data").mkdir()
         frontier = MerkleFrontier()
         if engine is None:
             inputs = []
@@ -95,6 +105,7 @@ def run_gate(
                 def sink(manifest: pa.RecordBatch, leaves: np.ndarray) -> None:
                     manifest_out.write_batch(manifest)
                     frontier.extend(leaves)
+                    unique.add(manifest.column("tenant"), manifest.column("id"))
 
                 for number, source in enumerate(files):
                     inputs.append(
@@ -102,7 +113,8 @@ def run_gate(
                     )
         else:
             inputs = engine(gate, files, tmp, batch_rows)
-            _assemble_manifest(tmp, len(files), frontier)
+            _assemble_manifest(tmp, len(files), frontier, unique)
+        _refuse_duplicates(unique, tmp, inputs)
         records = frontier.size
         admitted_total = sum(i["admitted"] for i in inputs)
         root = frontier.root().hex()
@@ -150,9 +162,10 @@ def run_gate(
                 "policies": [p["hash"] for p in policies],
             },
         )
-        _move_into_place(tmp, out)
+        work.publish()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        unique.close()
+        work.discard()
         raise
     return GateResult(out, records, admitted_total, root, manifest, audit_index)
 
@@ -206,7 +219,7 @@ def part_manifest_path(tmp: Path, number: int) -> Path:
     return tmp / f"manifest-{number:05d}.parquet"
 
 
-def _assemble_manifest(tmp: Path, parts: int, frontier: MerkleFrontier) -> None:
+def _assemble_manifest(tmp: Path, parts: int, frontier: MerkleFrontier, unique: UniqueIds) -> None:
     """Concatenate per-file manifests row group by row group: the same batches, the
     same bytes as a run that wrote them in one go."""
     with pq.ParquetWriter(
@@ -220,7 +233,35 @@ def _assemble_manifest(tmp: Path, parts: int, frontier: MerkleFrontier) -> None:
                 for batch in group.to_batches():
                     out.write_batch(batch)
                     frontier.extend(leaf_hashes(batch))
+                    unique.add(batch.column("tenant"), batch.column("id"))
             path.unlink()
+
+
+def _refuse_duplicates(unique: UniqueIds, tmp: Path, inputs: Sequence[dict[str, Any]]) -> None:
+    """Raise InputError naming the first (tenant, id) two input rows share, with the
+    file and row of each (rows counted from 0 in each file)."""
+    suspects = unique.suspects()
+    shutil.rmtree(tmp / ".ids", ignore_errors=True)
+    if not len(suspects):
+        return
+    manifest = pq.ParquetFile(tmp / "manifest.parquet")
+    rows = (
+        (b.column("tenant"), b.column("id"))
+        for b in manifest.iter_batches(batch_size=BATCH_ROWS, columns=["tenant", "id"])
+    )
+    dup = unique.first_duplicate(rows, suspects)
+    if dup is None:
+        return  # digests collided; the records differ
+    starts = np.cumsum([0] + [int(i["records"]) for i in inputs])
+
+    def where(position: int) -> str:
+        number = int(np.searchsorted(starts, position, side="right")) - 1
+        return f"{inputs[number]['url']} row {position - int(starts[number])}"
+
+    raise InputError(
+        f"record id {dup.id!r} of tenant {dup.tenant!r} appears twice: {where(dup.first)} "
+        f"and {where(dup.second)}; ids must be unique within a tenant"
+    )
 
 
 def _check_target(out: Path, replace: bool) -> None:
@@ -232,16 +273,6 @@ def _check_target(out: Path, replace: bool) -> None:
         raise ConflictError(f"--out {out} already exists; pass --replace to overwrite it")
     if not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists()):
         raise ConflictError(f"--out {out} is not a gate output folder; refusing to replace it")
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(out, old)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema, source: Source) -> pa.RecordBatch:
@@ -257,23 +288,32 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, source: Source) -> pa.Rec
 def _lineage(
     gate: Gate, files: Sequence[Source], lineage_dirs: Sequence[str | Path], batch_rows: int
 ) -> Lineage | None:
-    """First pass, only when some input maps ``derived_from``: categories by record id."""
-    lineage = Lineage(known=dict(categories_by_id(read_manifest(d)[1] for d in lineage_dirs)))
-    needed = False
+    """First pass, only when some input maps ``derived_from``: the categories and
+    sources of every record of the run (of every input, so a source may be in any
+    file), by (tenant, id)."""
+    lineage = Lineage(known=dict(categories_by_key(read_manifest(d)[1] for d in lineage_dirs)))
+    if not any(_maps_derived_from(gate, source, batch_rows) for source in files):
+        return lineage if lineage_dirs else None
     for source in files:
         m: ResolvedMapping | None = None
         for batch in read_batches(source, batch_rows, gate.text_columns):
             m = m or gate.resolve(batch.schema, source.url)
-            if m.derived_from is None:
-                break
-            needed = True
-            own = gate.own_categories(batch, m, source.url)
+            n = batch.num_rows
             lineage.add(
+                text_column(batch, m.tenant, source.url, "tenant").to_pylist(),
                 text_column(batch, m.id, source.url, "id").to_pylist(),
-                own.to_pylist(),
-                id_lists(batch, m.derived_from, batch.num_rows, source.url).to_pylist(),
+                gate.own_categories(batch, m, source.url).to_pylist(),
+                id_lists(batch, m.derived_from, n, source.url).to_pylist()
+                if m.derived_from
+                else [None] * n,
             )
-    return lineage if needed or lineage_dirs else None
+    return lineage
+
+
+def _maps_derived_from(gate: Gate, source: Source, batch_rows: int) -> bool:
+    for batch in read_batches(source, batch_rows, gate.text_columns):
+        return gate.resolve(batch.schema, source.url).derived_from is not None
+    return False
 
 
 def _version() -> str:
