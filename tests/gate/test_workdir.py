@@ -117,6 +117,7 @@ def test_a_killed_run_leaves_no_output_and_the_next_run_cleans_up(
     out.parent.mkdir()
     cli(db, "init")
     cli(db, "policy", "add", *(str(policy_files[v]) for v in ("v1", "v2", "v3")))
+    cli(db, "policy", "default", "meetco-terms")
     big_input(data, 400_000)
     args = [
         "--db", str(db), "gate", str(data), "--use", "train.first_party",
