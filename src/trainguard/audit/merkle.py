@@ -166,6 +166,25 @@ class MerkleFrontier:
             carry = merkle_parents(carry)
             level += 1
 
+    def to_bytes(self) -> bytes:
+        """The pending subtree hashes, lowest level first (which levels hold one: the bits of size)."""
+        return b"".join(node for row in self._pending for node in row)
+
+    @classmethod
+    def restore(cls, size: int, data: bytes) -> MerkleFrontier:
+        """The frontier :meth:`to_bytes` wrote at ``size``, to extend from there."""
+        if size < 0 or len(data) != 32 * size.bit_count():
+            raise ValueError(f"a frontier at size {size} holds {size.bit_count()} hashes")
+        frontier, at = cls(), 0
+        frontier.size = size
+        for level in range(size.bit_length()):
+            if size >> level & 1:
+                frontier._pending.append([data[at : at + 32]])
+                at += 32
+            else:
+                frontier._pending.append([])
+        return frontier
+
     def root(self) -> bytes:
         """Each pending node is a complete subtree; RFC 9162 joins them right to left."""
         root: bytes | None = None

@@ -89,6 +89,11 @@ audit_checkpoints = Table(
     Column("root", LargeBinary(32), nullable=False),
     Column("note", Text, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
+    # The Merkle frontier at this size (the next checkpoint extends it instead
+    # of rereading every leaf) and the size of the checkpoint before this one
+    # (so a deleted checkpoint leaves a gap that verification names).
+    Column("frontier", LargeBinary, nullable=True),
+    Column("previous", BigInteger, nullable=True),
 )
 
 # One row: the log's size, locked by the single writer (SELECT … FOR UPDATE on
@@ -98,6 +103,9 @@ audit_head = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
+    # The size of the latest checkpoint: deleting that checkpoint's row alone
+    # leaves the head pointing at nothing.
+    Column("signed_size", BigInteger, nullable=False, server_default="0"),
 )
 
 models = Table(

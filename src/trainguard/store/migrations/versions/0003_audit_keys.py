@@ -1,0 +1,36 @@
+"""Checkpoints keep their Merkle frontier and predecessor; the head its latest signed size.
+
+Revision ID: 0003_audit_keys
+Revises: 0002
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_audit_keys"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("tg_audit_checkpoints", sa.Column("frontier", sa.LargeBinary, nullable=True))
+    op.add_column("tg_audit_checkpoints", sa.Column("previous", sa.BigInteger, nullable=True))
+    op.add_column(
+        "tg_audit_head",
+        sa.Column("signed_size", sa.BigInteger, nullable=False, server_default="0"),
+    )
+    op.execute(
+        "UPDATE tg_audit_head SET signed_size = "
+        "(SELECT COALESCE(MAX(size), 0) FROM tg_audit_checkpoints)"
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tg_audit_head") as batch:
+        batch.drop_column("signed_size")
+    with op.batch_alter_table("tg_audit_checkpoints") as batch:
+        batch.drop_column("previous")
+        batch.drop_column("frontier")
