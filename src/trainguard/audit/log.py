@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
-from sqlalchemy import Connection, LargeBinary, insert, literal, select, update
+from sqlalchemy import Connection, LargeBinary, func, insert, literal, select, update
 
 from ..canonical import canonical_json_many
 from ..errors import ConflictError, InputError, IntegrityError, NotFoundError
@@ -479,15 +479,19 @@ class AuditLog:
         covers), so relabelling the pin's row does not hide it.
         """
         e = t.audit_entries
-        marker = b'%"kind":"audit.key_%'
+        marker = literal(b'"kind":"audit.key_', LargeBinary)
+        # SQLite's LIKE does not match inside BLOBs; instr does. PostgreSQL's bytea LIKE does.
+        if self.store.is_sqlite:
+            in_body = func.instr(e.c.body, marker) > 0
+        else:
+            in_body = e.c.body.op("LIKE", is_comparison=True)(
+                literal(b'%"kind":"audit.key_%', LargeBinary)
+            )
         with self.store.read() as conn:
             rows = conn.execute(
                 select(e.c.idx, e.c.kind, e.c.body)
                 .where(e.c.idx < len(leaves))
-                .where(
-                    e.c.kind.in_(KEY_KINDS)
-                    | e.c.body.op("LIKE", is_comparison=True)(literal(marker, LargeBinary))
-                )
+                .where(e.c.kind.in_(KEY_KINDS) | in_body)
                 .order_by(e.c.idx)
             ).all()
         events: list[tuple[int, dict[str, Any]]] = []
