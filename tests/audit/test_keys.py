@@ -7,6 +7,9 @@ make it, and must fail verification with a line that says what happened.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -342,3 +345,111 @@ def test_a_checkpoint_row_inserted_out_of_order(pinned: Store, signer: Signer) -
     )
     # Signed by the right key, but not in the chain the log made.
     failed(pinned, "the checkpoint at size 13 is not one the log made")
+
+
+# --- the standalone verifier -----------------------------------------------------------------
+
+
+def _standalone(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trainguard.verify", *args], capture_output=True, text=True
+    )
+
+
+def test_the_standalone_verifier_proves_consistency_and_refuses_a_shrunk_log(
+    pinned: Store, signer: Signer, tmp_path: Path
+) -> None:
+    old = pinned.audit.latest_checkpoint()
+    fill(pinned, 5)
+    new = pinned.audit.checkpoint(signer)
+    files = {
+        "pub": signer.verifier.text + "\n",
+        "old": old,
+        "new": new,
+        "proof": json.dumps(pinned.audit.consistency_proof(11, 16)),
+        "back": json.dumps(pinned.audit.consistency_proof(11, 11)),
+        "other": signer.sign(Checkpoint("example.org/other", 11, b"\x03" * 32)),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text or "")
+    base = ["--pubkey", str(tmp_path / "pub")]
+    ok = _standalone(
+        *base,
+        "--checkpoint",
+        str(tmp_path / "new"),
+        "--proof",
+        str(tmp_path / "proof"),
+        "--old-checkpoint",
+        str(tmp_path / "old"),
+    )
+    assert (
+        ok.returncode == 0 and "at size 11 is a prefix of its signed tree at size 16" in ok.stdout
+    )
+    # The newer checkpoint shown as the old one, the older as the new: the log shrank.
+    shrank = _standalone(
+        *base,
+        "--checkpoint",
+        str(tmp_path / "old"),
+        "--proof",
+        str(tmp_path / "back"),
+        "--old-checkpoint",
+        str(tmp_path / "new"),
+    )
+    assert shrank.returncode == 1
+    assert (
+        shrank.stdout
+        == "invalid: log shrank: the old checkpoint signs 16 entries, the newer one 11\n"
+    )
+    other = _standalone(
+        *base,
+        "--checkpoint",
+        str(tmp_path / "new"),
+        "--proof",
+        str(tmp_path / "proof"),
+        "--old-checkpoint",
+        str(tmp_path / "other"),
+    )
+    assert (
+        other.returncode == 1
+        and "the old checkpoint is for log 'example.org/other'" in other.stdout
+    )
+
+
+def test_the_standalone_verifier_takes_the_keys_of_a_rotation(
+    pinned: Store, signer: Signer, tmp_path: Path
+) -> None:
+    old = pinned.audit.latest_checkpoint() or ""
+    new_key = Signer.generate("test-log-2")
+    new = pinned.audit.rotate_key(signer, new_key)
+    size = pinned.audit.size()
+    (tmp_path / "old").write_text(old)
+    (tmp_path / "new").write_text(new)
+    (tmp_path / "proof").write_text(json.dumps(pinned.audit.consistency_proof(11, size)))
+    (tmp_path / "a.pub").write_text(signer.verifier.text)
+    (tmp_path / "b.pub").write_text(new_key.verifier.text)
+    args = [
+        "--checkpoint",
+        str(tmp_path / "new"),
+        "--proof",
+        str(tmp_path / "proof"),
+        "--old-checkpoint",
+        str(tmp_path / "old"),
+    ]
+    both = _standalone(
+        "--pubkey", str(tmp_path / "a.pub"), "--pubkey", str(tmp_path / "b.pub"), *args
+    )
+    assert both.returncode == 0, both.stdout + both.stderr
+    only_old = _standalone("--pubkey", str(tmp_path / "a.pub"), *args)
+    assert (
+        only_old.returncode == 1 and "invalid: checkpoint: no signature by key" in only_old.stdout
+    )
+
+
+def test_the_standalone_verifier_imports_no_database_or_compiled_code() -> None:
+    code = (
+        "import sys, trainguard.verify; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'sqlalchemy', 'numba', 'numpy', 'orjson', 'pydantic', 'typer'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "[]\n"

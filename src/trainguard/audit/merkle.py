@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from ..hashing import merkle_parents
+# numpy and the compiled hashing loops are imported where trees are built, not
+# here: proof checking (verify_inclusion, verify_consistency) needs only hashlib,
+# and the standalone verifier imports nothing more.
 
 _sha256 = hashlib.sha256
 
@@ -135,6 +139,10 @@ def _parents(row: list[bytes]) -> list[bytes]:
     pairs = len(row) // 2
     if pairs == 0:
         return []
+    import numpy as np
+
+    from ..hashing import merkle_parents
+
     children = np.frombuffer(b"".join(row[: 2 * pairs]), dtype=np.uint8).reshape(-1, 32)
     return [p.tobytes() for p in merkle_parents(children)]
 
@@ -150,6 +158,10 @@ class MerkleFrontier:
 
     def extend(self, leaves: Sequence[bytes] | np.ndarray) -> None:
         """Append leaves: 32-byte strings, or an (n, 32) uint8 array (hashed in bulk)."""
+        import numpy as np
+
+        from ..hashing import merkle_parents
+
         if isinstance(leaves, np.ndarray):
             carry = leaves.reshape(-1, 32)
         else:
