@@ -453,3 +453,48 @@ def test_the_standalone_verifier_imports_no_database_or_compiled_code() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "[]\n"
+
+
+# --- a log from before pinning ----------------------------------------------------------------
+
+
+def test_a_log_from_before_pinning_is_upgraded_and_pinned(tmp_path: Path, signer: Signer) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    db = tmp_path / "old.db"
+    store = Store(str(db))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("trainguard.store") / "migrations"))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    with store.write() as conn:
+        conn.execute(insert(t.settings).values(key="audit_origin", value="example.org/old"))
+    fill(store, 5)
+    # A checkpoint as the earlier schema stored it: no frontier, no predecessor.
+    root = MerkleTree(
+        [leaf_hash(canonical_json(store.audit.entry(i)["entry"])) for i in range(5)]
+    ).root()
+    with store.write() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO tg_audit_checkpoints (size, root, note, created_at_us) VALUES (?, ?, ?, 0)",
+            (5, root, signer.sign(Checkpoint("example.org/old", 5, root))),
+        )
+    store.init()  # upgrades to the current schema
+    assert store.audit.signed_size() == (5, 5)
+    with pytest.raises(InputError, match="signed by another key"):
+        store.audit.pin_key(Signer.generate("other"))
+    assert store.audit.pin_key(signer)
+    report = store.audit.verify()
+    assert report.ok and report.checkpoints == 2, report.problem
+
+
+def test_the_key_event_index_names_the_key_event_kinds() -> None:
+    from trainguard.audit.keys import KEY_KINDS
+    from trainguard.store.schema import KEY_EVENTS_CONDITION
+
+    listed = ", ".join(f"'{k}'" for k in KEY_KINDS)
+    assert f"kind IN ({listed})" == KEY_EVENTS_CONDITION

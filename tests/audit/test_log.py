@@ -253,7 +253,10 @@ def test_keygen_refuses_to_overwrite(tmp_path: Path) -> None:
 def test_keygen_refuses_a_second_key_for_a_pinned_log(tmp_path: Path) -> None:
     db = str(tmp_path / "a.db")
     Store(db).init()
-    assert runner.invoke(app, ["--db", db, "audit", "keygen", "--key", str(tmp_path / "k")]).exit_code == 0
+    assert (
+        runner.invoke(app, ["--db", db, "audit", "keygen", "--key", str(tmp_path / "k")]).exit_code
+        == 0
+    )
     again = runner.invoke(app, ["--db", db, "audit", "keygen", "--key", str(tmp_path / "k2")])
     assert again.exit_code == 2 and "already pins key" in again.stderr
     assert not (tmp_path / "k2").exists()

@@ -19,12 +19,23 @@ from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
-from sqlalchemy import Connection, LargeBinary, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    LargeBinary,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from ..canonical import canonical_json_many
 from ..errors import ConflictError, InputError, IntegrityError, NotFoundError
 from ..hashing import sha256_many
 from ..store import schema as t
+from ..store.schema import KEY_EVENTS_CONDITION
 from ..timeutil import format_instant, now_utc, to_micros
 from .keys import (
     DEFAULT_MAX_UNSIGNED,
@@ -258,6 +269,18 @@ class AuditLog:
 
     def _append_pin(self, conn: Connection, signer: Signer, max_unsigned: int) -> None:
         index = self._head_size(conn)
+        latest = conn.execute(
+            select(t.audit_checkpoints.c.note).order_by(t.audit_checkpoints.c.size.desc()).limit(1)
+        ).scalar()
+        if latest is not None:
+            # Checkpoints from before pinning are verified under the first pinned key.
+            try:
+                signer.verifier.verify(latest)
+            except IntegrityError:
+                raise InputError(
+                    f"the audit log's checkpoints are signed by another key than "
+                    f"{_label(signer.verifier)}; pin that key (`trainguard audit pin --key FILE`)"
+                ) from None
         self.append(conn, PIN_KIND, pin_data(signer, self._origin(conn), index, max_unsigned))
         self._keep_pin(conn, signer.verifier, max_unsigned)
 
@@ -475,10 +498,17 @@ class AuditLog:
     def _key_chain(self, origin: str, leaves: np.ndarray) -> KeyChain:
         """The key events among the verified entries, checked in order.
 
-        Found by their bodies, not only by the ``kind`` column (which no hash
-        covers), so relabelling the pin's row does not hide it.
+        Looked up by the ``kind`` column, which no hash covers. Relabelling a
+        rotation only hides a key the checkpoints after it need, which then
+        fail; relabelling the pin could make the log look unpinned. So when no
+        pin turns up that way, the bodies (which are hashed) are searched too.
         """
         e = t.audit_entries
+        # Spelled out as the partial index's own condition, so both databases use it.
+        labelled = text(KEY_EVENTS_CONDITION)
+        events = self._key_events(leaves, labelled)
+        if any(entry["kind"] == PIN_KIND for _, entry in events):
+            return KeyChain.from_entries(origin, events)
         marker = literal(b'"kind":"audit.key_', LargeBinary)
         # SQLite's LIKE does not match inside BLOBs; instr does. PostgreSQL's bytea LIKE does.
         if self.store.is_sqlite:
@@ -487,11 +517,15 @@ class AuditLog:
             in_body = e.c.body.op("LIKE", is_comparison=True)(
                 literal(b'%"kind":"audit.key_%', LargeBinary)
             )
+        return KeyChain.from_entries(origin, self._key_events(leaves, or_(labelled, in_body)))
+
+    def _key_events(self, leaves: np.ndarray, where: Any) -> list[tuple[int, dict[str, Any]]]:
+        e = t.audit_entries
         with self.store.read() as conn:
             rows = conn.execute(
                 select(e.c.idx, e.c.kind, e.c.body)
                 .where(e.c.idx < len(leaves))
-                .where(e.c.kind.in_(KEY_KINDS) | in_body)
+                .where(where)
                 .order_by(e.c.idx)
             ).all()
         events: list[tuple[int, dict[str, Any]]] = []
@@ -504,7 +538,7 @@ class AuditLog:
             entry = json.loads(raw)
             if isinstance(entry, dict) and entry.get("kind") in KEY_KINDS:
                 events.append((int(idx), entry))
-        return KeyChain.from_entries(origin, events)
+        return events
 
     def _checkpoint_rows_fault(self) -> tuple[str, int] | None:
         """A checkpoint row deleted: the head names the latest, each row its predecessor."""

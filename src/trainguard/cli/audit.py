@@ -244,9 +244,14 @@ def verify(
     )
     consistent = f"; consistent with the checkpoint in {seen_file}" if seen_file else ""
     console.print(f"OK: {report.size} entries, {signed}{redacted}{consistent}", markup=False)
-    if witness is not None and report.latest is not None and report.keys is not None:
-        _replace_text(witness, report.latest)
-        console.print(f"{witness}: now holds the checkpoint at size {_note_size(report.latest)}")
+    if witness is not None:
+        if report.latest is None or report.keys is None:
+            console.print(f"{witness}: left as it was (no signed checkpoint was verified)")
+        else:
+            _replace_text(witness, report.latest)
+            console.print(
+                f"{witness}: now holds the checkpoint at size {_note_size(report.latest)}"
+            )
 
 
 def _load_verifier(pubkey: str | None, key: Path | None) -> tuple[VerifierKey | None, str]:

@@ -17,9 +17,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
+
+# The audit log's key events (trainguard.audit.keys), as the partial index states them.
+KEY_EVENTS_CONDITION = "kind IN ('audit.key_pinned', 'audit.key_rotated')"
 
 settings = Table(
     "tg_settings",
@@ -80,6 +84,13 @@ audit_entries = Table(
     Column("kind", String(64), nullable=False),
     Column("body", LargeBinary, nullable=True),
     Column("redacted_at_us", BigInteger, nullable=True),
+    # Only the key events (migration 0003): verification finds them without a scan.
+    Index(
+        "ix_audit_key_events",
+        "idx",
+        sqlite_where=text(KEY_EVENTS_CONDITION),
+        postgresql_where=text(KEY_EVENTS_CONDITION),
+    ),
 )
 
 audit_checkpoints = Table(
