@@ -88,6 +88,8 @@ def make_store(folder: Path) -> Store:
     store.init()
     files = copy_policy_files(folder)[:3]
     store.add_policies([(load_policy_file(f), str(f)) for f in files])
+    # Thousands of tenants, all under the platform's terms: the explicit default.
+    store.set_default_family("meetco-terms")
     return store
 
 

@@ -79,10 +79,11 @@ def policy_files(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def timeline_store(store: Store, policy_files: dict[str, Path]) -> Store:
-    """A store holding v1–v3 of the design's timeline."""
+    """A store holding v1–v3 of the design's timeline, the default terms of every tenant."""
     store.add_policies(
         [(load_policy_file(policy_files[v]), str(policy_files[v])) for v in ("v1", "v2", "v3")]
     )
+    store.set_default_family("meetco-terms")
     return store
 
 

@@ -24,6 +24,8 @@ def db(tmp_path: Path, policy_files: dict[str, Path]) -> Path:
     assert run(path, "init")[0] == 0
     code, _, err = run(path, "policy", "add", *(str(policy_files[v]) for v in ("v1", "v2", "v3")))
     assert code == 0, err
+    code, out, err = run(path, "policy", "default", "meetco-terms")
+    assert code == 0 and out == "default family: meetco-terms\n", err
     return path
 
 
@@ -317,7 +319,23 @@ def test_commands_on_an_uninitialized_store_say_so(tmp_path: Path) -> None:
 
 
 def test_demo_runs(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--keep", str(tmp_path / "demo")])
+    out = tmp_path / "explained"
+    result = runner.invoke(app, ["demo", "--keep", str(tmp_path / "demo"), "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     assert "DENIED_AT_COLLECTION" in result.stdout
     assert "DENIED_AT_USE" in result.stdout
+    # What explains it is written where asked, and said so.
+    assert f"Written to {out}:" in result.stdout
+    assert "2023-08-11 -> 2024-01-01-hypothetical: 1 expansion, 1 restriction" in result.stdout
+    for name in (
+        "notice-2023-08-11-participant.txt",
+        "notice-2023-08-11-participant.html",
+        "policy-diffs.txt",
+        "training-summary-assistant-2023-08.json",
+        "training-summary-assistant-2023-08.html",
+        "audit-report.html",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    assert "It covers the whole log." in (out / "audit-report.html").read_text()
+    # The demo's customers are under the terms by name; no default is set.
+    assert "acme -> meetco-terms, globex -> meetco-terms; no default family" in result.stdout

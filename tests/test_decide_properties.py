@@ -105,8 +105,14 @@ def records(draw: st.DrawFn) -> Record:
     )
 
 
-def ctx_for(vs: list[PolicyVersion], events: list[ConsentEvent] = ()) -> DecisionContext:  # type: ignore[assignment]
-    return DecisionContext(PolicySet(vs, default_family=FAMILY), Ledger(events))
+def ctx_for(
+    vs: list[PolicyVersion],
+    events: list[ConsentEvent] = (),  # type: ignore[assignment]
+    default: str | None = FAMILY,
+    assigned: dict[str, str] | None = None,
+) -> DecisionContext:
+    ps = PolicySet(vs, default_family=default, tenant_families=assigned or {})
+    return DecisionContext(ps, Ledger(events))
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -212,14 +218,16 @@ def test_decide_batch_equals_decide(data: st.DataObject) -> None:
     vs = data.draw(versions())
     events = data.draw(ledgers(vs))
     recs = data.draw(st.lists(records(), min_size=1, max_size=25))
-    # Only t1 has ledger events: t2 and t3 take the batch engine's shared path for
-    # tenants without any (one decision per policy family).
-    recs = [
-        dataclasses.replace(r, tenant=data.draw(st.sampled_from(["t1", "t2", "t3"]))) for r in recs
-    ]
+    # Only t1 has ledger events: the others take the batch engine's shared path for
+    # tenants without any (one decision per policy family). t2 is assigned; t1 and
+    # t3 are under the default when there is one; "T1" and "t1 " never are
+    # (UNKNOWN_TENANT, like every tenant when there is no default).
+    tenants = ["t1", "t2", "t3", "T1", "t1 "]
+    recs = [dataclasses.replace(r, tenant=data.draw(st.sampled_from(tenants))) for r in recs]
     use = data.draw(st.sampled_from(USES))
     at = BASE + timedelta(days=data.draw(st.integers(0, 500)))
-    ctx = ctx_for(vs, events)
+    default = data.draw(st.sampled_from([FAMILY, None]))
+    ctx = ctx_for(vs, events, default, {"t2": FAMILY})
     table = pa.table(
         {
             "id": [r.id for r in recs],
@@ -251,6 +259,8 @@ def test_decide_batch_equals_decide(data: st.DataObject) -> None:
         assert tuple(row["rules"]) == d.core.rules
         assert tuple(row["consents"]) == d.core.consents
         assert row["policy_at_use"] == (d.core.policy_at_use.hash if d.core.policy_at_use else None)
+        unknown = rec.tenant in ("T1", "t1 ") or (default is None and rec.tenant != "t2")
+        assert ("UNKNOWN_TENANT" in d.reasons) == unknown
 
 
 def test_a_run_beyond_the_packed_key_sizes_is_refused_not_guessed(

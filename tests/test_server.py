@@ -31,6 +31,7 @@ def db(tmp_path: Path, policy_files: dict[str, Path]) -> Path:
     path = tmp_path / "server.db"
     run(path, "init")
     run(path, "policy", "add", *(str(policy_files[v]) for v in ("v1", "v2", "v3")))
+    run(path, "tenant", "assign", "acme", "meetco-terms")
     run(path, "consent", "grant", "--tenant", "acme", "--subject", "alice",
         "--role", "account_admin", "--categories", "customer.*", "--uses", "train.*",
         "--mode", "implied", "--policy-version", "meetco-terms@2023-08-07",

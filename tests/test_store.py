@@ -19,7 +19,7 @@ def test_policies_consent_and_decisions_round_trip(
 ) -> None:
     any_store.add_policies([(load_policy_file(f), str(f)) for f in policy_files.values()])
     ps = any_store.policy_set()
-    assert ps.default_family == "meetco-terms"
+    assert ps.default_family is None  # adding terms never makes them anyone's default
     assert [p.version.version for p in ps.families["meetco-terms"]] == [
         "2023-03-31",
         "2023-08-07",
@@ -42,11 +42,14 @@ def test_policies_consent_and_decisions_round_trip(
     assert any_store.add_consent_events([event]) == (0, 1)  # idempotent import
     assert any_store.consent_events("acme") == [event]
     rec = Record("c", "acme", ("customer.chat",), datetime(2023, 5, 1, tzinfo=UTC))
-    assert decide(
-        any_store.context(), rec, "train.first_party", datetime(2023, 8, 9, tzinfo=UTC)
-    ).allowed
-    # Every change is in the audit log: 4 policies and 1 consent event.
-    assert any_store.audit.size() == 5
+    aug_9 = datetime(2023, 8, 9, tzinfo=UTC)
+    assert decide(any_store.context(), rec, "train.first_party", aug_9).reasons == (
+        "UNKNOWN_TENANT",
+    )
+    any_store.assign_tenant("acme", "meetco-terms")
+    assert decide(any_store.context(), rec, "train.first_party", aug_9).allowed
+    # Every change is in the audit log: 4 policies, 1 consent event, 1 assignment.
+    assert any_store.audit.size() == 6
 
 
 def test_tenant_families_and_unknown_references(

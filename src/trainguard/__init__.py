@@ -20,7 +20,7 @@ if TYPE_CHECKING:
         PolicySet,
         Record,
         decide,
-        explain,
+        explain_decision,
         inherit_categories,
     )
     from .errors import (
@@ -52,7 +52,7 @@ _HOMES = {
     "PolicySet": "decide",
     "Record": "decide",
     "decide": "decide",
-    "explain": "decide",
+    "explain_decision": "decide",
     "inherit_categories": "decide",
     "ConflictError": "errors",
     "ConsentError": "errors",
@@ -84,8 +84,8 @@ class _Package(ModuleType):
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Importing a submodule binds it on the package; where an exported name
-        # is also a submodule's (``decide``, ``explain``), the export wins, as it
-        # did when every name was imported up front.
+        # is also a submodule's (``decide``), the export wins, as it did when
+        # every name was imported up front.
         if isinstance(value, ModuleType) and name in _HOMES:
             return
         super().__setattr__(name, value)
@@ -122,7 +122,7 @@ __all__ = [
     "canonical_json",
     "decide",
     "decide_batch",
-    "explain",
+    "explain_decision",
     "inherit_categories",
     "load_policy_file",
     "parse_policy",

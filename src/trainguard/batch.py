@@ -100,7 +100,8 @@ class _Known:
     Tenants with no event in the consent ledger share their policy family's id:
     ``decide_core`` reads a tenant only through its family and its events, so
     their decisions are the same — with many tenants, one decision per family
-    and key instead of one per tenant."""
+    and key instead of one per tenant. Tenants under no terms (not assigned, no
+    default, or a name no tenant may have) share the family None: UNKNOWN_TENANT."""
 
     def __init__(self) -> None:
         self.tenants: dict[str, int] = {}  # tenant -> id of the tenant or of its family

@@ -16,6 +16,7 @@ from typing import Any
 from .canonical import canonical_json
 from .consent import Ledger, StoredEvent
 from .errors import NotFoundError
+from .identity import is_tenant
 from .policy import CompiledPolicy, ConsentRequirement, Outcome, PolicyVersion
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from .timeutil import ensure_utc, format_instant, now_utc, to_micros
@@ -25,6 +26,7 @@ ALLOWED = "ALLOWED"
 DENIED_AT_USE = "DENIED_AT_USE"
 DENIED_AT_COLLECTION = "DENIED_AT_COLLECTION"
 NO_POLICY_IN_FORCE = "NO_POLICY_IN_FORCE"
+UNKNOWN_TENANT = "UNKNOWN_TENANT"
 UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
 UNKNOWN_USE = "UNKNOWN_USE"
 INVALID_TIME = "INVALID_TIME"
@@ -39,6 +41,7 @@ REASON_CODES = (
     DENIED_AT_USE,
     DENIED_AT_COLLECTION,
     NO_POLICY_IN_FORCE,
+    UNKNOWN_TENANT,
     UNKNOWN_CATEGORY,
     UNKNOWN_USE,
     INVALID_TIME,
@@ -54,6 +57,7 @@ REASON_TEXT = {
     DENIED_AT_USE: "the terms in force at the time of use forbid it",
     DENIED_AT_COLLECTION: "the terms in force when the content was collected forbid it",
     NO_POLICY_IN_FORCE: "no version of the terms was in force at that time",
+    UNKNOWN_TENANT: "the tenant is not assigned any terms and no default terms are set",
     UNKNOWN_CATEGORY: "the category is not in the taxonomy",
     UNKNOWN_USE: "the use is not in the taxonomy",
     INVALID_TIME: "the time of use is before the content was collected",
@@ -151,13 +155,28 @@ class PolicySet:
             compiled = CompiledPolicy(v)
             self.by_hash[compiled.hash] = compiled
             self.families.setdefault(v.family, []).append(compiled)
+        self._wellformed: dict[str, bool] = {}
         self._starts: dict[str, list[int]] = {}
         for fam, items in self.families.items():
             items.sort(key=lambda p: p.effective_micros)
             self._starts[fam] = [p.effective_micros for p in items]
 
     def family_for(self, tenant: str) -> str | None:
-        return self.tenant_families.get(tenant, self.default_family)
+        """The family whose terms ``tenant`` is under, or None (UNKNOWN_TENANT).
+
+        Exact: ``Acme``, ``acme `` or ``acme\u200b`` are not ``acme``. The default
+        family (set only by the operator) reaches unassigned tenants whose name is
+        well-formed, never a name no tenant could have: a misspelt look-alike of an
+        assigned tenant must not be handed the default terms in its place."""
+        family = self.tenant_families.get(tenant)
+        if family is not None or self.default_family is None:
+            return family
+        # Memoized per name: the batch engine asks for every distinct tenant of
+        # every batch, and a dict lookup costs a fraction of a regex match.
+        wellformed = self._wellformed.get(tenant)
+        if wellformed is None:
+            wellformed = self._wellformed[tenant] = is_tenant(tenant)
+        return self.default_family if wellformed else None
 
     def in_force(self, family: str | None, micros: int) -> CompiledPolicy | None:
         if family is None or family not in self.families:
@@ -232,15 +251,18 @@ def decide_core(
     p0 = ps.in_force(family, collected_micros)
     p1 = ps.in_force(family, at_micros)
 
-    # 1. Refuse to guess.
+    # 1. Refuse to guess. A tenant under no terms has no version in force either:
+    # UNKNOWN_TENANT says why, in place of NO_POLICY_IN_FORCE.
     early: list[str] = []
+    if family is None:
+        early.append(UNKNOWN_TENANT)
     if not categories or any(c not in ctx.taxonomy.categories for c in categories):
         early.append(UNKNOWN_CATEGORY)
     if use not in ctx.taxonomy.uses:
         early.append(UNKNOWN_USE)
     if at_micros < collected_micros:
         early.append(INVALID_TIME)
-    if p0 is None or p1 is None:
+    if family is not None and (p0 is None or p1 is None):
         early.append(NO_POLICY_IN_FORCE)
     if early:
         return CoreDecision(False, tuple(sorted(early)), (), p1, p0, (), None)
@@ -398,7 +420,7 @@ def inherit_categories(record: Record, sources: Mapping[str, Sequence[str]]) -> 
     return tuple(sorted(cats))
 
 
-def explain(decision: Decision) -> list[str]:
+def explain_decision(decision: Decision) -> list[str]:
     """Plain-language lines that say what the decision is and why."""
     c = decision.core
     verdict = "ALLOWED" if c.allowed else "DENIED"

@@ -105,11 +105,18 @@ class DemoResult:
     consents: list[ConsentEvent]
 
 
+DEMO_TENANTS = ("acme", "globex")
+
+
 def build_demo(workdir: Path) -> DemoResult:
     store = Store(str(workdir / "demo.db"))
     store.init()
     files = copy_policy_files(workdir)
     store.add_policies([(load_policy_file(f), str(f)) for f in files])
+    # Both customers are under the platform's terms, by name: a tenant under no
+    # terms would be denied everything (UNKNOWN_TENANT), and no default is set.
+    for tenant in DEMO_TENANTS:
+        store.assign_tenant(tenant, "meetco-terms")
     ps = store.policy_set()
     v2 = ps.resolve("meetco-terms@2023-08-07").hash
     v3 = ps.resolve("meetco-terms@2023-08-11").hash
@@ -288,7 +295,10 @@ def _meetings(limit: int) -> tuple[str, dict[str, str]]:
     return "synthetic transcripts", fake
 
 
-def scan_story(workdir: Path) -> ScanStory:
+def scan_story(workdir: Path, store: Store | None = None) -> ScanStory:
+    """Register meetings, plant pieces of them in a corpus, scan it; with a store, the
+    scan goes into its audit log as `trainguard scan` records one."""
+    import hashlib
     import json
 
     from .scan import KeyRing, Registry, ScanOptions, scan_corpus, tokenize
@@ -334,6 +344,116 @@ def scan_story(workdir: Path) -> ScanStory:
     options = ScanOptions(str(registry.path), str(registry.keys.path), fields=Fields())
     summary = scan_corpus([str(corpus)], options, findings_path)
     findings = [json.loads(line) for line in findings_path.read_text(encoding="utf-8").splitlines()]
+    if store is not None:
+        store.audit.record(
+            "scan.run",
+            {
+                "inputs": [str(corpus)],
+                "registry": str(registry.path.resolve()),
+                "documents": summary.documents,
+                "bytes": summary.bytes,
+                "findings": summary.findings,
+                "malformed": summary.malformed,
+                "findings_sha256": hashlib.sha256(findings_path.read_bytes()).hexdigest(),
+            },
+        )
     return ScanStory(
         source, len(registered), summary.documents, planted, findings, summary.mb_per_s
     )
+
+
+# --- explaining it: decisions on record, a notice, diffs, a summary, a report ---------------
+
+
+def record_decisions(result: DemoResult) -> int:
+    """Put the demo's questions into the audit log as decisions, one entry a record and
+    question, as `trainguard decide` does (content not yet collected at the question's
+    date is left out). Returns how many were recorded."""
+    from .decide import Record, decide
+
+    ctx = result.store.context()
+    entries: list[tuple[str, dict[str, Any]]] = []
+    rows = result.records.to_pylist()
+    for use, when in result.questions:
+        for r in rows:
+            if r["collected_at"] > when:
+                continue
+            record = Record(
+                r["id"],
+                r["tenant"],
+                tuple(r["categories"] + r["derived_categories"]),
+                r["collected_at"],
+                tuple(r["subjects"]),
+            )
+            entries.append(("decision", decide(ctx, record, use, when).to_json()))
+    result.store.audit.record_many(entries)
+    return len(entries)
+
+
+@dataclass
+class ExplainStory:
+    decisions: int
+    notice_id: str
+    files: dict[str, Path]  # what -> where
+    diffs: list[tuple[str, str, list[Any]]]  # (old version, new version, changes)
+
+
+NOTICE_VERSION = "meetco-terms@2023-08-11"
+NOTICE_READER = ("acme", "user-3")
+
+
+def explain_story(result: DemoResult, model: str, out: Path) -> ExplainStory:
+    """Decisions into the log; the 2023-08-11 notice shown to and acknowledged by one
+    participant; the diffs of the timeline; the model's public training summary. The
+    report is written last (:func:`write_demo_report`), after the log is signed."""
+    import itertools
+    import json
+
+    from .explain import diff, diff_lines
+    from .explain.notice_events import record_notice_event
+    from .explain.notices import build_notice, notice_html, notice_text
+    from .explain.summary import summary_html, training_summary
+
+    store = result.store
+    out.mkdir(parents=True, exist_ok=True)
+    decisions = record_decisions(result)
+    taxonomy = store.taxonomy()
+    version = store.policy_set().resolve(NOTICE_VERSION).version
+    notice = build_notice(version, taxonomy, "participant")
+    files = {
+        "notice (text)": out / "notice-2023-08-11-participant.txt",
+        "notice (HTML)": out / "notice-2023-08-11-participant.html",
+        "policy diffs": out / "policy-diffs.txt",
+        "training summary (JSON)": out / f"training-summary-{model}.json",
+        "training summary (HTML)": out / f"training-summary-{model}.html",
+    }
+    files["notice (text)"].write_text(notice_text(notice), encoding="utf-8")
+    files["notice (HTML)"].write_text(notice_html(notice), encoding="utf-8")
+    tenant, subject = NOTICE_READER
+    record_notice_event(
+        store, notice.id, "served", tenant, subject, datetime(2023, 8, 12, 9, tzinfo=UTC)
+    )
+    record_notice_event(
+        store, notice.id, "acknowledged", tenant, subject, datetime(2023, 8, 12, 9, 5, tzinfo=UTC)
+    )
+    versions = [p.version for p in store.policy_set().families["meetco-terms"]]
+    diffs, text = [], []
+    for old, new in itertools.pairwise(versions):
+        changes = diff(old, new, taxonomy)
+        diffs.append((old.version, new.version, changes))
+        text += [*diff_lines(old, new, changes, taxonomy), ""]
+    files["policy diffs"].write_text("\n".join(text), encoding="utf-8")
+    summary = training_summary(store, model, provider="MeetCo (demo)")
+    files["training summary (JSON)"].write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    files["training summary (HTML)"].write_text(summary_html(summary), encoding="utf-8")
+    return ExplainStory(decisions, notice.id, files, diffs)
+
+
+def write_demo_report(result: DemoResult, out: Path) -> Path:
+    from .explain.report import write_report
+
+    path = out / "audit-report.html"
+    write_report(result.store, path)
+    return path

@@ -23,13 +23,12 @@ from sqlalchemy import insert, select
 from .batch import decide_batch
 from .errors import ConflictError, InputError, IntegrityError, NotFoundError
 from .gate.manifest import manifest_tree, read_manifest
+from .identity import check_model_name
 from .store import schema as t
 from .timeutil import ensure_utc, format_instant, from_micros, now_utc, parse_instant, to_micros
 
 if TYPE_CHECKING:
     from .store import Store
-
-_NAME_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,7 @@ def register_model(
     store: Store, name: str, manifest_dirs: list[str | Path], trained_at: datetime | None = None
 ) -> Model:
     """Register ``name`` as trained on the admitted records of these gate outputs."""
-    if not name or len(name) > _NAME_MAX or name.strip() != name:
-        raise InputError(f"model name {name!r}: must be 1-{_NAME_MAX} characters, no outer spaces")
+    check_model_name(name)
     if not manifest_dirs:
         raise InputError("model register: give at least one --manifest folder")
     entries = []

@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .canonical import canonical_json
 from .errors import PolicyFileError, TaxonomyError
+from .identity import FAMILY
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, pattern_matches
 from .timeutil import format_instant, parse_instant
 from .yamlfile import line_for, parse_yaml, read_text, validation_message
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_FAMILY = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 Effect = Literal["allow", "deny", "require_consent"]
 ConsentFrom = Literal["account_admin", "every_subject"]
@@ -94,8 +94,9 @@ class PolicyVersion(BaseModel):
     @field_validator("family")
     @classmethod
     def _family_shape(cls, v: str) -> str:
-        if not _FAMILY.match(v):
-            raise ValueError("family must be lower-case letters, digits, '.', '_' or '-'")
+        problem = FAMILY.problem(v)
+        if problem is not None:
+            raise ValueError(problem)
         return v
 
     @field_validator("effective_at", mode="before")

@@ -5,6 +5,7 @@ there is no logic here that the CLI does not share::
 
     GET  /healthz                               is the service up, and on which store
     POST /v1/decisions                          decide one record and use (recorded in the log)
+    POST /v1/consent/events                     record consent events ({"events": [...]})
     POST /v1/scan                               scan documents for registered content
     GET  /v1/policies/{ref}/notice              what a version of the terms allows, use by use
     GET  /v1/policies/diff                      what changed between two (?from=REF&to=REF)
@@ -13,9 +14,10 @@ there is no logic here that the CLI does not share::
     GET  /v1/audit/proofs/inclusion/{index}     RFC 9162 inclusion proof (?size=N)
     GET  /v1/audit/proofs/consistency           RFC 9162 consistency proof (?from=N1&to=N2)
 
-Errors are the library's one-line messages: 400 for bad input, 404 for what
-is not there, 409 for a conflict with what the store holds, 500 when stored
-data fails verification. A denied use is not an error: it is a decision.
+Errors are the library's one-line messages: 400 for bad input, 422 for a
+tenant, subject or other identity outside its character set
+(:mod:`trainguard.identity`), 404 for what is not there, 409 for a conflict
+with what the store holds, 500 when stored data fails verification. A denied use is not an error: it is a decision.
 
 Needs the ``server`` extra (FastAPI, uvicorn); ``trainguard serve`` runs it.
 """
@@ -28,11 +30,15 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from . import __version__
+from .consent import UnmatchedWithdrawalError
+from .consent_input import MAX_BODY_BYTES, read_events_body
 from .decide import Record, decide
-from .errors import ConflictError, IntegrityError, NotFoundError, TrainguardError
+from .errors import ConflictError, ConsentError, IntegrityError, NotFoundError, TrainguardError
 from .explain import diff, notice
+from .identity import IdentityError, check_record_id, check_subject, check_tenant
 from .scan import Fields, ScanConfig, ScanOptions
 from .scan.engine import matcher_for
 from .scan.keys import KeyRing
@@ -76,7 +82,9 @@ def create_app(
     @app.exception_handler(TrainguardError)
     def _error(request: Request, exc: TrainguardError) -> JSONResponse:
         status = 400
-        if isinstance(exc, NotFoundError):
+        if isinstance(exc, IdentityError):
+            status = 422
+        elif isinstance(exc, NotFoundError):
             status = 404
         elif isinstance(exc, ConflictError):
             status = 409
@@ -93,11 +101,11 @@ def create_app(
     def decisions(body: DecisionRequest) -> dict[str, Any]:
         store.check_ready()
         record = Record(
-            body.id,
-            body.tenant,
+            check_record_id(body.id, "id"),
+            check_tenant(body.tenant, "tenant"),
             tuple(body.categories),
             parse_instant(body.collected_at, "collected_at"),
-            tuple(body.subjects),
+            tuple(check_subject(s, f"subjects[{i}]") for i, s in enumerate(body.subjects)),
         )
         when = parse_instant(body.at, "at") if body.at else None
         decision = decide(store.context(), record, body.use, when)
@@ -105,6 +113,36 @@ def create_app(
         # with `trainguard decide`.
         store.audit.record("decision", decision.to_json())
         return decision.to_json()
+
+    @app.post("/v1/consent/events")
+    async def consent_events(request: Request, allow_unmatched: bool = False) -> dict[str, Any]:
+        """Events as ``trainguard consent import`` takes them, read as strictly: the
+        raw body is parsed by the library (a JSON parser would keep the last of
+        duplicate keys), and read only up to its size limit."""
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise ConsentError(f"body: over {MAX_BODY_BYTES:,} bytes; send fewer events")
+        return await run_in_threadpool(record_events, bytes(body), allow_unmatched)
+
+    def record_events(body: bytes, allow_unmatched: bool) -> dict[str, Any]:
+        store.check_ready()
+        policies = store.policy_set()
+        events = read_events_body(
+            body, "body", lambda ref: policies.resolve(ref).hash, store.taxonomy()
+        )
+        try:
+            added, present = store.add_consent_events(events, allow_unmatched=allow_unmatched)
+        except UnmatchedWithdrawalError as exc:
+            raise UnmatchedWithdrawalError(
+                f"{exc} (?allow_unmatched=true records it anyway)"
+            ) from None
+        return {
+            "recorded": added,
+            "already_on_record": present,
+            "ids": [e.event_id for e in events],
+        }
 
     @app.post("/v1/scan")
     def scan(body: ScanRequest) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def test_redaction_keeps_the_leaf_and_the_proofs(
 
 def test_policy_and_consent_changes_are_logged(timeline_store: Store) -> None:
     kinds = [timeline_store.audit.entry(i)["kind"] for i in range(timeline_store.audit.size())]
-    assert kinds == ["policy.added"] * 3
+    assert kinds == ["policy.added"] * 3 + ["policy.default_family"]
 
 
 WRITER = """

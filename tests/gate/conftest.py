@@ -58,6 +58,7 @@ def v1_v2_store(store: Store, policy_files: dict[str, Path]) -> Store:
     store.add_policies(
         [(load_policy_file(policy_files[v]), str(policy_files[v])) for v in ("v1", "v2")]
     )
+    store.set_default_family("meetco-terms")
     store.add_consent_events([admin_grant(store)])
     return store
 

@@ -27,6 +27,7 @@ def db(tmp_path: Path, policy_files: dict[str, Path]) -> Path:
     path = tmp_path / "cli.db"
     assert run(path, "init")[0] == 0
     assert run(path, "policy", "add", str(policy_files["v1"]), str(policy_files["v2"]))[0] == 0
+    assert run(path, "tenant", "assign", "acme", "meetco-terms")[0] == 0
     return path
 
 

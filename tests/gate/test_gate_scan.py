@@ -38,6 +38,9 @@ def test_a_telemetry_record_holding_a_transcript_is_kept_out(
         ).exit_code
         == 0
     )
+    assert (
+        runner.invoke(app, ["--db", db, "tenant", "assign", "acme", "meetco-terms"]).exit_code == 0
+    )
     pq.write_table(
         pa.table(
             {

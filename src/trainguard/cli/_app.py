@@ -130,3 +130,9 @@ def split_csv(values: list[str] | None) -> list[str]:
     for v in values or []:
         out.extend(p.strip() for p in v.split(",") if p.strip())
     return out
+
+
+def split_identities(values: list[str] | None) -> list[str]:
+    """Like :func:`split_csv`, but nothing is trimmed: ``'bob '`` is not ``bob``,
+    and the identity check says so instead of quietly answering for someone else."""
+    return [p for v in values or [] for p in v.split(",") if p != ""]

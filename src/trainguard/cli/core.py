@@ -11,13 +11,15 @@ import yaml
 from rich.table import Table
 
 from ..canonical import canonical_json
-from ..consent import ConsentEvent, parse_event
-from ..decide import Record, decide, explain
-from ..errors import ConsentError, InputError
+from ..consent import ConsentEvent, UnmatchedWithdrawalError, parse_event
+from ..consent_input import read_events_file
+from ..decide import Record, decide, explain_decision
+from ..errors import InputError
 from ..explain import diff, diff_lines, notice, notice_lines
+from ..identity import check_record_id, check_subject, check_tenant
 from ..policy import PolicyVersion, load_policy_file
 from ..timeutil import format_instant, parse_instant
-from ._app import app, console, open_store, split_csv
+from ._app import app, console, open_store, split_csv, split_identities
 
 policy_app = typer.Typer(help="Versions of the terms.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Which terms each tenant is under.", no_args_is_help=True)
@@ -94,6 +96,11 @@ def policy_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"
             str(r["default"]),
         )
     console.print(table)
+    if ps.default_family is None:
+        console.print(
+            "no default family: a tenant not assigned one is denied (UNKNOWN_TENANT); "
+            "`trainguard policy default FAMILY` sets one"
+        )
 
 
 @policy_app.command("show")
@@ -110,7 +117,7 @@ def policy_show(
     )
 
 
-def _version(ctx: typer.Context, ref: str) -> PolicyVersion:
+def resolve_version(ctx: typer.Context, ref: str) -> PolicyVersion:
     """A stored version (hash, prefix, version or family@version) or a policy file (a
     draft not yet added: what would the new terms change?)."""
     store = open_store(ctx)
@@ -127,7 +134,7 @@ def policy_notice(
 ) -> None:
     """What these terms allow, use by use, in plain language, with the rules that say so."""
     taxonomy = open_store(ctx).taxonomy()
-    data = notice(_version(ctx, version), taxonomy)
+    data = notice(resolve_version(ctx, version), taxonomy)
     if as_json:
         console.print(json.dumps(data, indent=2, ensure_ascii=False), markup=False)
         return
@@ -145,7 +152,7 @@ def policy_diff(
     """Which answers changed between two versions of the terms: every (category, use)
     whose effect or consent requirement differs, grouped, in plain language."""
     taxonomy = open_store(ctx).taxonomy()
-    before, after = _version(ctx, old), _version(ctx, new)
+    before, after = resolve_version(ctx, old), resolve_version(ctx, new)
     changes = diff(before, after, taxonomy)
     if as_json:
         console.print(json.dumps([c.to_json() for c in changes], indent=2), markup=False)
@@ -155,15 +162,26 @@ def policy_diff(
 
 
 @policy_app.command("default")
-def policy_default(ctx: typer.Context, family: str) -> None:
-    """Make FAMILY the terms of every tenant not assigned another."""
+def policy_default(
+    ctx: typer.Context,
+    family: str | None = typer.Argument(None, help="The family; omit it with --none."),
+    none: bool = typer.Option(
+        False, "--none", help="No default: unassigned tenants are denied (UNKNOWN_TENANT)."
+    ),
+) -> None:
+    """Make FAMILY the terms of every tenant not assigned another. Without a default
+    (the state of a new store: adding policies never sets one), a tenant that is
+    not assigned is denied with UNKNOWN_TENANT."""
+    if (family is None) == (not none):
+        raise InputError("policy default: give a FAMILY or --none, not both or neither")
     open_store(ctx).set_default_family(family)
-    console.print(f"default family: {family}")
+    console.print(f"default family: {family}" if family else "no default family")
 
 
 @tenant_app.command("assign")
 def tenant_assign(ctx: typer.Context, tenant: str, family: str) -> None:
-    """Put TENANT under FAMILY (an enterprise contract)."""
+    """Put TENANT under FAMILY (an enterprise contract). TENANT: lower-case ASCII
+    letters, digits, '.', '_', '-' (1-64, starting with a letter or digit)."""
     open_store(ctx).assign_tenant(tenant, family)
     console.print(f"tenant {tenant}: {family}")
 
@@ -245,6 +263,8 @@ def _event_from_options(
     at: str | None,
     notice_id: str | None,
 ) -> ConsentEvent:
+    check_tenant(tenant, "--tenant")
+    check_subject(subject, "--subject")
     store = open_store(ctx)
     version = store.policy_set().resolve(policy_version)
     when = parse_instant(at, "--at") if at else datetime.now().astimezone()
@@ -271,6 +291,11 @@ _ROLE = typer.Option(
 _CATS = typer.Option(..., "--categories", help="Category patterns, P[,P].")
 _USES = typer.Option(..., "--uses", help="Use patterns, P[,P].")
 _PV = typer.Option(..., "--policy-version", help="Version the consent is given under.")
+_ALLOW_UNMATCHED = typer.Option(
+    False,
+    "--allow-unmatched",
+    help="Record a withdrawal even if it ends no grant on record (consent given elsewhere).",
+)
 
 
 @consent_app.command("grant")
@@ -308,8 +333,11 @@ def consent_withdraw(
     policy_version: str = _PV,
     at: str | None = typer.Option(None, "--at", help="ISO 8601 time (default: now)."),
     notice_id: str | None = typer.Option(None, "--notice-id"),
+    allow_unmatched: bool = _ALLOW_UNMATCHED,
 ) -> None:
-    """Record a withdrawal of consent."""
+    """Record a withdrawal of consent. Refused when it would end no grant on record
+    (same tenant and role, the same subject for role self, given at or before it,
+    covering some of the same categories and uses)."""
     event = _event_from_options(
         ctx,
         "withdraw",
@@ -323,8 +351,17 @@ def consent_withdraw(
         at,
         notice_id,
     )
-    added, _ = open_store(ctx).add_consent_events([event])
+    added, _ = _add_events(ctx, [event], allow_unmatched)
     console.print(f"{event.event_id}  {'recorded' if added else 'already on record'}")
+
+
+def _add_events(
+    ctx: typer.Context, events: list[ConsentEvent], allow_unmatched: bool
+) -> tuple[int, int]:
+    try:
+        return open_store(ctx).add_consent_events(events, allow_unmatched=allow_unmatched)
+    except UnmatchedWithdrawalError as exc:
+        raise UnmatchedWithdrawalError(f"{exc} (--allow-unmatched records it anyway)") from None
 
 
 @consent_app.command("list")
@@ -334,6 +371,8 @@ def consent_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List consent events in the order they were recorded."""
+    if tenant is not None:
+        check_tenant(tenant, "--tenant")
     events = open_store(ctx).consent_events(tenant)
     if as_json:
         for e in events:
@@ -361,35 +400,16 @@ def consent_list(
 
 
 @consent_app.command("import")
-def consent_import(ctx: typer.Context, file: Path) -> None:
-    """Import events from JSONL; every line is checked before anything is written."""
+def consent_import(
+    ctx: typer.Context, file: Path, allow_unmatched: bool = _ALLOW_UNMATCHED
+) -> None:
+    """Import events from JSONL; every line is checked before anything is written:
+    one JSON object a line (at most 64 KiB), no duplicate keys, no control or
+    format characters, at most 100,000 events a file, withdrawals that end a grant."""
     store = open_store(ctx)
     policies = store.policy_set()
-    taxonomy = store.taxonomy()
-    events = []
-    try:
-        handle = file.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file") from None
-    with handle:
-        for n, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{file}:{n}"
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConsentError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(data, dict):
-                raise ConsentError(f"{where}: each line must be a JSON object")
-            data.pop("id", None)
-            if isinstance(data.get("policy_version"), str):
-                try:
-                    data["policy_version"] = policies.resolve(data["policy_version"]).hash
-                except InputError as exc:
-                    raise ConsentError(f"{where}: {exc}") from None
-            events.append(parse_event(data, where, taxonomy))
-    added, present = store.add_consent_events(events)
+    events = read_events_file(file, lambda ref: policies.resolve(ref).hash, store.taxonomy())
+    added, present = _add_events(ctx, events, allow_unmatched)
     console.print(f"{file}: {added} events recorded, {present} already on record")
 
 
@@ -417,11 +437,11 @@ def decide_cmd(
     """Is this use of this content allowed? Exit 0 allowed, 1 denied, 2 bad input."""
     store = open_store(ctx)
     record = Record(
-        record_id,
-        tenant,
+        check_record_id(record_id, "--id"),
+        check_tenant(tenant, "--tenant"),
         tuple(split_csv(category)),
         parse_instant(collected_at, "--collected-at"),
-        tuple(split_csv(subjects)),
+        tuple(check_subject(s, "--subjects") for s in split_identities(subjects)),
     )
     when = parse_instant(at, "--at") if at else None
     decision = decide(store.context(), record, use, when)
@@ -430,6 +450,6 @@ def decide_cmd(
     if as_json:
         console.print(decision.canonical_bytes().decode(), markup=False)
     else:
-        for line in explain(decision):
+        for line in explain_decision(decision):
             console.print(line, markup=False)
     raise typer.Exit(0 if decision.allowed else 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -11,7 +12,18 @@ from rich.console import Console
 from rich.table import Table
 
 from ..audit.note import Signer
-from ..demo import NOT_YET, PERIODS, build_demo, gate_story, scan_story
+from ..demo import (
+    NOT_YET,
+    PERIODS,
+    DemoResult,
+    ExplainStory,
+    build_demo,
+    explain_story,
+    gate_story,
+    scan_story,
+    write_demo_report,
+)
+from ..errors import InputError
 from ..explain import diff
 from ..timeutil import format_instant
 from ..verify import verify_proof
@@ -21,17 +33,29 @@ from ._app import app, console
 @app.command()
 def demo(
     keep: Path | None = typer.Option(None, "--keep", help="Build in this folder and keep it."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Write the notice, diffs, training summary and audit report here "
+        "(default: the demo's folder).",
+    ),
 ) -> None:
-    """The 2023 terms timeline, a gated training set and its impact, a scan: on a temporary store."""
+    """The 2023 terms timeline, a gated training set and its impact, a scan, and what
+    explains them (a notice, diffs, a training summary, an audit report): on a temporary store."""
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
-        _run(keep)
+        _run(keep, out or keep, kept=True)
     else:
         with tempfile.TemporaryDirectory(prefix="trainguard-demo-") as tmp:
-            _run(Path(tmp))
+            _run(Path(tmp), out or Path(tmp), kept=out is not None)
 
 
-def _run(workdir: Path) -> None:
+def _run(workdir: Path, out: Path, kept: bool) -> None:
     console.rule("trainguard demo: the terms of August 2023")
     result = build_demo(workdir)
     ps = result.store.policy_set()
@@ -54,6 +78,11 @@ def _run(workdir: Path) -> None:
                 f"was {change.before.says()}; now {change.after.says()}",
                 markup=False,
             )
+    tenants = ", ".join(f"{t} -> {f}" for t, f in sorted(ps.tenant_families.items()))
+    console.print(
+        f"Tenants (trainguard tenant assign): {tenants}; no default family, so any other "
+        "tenant is denied with UNKNOWN_TENANT."
+    )
     console.print("Consent on record:")
     for e in result.consents:
         console.print(
@@ -85,17 +114,23 @@ def _run(workdir: Path) -> None:
         table.add_row(*row)
     wide = Console(highlight=False, width=max(console.width, 170))
     wide.print(table)
-    _gate(result)
-    _scan(result.workdir)
+    model = _gate(result)
+    _scan(result.workdir, result)
+    explained = _explain(result, model, out)
     signer = Signer.generate(result.store.audit.origin())
     note = result.store.audit.checkpoint(signer)
-    report = result.store.audit.verify(signer.verifier)
+    report = write_demo_report(result, out)
+    where = "" if kept else " (a temporary folder, removed at exit: pass --out DIR to keep them)"
+    console.print(f"Written to {out}{where}:", markup=False)
+    for what, path in [*explained.files.items(), ("audit report (HTML)", report)]:
+        console.print(f"  {what:<24} {path.name}", markup=False)
+    verified = result.store.audit.verify(signer.verifier)
     proof = result.store.audit.inclusion_proof(0)
     shown = verify_proof(signer.verifier, note, proof)
     console.print(
-        f"\nAudit log: {report.size} entries (policies, consent, the gate run, the model), "
-        "checkpoint signed; "
-        f"verify: {'OK' if report.ok else report.problem}; offline proof: {shown}.",
+        f"\nAudit log: {verified.size} entries (policies, tenants, consent, decisions, the gate run, "
+        "the model, the scan, the notice), checkpoint signed; "
+        f"verify: {'OK' if verified.ok else verified.problem}; offline proof: {shown}.",
         markup=False,
     )
     console.print(
@@ -110,10 +145,7 @@ def _row_order(key: tuple[str, str, str]) -> tuple[str, str, int]:
     return (tenant, kind, [p[0] for p in PERIODS].index(label))
 
 
-def _gate(result: object) -> None:
-    from ..demo import DemoResult
-
-    assert isinstance(result, DemoResult)
+def _gate(result: DemoResult) -> str:
     story = gate_story(result)
     console.rule("The gate: a training set built on 2023-08-09")
     console.print(
@@ -137,10 +169,11 @@ def _gate(result: object) -> None:
             f"denied {e['by_reason']} (e.g. {', '.join(map(str, e['first_ids']))})",
             markup=False,
         )
+    return story.model
 
 
-def _scan(workdir: Path) -> None:
-    story = scan_story(workdir)
+def _scan(workdir: Path, result: DemoResult) -> None:
+    story = scan_story(workdir, result.store)
     console.rule("The scanner: customer content that slipped into a public corpus")
     console.print(
         f"Registered {story.registered} meetings ({story.source}) as keyed fingerprints; "
@@ -168,3 +201,25 @@ def _scan(workdir: Path) -> None:
         "only fingerprints keyed (SipHash) under keys kept apart.",
         markup=False,
     )
+
+
+def _explain(result: DemoResult, model: str, out: Path) -> ExplainStory:
+    story = explain_story(result, model, out)
+    console.rule("Explaining it: a notice, what changed, a public summary, a report")
+    console.print(
+        f"{story.decisions:,} decisions on record in the audit log (the questions above). "
+        f"Notice {story.notice_id} of the 2023-08-11 terms served to and acknowledged by "
+        "acme/user-3 (neither is consent).",
+        markup=False,
+    )
+    console.print("Every change between versions, classified (trainguard policy diff):")
+    for old, new, changes in story.diffs:
+        kinds = Counter(c.kind for c in changes)
+        counted = ", ".join(
+            f"{n} {k.replace('_', ' ')}{'s' if n > 1 else ''}" for k, n in sorted(kinds.items())
+        )
+        console.print(f"  {old} -> {new}: {counted}", markup=False)
+        for c in changes:
+            if c.kind == "expansion":
+                console.print(f"    expansion: {c.consequence}", markup=False)
+    return story

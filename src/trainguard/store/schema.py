@@ -84,7 +84,7 @@ audit_entries = Table(
     Column("kind", String(64), nullable=False),
     Column("body", LargeBinary, nullable=True),
     Column("redacted_at_us", BigInteger, nullable=True),
-    # Only the key events (migration 0003): verification finds them without a scan.
+    # Only the key events (migration 0004): verification finds them without a scan.
     Index(
         "ix_audit_key_events",
         "idx",
@@ -138,4 +138,32 @@ model_manifests = Table(
     Column("at_us", BigInteger, nullable=False),
     Column("records", BigInteger, nullable=False),
     Column("admitted", BigInteger, nullable=False),
+)
+
+# Notices people were shown, by id (their content as canonical JSON), and the
+# record of each time one was served to or acknowledged by a person. Neither is
+# consent: decisions never read these tables.
+notices = Table(
+    "tg_notices",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("audience", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("stored_at_us", BigInteger, nullable=False),
+)
+
+notice_events = Table(
+    "tg_notice_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("notice_id", String(40), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("tenant", String(200), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Index("ix_notice_events_tenant_subject", "tenant", "subject"),
 )

@@ -20,9 +20,16 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from ..consent import ConsentEvent, Ledger
+from ..consent import (
+    ConsentEvent,
+    Ledger,
+    UnmatchedWithdrawalError,
+    check_event,
+    check_withdrawals_match,
+)
 from ..decide import DecisionContext, PolicySet
 from ..errors import ConflictError, InputError, NotFoundError
+from ..identity import check_family, check_tenant
 from ..policy import PolicyVersion
 from ..taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from ..timeutil import format_instant, now_utc, to_micros
@@ -235,8 +242,6 @@ class Store:
                         added_at_us=to_micros(now_utc()),
                     )
                 )
-                if self._setting(conn, "default_family") is None:
-                    self._set_setting(conn, "default_family", version.family)
                 self.audit.append(
                     conn,
                     "policy.added",
@@ -259,15 +264,22 @@ class Store:
             ).all()
         return [PolicyVersion.model_validate(json.loads(r.body)) for r in rows]
 
-    def set_default_family(self, family: str) -> None:
+    def set_default_family(self, family: str | None) -> None:
+        """Put every unassigned tenant under ``family``; None: under no terms
+        (UNKNOWN_TENANT). Only this sets a default: adding a family never does."""
+        if family is not None:
+            check_family(family)
         with self.write() as conn:
-            self._require_family(conn, family)
-            self._set_setting(conn, "default_family", family)
+            if family is None:
+                conn.execute(t.settings.delete().where(t.settings.c.key == "default_family"))
+            else:
+                self._require_family(conn, family)
+                self._set_setting(conn, "default_family", family)
             self.audit.append(conn, "policy.default_family", {"family": family})
 
     def assign_tenant(self, tenant: str, family: str) -> None:
-        if not tenant:
-            raise InputError("tenant: must not be empty")
+        check_tenant(tenant)
+        check_family(family)
         with self.write() as conn:
             self._require_family(conn, family)
             conn.execute(t.tenant_families.delete().where(t.tenant_families.c.tenant == tenant))
@@ -289,21 +301,35 @@ class Store:
 
     # --- consent -----------------------------------------------------------------------
 
-    def add_consent_events(self, events: Iterable[ConsentEvent]) -> tuple[int, int]:
+    def add_consent_events(
+        self, events: Iterable[ConsentEvent], *, allow_unmatched: bool = False
+    ) -> tuple[int, int]:
         """Append events atomically; events already on record are skipped.
 
-        Returns (added, already present). Each event's policy version must be
-        in the store and its patterns in the taxonomy, checked before writing.
+        Returns (added, already present). Each event's identities, limits, policy
+        version (in the store) and patterns (in the taxonomy) are checked before
+        writing, and so is every withdrawal: one that would end no grant is
+        refused unless ``allow_unmatched``.
         """
         batch = list(events)
         policies = self.policy_set()
         taxonomy = self.taxonomy()
         for e in batch:
+            check_event(e, f"consent event {e.event_id}")
             e.check_taxonomy(taxonomy)
             if e.policy_version not in policies.by_hash:
                 raise NotFoundError(
                     f"consent event {e.event_id}: policy version {e.policy_version[:12]} is not in the store"
                 )
+        if not allow_unmatched and any(e.kind == "withdraw" for e in batch):
+            tenants = sorted({e.tenant for e in batch if e.kind == "withdraw"})
+            try:
+                check_withdrawals_match(batch, self._consent_events_of(tenants), taxonomy)
+            except UnmatchedWithdrawalError:
+                # Only other tenants' grants are missing from the first check: with
+                # them in view too, the error can name the closest tenant on record.
+                check_withdrawals_match(batch, self.consent_events(), taxonomy)
+                raise
         added = 0
         now = to_micros(now_utc())
         with self.write() as conn:
@@ -347,6 +373,20 @@ class Store:
             q = q.where(t.consent_events.c.tenant == tenant)
         with self.read() as conn:
             return [ConsentEvent.model_validate(json.loads(r.body)) for r in conn.execute(q)]
+
+    def _consent_events_of(self, tenants: Sequence[str]) -> list[ConsentEvent]:
+        """The events of these tenants, in the order they were recorded."""
+        found: list[tuple[int, ConsentEvent]] = []
+        with self.read() as conn:
+            for chunk in _chunks(tenants, 500):
+                q = select(t.consent_events.c.seq, t.consent_events.c.body).where(
+                    t.consent_events.c.tenant.in_(chunk)
+                )
+                found += [
+                    (r.seq, ConsentEvent.model_validate(json.loads(r.body)))
+                    for r in conn.execute(q)
+                ]
+        return [e for _, e in sorted(found, key=lambda p: p[0])]
 
     # --- decisions ---------------------------------------------------------------------
 

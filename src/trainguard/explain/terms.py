@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .policy import ConsentRequirement, Outcome, PolicyVersion, evaluate_rules
-from .taxonomy import Taxonomy
+from ..policy import ConsentRequirement, Outcome, PolicyVersion, evaluate_rules
+from ..taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)
@@ -122,21 +122,109 @@ def notice_lines(data: dict[str, Any], taxonomy: Taxonomy) -> list[str]:
     return lines[:-1]
 
 
+# How permissive an effect is: an expansion moves up this order, a restriction down.
+_PERMISSIVE = {"deny": 0, "require_consent": 1, "allow": 2}
+_FROM = {"account_admin": 0, "every_subject": 1}
+_MODE = {"any": 0, "explicit": 1}
+
+EXPANSION, RESTRICTION, CONSENT_CHANGE = "expansion", "restriction", "consent_change"
+KINDS = (EXPANSION, RESTRICTION, CONSENT_CHANGE)
+
+
+def classify(before: Terms, after: Terms) -> str:
+    """``expansion`` (more permissive), ``restriction`` (less) or ``consent_change``
+    (consent needed before and after, from another party or in another mode)."""
+    up = _PERMISSIVE[after.effect] - _PERMISSIVE[before.effect]
+    if up > 0:
+        return EXPANSION
+    if up < 0:
+        return RESTRICTION
+    return CONSENT_CHANGE
+
+
+def _consent_direction(before: Terms, after: Terms) -> str:
+    """Whether a changed consent requirement asks for more, less, or something else."""
+    steps = [
+        _FROM[str(after.consent_from)] - _FROM[str(before.consent_from)],
+        _MODE[str(after.consent_mode)] - _MODE[str(before.consent_mode)],
+    ]
+    if all(s >= 0 for s in steps):
+        return "stricter"
+    if all(s <= 0 for s in steps):
+        return "looser"
+    return "different"
+
+
+def consequence(
+    before: Terms, after: Terms, old: PolicyVersion, new: PolicyVersion, uses: Iterable[str]
+) -> str:
+    """What a change means for content already held, consents on record and people's
+    rights, in words; it follows the decision semantics (no retroactive expansion,
+    consent given under other terms for a changed rule is stale)."""
+    since = new.effective_at.date().isoformat()
+    stale = f"Consents given under {old.version} for this are stale: they no longer count."
+    kind = classify(before, after)
+    if kind == EXPANSION:
+        text = (
+            f"More permissive from {since}. It does not reach content collected before "
+            f"{since}: that content keeps the stricter answer of the terms it was collected "
+            f"under. Using content this way needs fresh, explicit consent from the people it "
+            f"concerns; consent given under {old.version} does not carry over."
+        )
+        if after.effect == "allow":
+            text += (
+                f" Warning: {new.version} allows it without asking anyone, so nothing in "
+                "these terms asks for that consent."
+            )
+        elif after.consent_mode != "explicit":
+            text += (
+                f" Warning: {new.version} accepts implied consent here, not only explicit consent."
+            )
+        return text
+    if kind == RESTRICTION:
+        now = "denied" if after.effect == "deny" else f"allowed {after.says()}"
+        text = (
+            f"Stricter from {since}, for all content, including content collected before: "
+            f"uses after that date are {now}."
+        )
+        if before.effect == "require_consent":
+            text += " " + stale
+        if any(u.startswith("train.") for u in uses):
+            text += (
+                " Models already trained on such content are not changed by this: "
+                "`trainguard impact` lists them."
+            )
+        return text
+    direction = _consent_direction(before, after)
+    text = f"The consent it needs is {direction} from {since}. " + stale
+    text += f" From {since} only consent given under {new.version} counts."
+    if direction != "stricter":
+        text += (
+            f" Content collected before {since} still needs the stricter of the two requirements."
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class Change:
-    """Pairs of (category, use) whose answer went from ``before`` to ``after``."""
+    """Pairs of (category, use) whose answer went from ``before`` to ``after``: the
+    kind of change and what it means."""
 
     before: Terms
     after: Terms
     categories: tuple[str, ...]
     uses: tuple[str, ...]
+    kind: str
+    consequence: str
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "categories": list(self.categories),
             "uses": list(self.uses),
             "before": {**self.before.to_json(), "says": self.before.says()},
             "after": {**self.after.to_json(), "says": self.after.says()},
+            "consequence": self.consequence,
         }
 
 
@@ -153,7 +241,10 @@ def diff(old: PolicyVersion, new: PolicyVersion, taxonomy: Taxonomy) -> list[Cha
     merged: dict[tuple[Terms, Terms, tuple[str, ...]], list[str]] = {}
     for (a, b, use), cats in moved.items():
         merged.setdefault((a, b, tuple(cats)), []).append(use)
-    changes = [Change(a, b, cats, tuple(uses)) for (a, b, cats), uses in merged.items()]
+    changes = [
+        Change(a, b, cats, tuple(uses), classify(a, b), consequence(a, b, old, new, uses))
+        for (a, b, cats), uses in merged.items()
+    ]
     return sorted(changes, key=lambda c: (c.uses, c.categories))
 
 
@@ -165,11 +256,17 @@ def diff_lines(
     head = f"{old.family} {old.version} -> {new.family} {new.version}"
     if not changes:
         return [f"{head}: no answer changed"]
-    lines = [f"{head}: {len(changes)} change(s)"]
+    counts = ", ".join(
+        f"{n} {k.replace('_', ' ')}{'s' if n != 1 else ''}"
+        for k in KINDS
+        if (n := sum(c.kind == k for c in changes))
+    )
+    lines = [f"{head}: {len(changes)} change(s): {counts}"]
     for c in changes:
         uses = ", ".join(taxonomy.uses[u] for u in c.uses)
-        lines.append(f"- to {uses}, with {_kinds(c.categories, taxonomy)}:")
+        lines.append(f"- [{c.kind}] to {uses}, with {_kinds(c.categories, taxonomy)}:")
         lines.append(f"    was {c.before.says()}; now {c.after.says()}")
+        lines.append(f"    {c.consequence}")
     return lines
 
 

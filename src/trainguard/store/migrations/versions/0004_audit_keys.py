@@ -1,7 +1,7 @@
 """Checkpoints keep their Merkle frontier and predecessor; the head its latest signed size.
 
-Revision ID: 0003_audit_keys
-Revises: 0002
+Revision ID: 0004_audit_keys
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_audit_keys"
-down_revision = "0002"
+revision = "0004_audit_keys"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
