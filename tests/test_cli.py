@@ -324,6 +324,8 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "DENIED_AT_COLLECTION" in result.stdout
     assert "DENIED_AT_USE" in result.stdout
+    # The demo's log pins the key it signs with, and verifies under it.
+    assert "checkpoint signed; verify: OK" in result.stdout
     # What explains it is written where asked, and said so.
     assert f"Written to {out}:" in result.stdout
     assert "2023-08-11 -> 2024-01-01-hypothetical: 1 expansion, 1 restriction" in result.stdout

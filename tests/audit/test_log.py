@@ -36,16 +36,16 @@ def signer() -> Signer:
 def test_appends_are_gap_free_and_proofs_verify_offline(any_store: Store, signer: Signer) -> None:
     fill(any_store, 37)
     assert any_store.audit.size() == 37
-    note = any_store.audit.checkpoint(signer)
-    for i in (0, 17, 36):
+    note = any_store.audit.checkpoint(signer)  # pins the signer first: entry 37
+    for i in (0, 17, 37):
         proof = any_store.audit.inclusion_proof(i)
         assert "entry" in verify_proof(signer.verifier, note, json.loads(json.dumps(proof)))
     fill(any_store, 20)
     note2 = any_store.audit.checkpoint(signer)
-    cons = any_store.audit.consistency_proof(37, 57)
+    cons = any_store.audit.consistency_proof(38, 58)
     assert "prefix" in verify_proof(signer.verifier, note2, cons, old_note=note)
     report = any_store.audit.verify(signer.verifier)
-    assert report.ok and report.size == 57 and report.checkpoints == 2
+    assert report.ok and report.size == 58 and report.checkpoints == 2
 
 
 def _tamper(store: Store, how: str) -> None:
@@ -92,7 +92,7 @@ def _tamper(store: Store, how: str) -> None:
         ("flip_body", 5, "body does not match its leaf hash"),
         ("delete_row", 7, "entry 7 is missing"),
         ("swap_rows", 3, "holds the body of entry 4"),
-        ("replace_checkpoint", 9, "checkpoint at size 10"),
+        ("replace_checkpoint", 10, "checkpoint at size 11"),
         ("truncate", 8, "truncated"),
     ],
 )
@@ -113,7 +113,7 @@ def test_tampering_is_detected_and_named(
     elif any_store.engine.url.get_backend_name() != "sqlite":
         pytest.skip("the Arrow reader is for SQLite files")
     fill(any_store, 10)
-    any_store.audit.checkpoint(signer)
+    any_store.audit.checkpoint(signer)  # pins the key at entry 10, signs size 11
     _tamper(any_store, how)
     report = any_store.audit.verify(signer.verifier)
     assert not report.ok
@@ -197,7 +197,8 @@ def test_cli_end_to_end_with_the_standalone_verifier(
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     (tmp_path / "cp.txt").write_text(tg("audit", "checkpoint", "--key", str(key)))
     tg("audit", "prove", "2", "--out", str(tmp_path / "p.json"))
-    assert "OK: 4 entries, 1 checkpoints verified" in tg("audit", "verify", "--key", str(key))
+    # keygen pinned the key (entry 4) and signed size 5; checkpoint prints that note.
+    assert "OK: 5 entries, 1 checkpoints verified" in tg("audit", "verify", "--key", str(key))
     tg("audit", "redact", "2")
     assert "redacted" in tg("audit", "verify", "--key", str(key))
     pub = str(key) + ".pub"
@@ -240,9 +241,22 @@ def test_cli_verify_failure_exits_1_naming_the_index(tmp_path: Path) -> None:
 
 
 def test_keygen_refuses_to_overwrite(tmp_path: Path) -> None:
+    first, second = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    Store(first).init()
+    Store(second).init()
+    key = str(tmp_path / "k")
+    assert runner.invoke(app, ["--db", first, "audit", "keygen", "--key", key]).exit_code == 0
+    again = runner.invoke(app, ["--db", second, "audit", "keygen", "--key", key])
+    assert again.exit_code == 2 and "refusing to overwrite" in again.stderr
+
+
+def test_keygen_refuses_a_second_key_for_a_pinned_log(tmp_path: Path) -> None:
     db = str(tmp_path / "a.db")
     Store(db).init()
-    key = str(tmp_path / "k")
-    assert runner.invoke(app, ["--db", db, "audit", "keygen", "--key", key]).exit_code == 0
-    again = runner.invoke(app, ["--db", db, "audit", "keygen", "--key", key])
-    assert again.exit_code == 2 and "refusing to overwrite" in again.stderr
+    assert (
+        runner.invoke(app, ["--db", db, "audit", "keygen", "--key", str(tmp_path / "k")]).exit_code
+        == 0
+    )
+    again = runner.invoke(app, ["--db", db, "audit", "keygen", "--key", str(tmp_path / "k2")])
+    assert again.exit_code == 2 and "already pins key" in again.stderr
+    assert not (tmp_path / "k2").exists()

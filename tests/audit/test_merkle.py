@@ -241,3 +241,21 @@ def test_frontier_root_equals_the_full_tree_root(chunks: list[int]) -> None:
         at += n
         assert frontier.root() == MerkleTree(leaves[:at]).root()
     assert frontier.size == len(leaves)
+
+
+@given(st.integers(0, 300), st.integers(0, 300))
+def test_a_stored_frontier_extends_to_the_same_root_as_the_whole_tree(kept: int, more: int) -> None:
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(kept + more)]
+    first = MerkleFrontier()
+    first.extend(leaves[:kept])
+    saved = first.to_bytes()
+    assert len(saved) == 32 * kept.bit_count()
+    resumed = MerkleFrontier.restore(kept, saved)
+    resumed.extend(leaves[kept:])
+    assert resumed.size == kept + more
+    assert resumed.root() == MerkleTree(leaves).root()
+
+
+def test_a_frontier_of_the_wrong_length_is_refused() -> None:
+    with pytest.raises(ValueError, match="holds 2 hashes"):
+        MerkleFrontier.restore(5, b"\0" * 32)

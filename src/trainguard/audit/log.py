@@ -19,15 +19,38 @@ from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import (
+    Connection,
+    LargeBinary,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from ..canonical import canonical_json_many
-from ..errors import IntegrityError, NotFoundError
+from ..errors import ConflictError, InputError, IntegrityError, NotFoundError
 from ..hashing import sha256_many
 from ..store import schema as t
+from ..store.schema import KEY_EVENTS_CONDITION
 from ..timeutil import format_instant, now_utc, to_micros
+from .keys import (
+    DEFAULT_MAX_UNSIGNED,
+    KEY_KINDS,
+    PIN_KIND,
+    ROTATION_KIND,
+    KeyChain,
+    KeyChainError,
+    KeyEvent,
+    check_max_unsigned,
+    pin_data,
+    rotation_data,
+)
 from .merkle import MerkleFrontier, MerkleTree, leaf_hash
-from .note import Checkpoint, Signer, VerifierKey
+from .note import Checkpoint, Signer, VerifierKey, parse_body
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -44,6 +67,9 @@ class VerifyReport:
     ok: bool = True
     problem: str | None = None
     bad_index: int | None = None
+    keys: KeyChain | None = None  # the keys checkpoints were checked against (None: unsigned)
+    unsigned: int = 0  # entries after the latest checkpoint
+    latest: str | None = None  # the latest checkpoint note, verified
 
     def fail(self, problem: str, index: int | None = None) -> VerifyReport:
         self.ok, self.problem, self.bad_index = False, problem, index
@@ -55,6 +81,8 @@ class AuditLog:
         self.store = store
         self._tree = MerkleTree()
         self._lock = threading.Lock()
+        # Set once this object has appended: the CLI signs what a command wrote.
+        self.appended = False
 
     # --- appending --------------------------------------------------------------------
 
@@ -94,6 +122,7 @@ class AuditLog:
         conn.execute(
             update(t.audit_head).where(t.audit_head.c.id == 1).values(size=size + len(rows))
         )
+        self.appended = True
         return [r[0] for r in rows]
 
     def record(self, kind: str, data: dict[str, Any]) -> int:
@@ -155,24 +184,172 @@ class AuditLog:
     # --- checkpoints and proofs -------------------------------------------------------
 
     def checkpoint(self, signer: Signer) -> str:
-        """Sign the current tree head and store the note."""
-        tree = self.tree()
-        note = signer.sign(Checkpoint(self.origin(), tree.size, tree.root()))
+        """Sign the current tree head and store the note.
+
+        The signer must be the key the log pins; on a log that pins none yet,
+        the signer is pinned first (with the default unsigned-entry limit).
+        """
         with self.store.write() as conn:
-            exists = conn.execute(
-                select(t.audit_checkpoints.c.note).where(t.audit_checkpoints.c.size == tree.size)
-            ).scalar()
-            if exists is None:
-                conn.execute(
-                    insert(t.audit_checkpoints).values(
-                        size=tree.size,
-                        root=tree.root(),
-                        note=note,
-                        created_at_us=to_micros(now_utc()),
-                    )
+            pinned = self._pinned(conn)
+            if pinned is None:
+                self._append_pin(conn, signer, DEFAULT_MAX_UNSIGNED)
+            elif pinned != signer.verifier:
+                raise InputError(_not_pinned(signer.verifier, pinned))
+            return self._sign_head(conn, signer)
+
+    def checkpoint_if_due(self, signer: Signer, min_unsigned: int = 1) -> str | None:
+        """Checkpoint when at least ``min_unsigned`` entries are not yet signed; else None."""
+        signed, size = self.signed_size()
+        if size - signed < max(min_unsigned, 1):
+            return None
+        return self.checkpoint(signer)
+
+    def signed_size(self) -> tuple[int, int]:
+        """(size of the latest checkpoint, size of the log)."""
+        with self.store.read() as conn:
+            row = conn.execute(select(t.audit_head.c.signed_size, t.audit_head.c.size)).one()
+        return int(row[0]), int(row[1])
+
+    def pinned_key(self) -> VerifierKey | None:
+        """The key the log currently pins (as the writer keeps it; `verify` reads the log)."""
+        with self.store.read() as conn:
+            return self._pinned(conn)
+
+    def pin_key(self, signer: Signer, max_unsigned: int = DEFAULT_MAX_UNSIGNED) -> bool:
+        """Pin ``signer``'s verifier key in the log and sign a checkpoint covering the pin.
+
+        Returns False when that key is already the pinned one; refuses another key.
+        """
+        check_max_unsigned(max_unsigned)
+        with self.store.write() as conn:
+            pinned = self._pinned(conn)
+            if pinned == signer.verifier:
+                return False
+            if pinned is not None:
+                raise ConflictError(
+                    f"the audit log already pins key {_label(pinned)}; "
+                    "change it with `trainguard audit rotate-key`"
                 )
-            else:
-                note = exists
+            self._append_pin(conn, signer, max_unsigned)
+            self._sign_head(conn, signer)
+        return True
+
+    def rotate_key(self, old: Signer, new: Signer, max_unsigned: int | None = None) -> str:
+        """Hand the log to a new key: the old key signs the head, then a rotation
+        entry (the new key, signed by both) is appended and the new key signs it.
+        Returns the new key's checkpoint."""
+        with self.store.write() as conn:
+            pinned = self._pinned(conn)
+            if pinned is None:
+                raise InputError("the audit log pins no key yet (run `trainguard audit keygen`)")
+            if pinned != old.verifier:
+                raise InputError(_not_pinned(old.verifier, pinned))
+            if new.verifier == old.verifier:
+                raise InputError("the new key is the key in force; nothing to rotate")
+            limit = check_max_unsigned(
+                max_unsigned
+                if max_unsigned is not None
+                else int(self.store._setting(conn, "audit_max_unsigned") or DEFAULT_MAX_UNSIGNED)
+            )
+            self._sign_head(conn, old)
+            index = self._head_size(conn)
+            data = rotation_data(old, new, self._origin(conn), index, limit)
+            self.append(conn, ROTATION_KIND, data)
+            self._keep_pin(conn, new.verifier, limit)
+            return self._sign_head(conn, new)
+
+    def _pinned(self, conn: Connection) -> VerifierKey | None:
+        text = self.store._setting(conn, "audit_key")
+        return None if text is None else VerifierKey.parse(text, "pinned key")
+
+    def _keep_pin(self, conn: Connection, key: VerifierKey, max_unsigned: int) -> None:
+        # The writer's copy, so signing need not search the log for key events.
+        self.store._set_setting(conn, "audit_key", key.text)
+        self.store._set_setting(conn, "audit_max_unsigned", str(max_unsigned))
+
+    def _append_pin(self, conn: Connection, signer: Signer, max_unsigned: int) -> None:
+        index = self._head_size(conn)
+        latest = conn.execute(
+            select(t.audit_checkpoints.c.note).order_by(t.audit_checkpoints.c.size.desc()).limit(1)
+        ).scalar()
+        if latest is not None:
+            # Checkpoints from before pinning are verified under the first pinned key.
+            try:
+                signer.verifier.verify(latest)
+            except IntegrityError:
+                raise InputError(
+                    f"the audit log's checkpoints are signed by another key than "
+                    f"{_label(signer.verifier)}; pin that key (`trainguard audit pin --key FILE`)"
+                ) from None
+        self.append(conn, PIN_KIND, pin_data(signer, self._origin(conn), index, max_unsigned))
+        self._keep_pin(conn, signer.verifier, max_unsigned)
+
+    def _head_size(self, conn: Connection) -> int:
+        return int(
+            conn.execute(
+                select(t.audit_head.c.size).where(t.audit_head.c.id == 1).with_for_update()
+            ).scalar_one()
+        )
+
+    def _origin(self, conn: Connection) -> str:
+        origin = self.store._setting(conn, "audit_origin")
+        if origin is None:
+            raise NotFoundError("audit log has no origin (run `trainguard init`)")
+        return origin
+
+    def _sign_head(self, conn: Connection, signer: Signer) -> str:
+        """Sign the head inside the caller's write transaction.
+
+        The root comes from the latest checkpoint's stored frontier extended by
+        the leaves after it, so the cost follows the unsigned tail, not the log.
+        """
+        size = self._head_size(conn)
+        cp = t.audit_checkpoints
+        latest = conn.execute(
+            select(cp.c.size, cp.c.root, cp.c.note, cp.c.frontier)
+            .order_by(cp.c.size.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.size == size:
+            return str(latest.note)
+        if latest is not None and latest.size > size:
+            raise IntegrityError(
+                f"audit log: the head says {size} entries but a checkpoint signs "
+                f"{latest.size} (truncated); run `trainguard audit verify`"
+            )
+        frontier = MerkleFrontier()
+        if latest is not None and latest.frontier is not None and latest.size < size:
+            kept = MerkleFrontier.restore(int(latest.size), bytes(latest.frontier))
+            # A frontier that does not give its checkpoint's root is not used.
+            if kept.root() == bytes(latest.root):
+                frontier = kept
+        while frontier.size < size:
+            rows = conn.execute(
+                select(t.audit_entries.c.idx, t.audit_entries.c.leaf_hash)
+                .where(t.audit_entries.c.idx >= frontier.size, t.audit_entries.c.idx < size)
+                .order_by(t.audit_entries.c.idx)
+                .limit(_FETCH)
+            ).all()
+            at = frontier.size
+            missing = _first_gap([r[0] for r in rows], at)
+            if missing is not None or not rows:
+                raise IntegrityError(f"audit log: entry {at if not rows else missing} is missing")
+            if any(len(r[1]) != 32 for r in rows):
+                raise IntegrityError(f"audit log: a stored leaf hash after {at} is not 32 bytes")
+            frontier.extend(_stored_leaves([bytes(r[1]) for r in rows]))
+        root = frontier.root()
+        note = signer.sign(Checkpoint(self._origin(conn), size, root))
+        conn.execute(
+            insert(cp).values(
+                size=size,
+                root=root,
+                note=note,
+                created_at_us=to_micros(now_utc()),
+                frontier=frontier.to_bytes(),
+                previous=None if latest is None else int(latest.size),
+            )
+        )
+        conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(signed_size=size))
         return note
 
     def latest_checkpoint(self) -> str | None:
@@ -219,6 +396,12 @@ class AuditLog:
     def redact(self, index: int) -> None:
         """Erase an entry's body; its leaf hash stays, so proofs still hold."""
         with self.store.write() as conn:
+            kind = conn.execute(
+                select(t.audit_entries.c.kind).where(t.audit_entries.c.idx == index)
+            ).scalar()
+            if kind in KEY_KINDS:
+                # The log's keys are public, and verification needs them.
+                raise InputError(f"audit entry {index}: a key event ({kind}) cannot be erased")
             found = conn.execute(
                 update(t.audit_entries)
                 .where(t.audit_entries.c.idx == index)
@@ -227,8 +410,20 @@ class AuditLog:
         if not found:
             raise NotFoundError(f"audit entry {index} does not exist")
 
-    def verify(self, verifier: VerifierKey | None) -> VerifyReport:
+    def verify(
+        self,
+        verifier: VerifierKey | None = None,
+        *,
+        since: str | None = None,
+        source: str = "the given key",
+    ) -> VerifyReport:
         """Recompute every leaf and root; check every checkpoint. Names the first bad index.
+
+        Checkpoints are checked against the keys the log itself pins (its
+        ``audit.key_pinned`` entry and signed rotations). ``verifier``, a key the
+        caller trusts (named ``source`` in messages), must be one of them; on a
+        log that pins none it stands in for the pin. ``since`` is a checkpoint
+        note seen before: the log must still hold it, unchanged.
 
         Rows are checked a chunk at a time: leaves hashed in one native loop,
         indexes parsed by a compiled scan, compared as arrays; only when a chunk
@@ -239,6 +434,7 @@ class AuditLog:
         """
         report = VerifyReport()
         origin = self.origin()
+        seen = _seen_checkpoint(since)
         # Millions of short-lived objects: the cyclic collector would rescan
         # them again and again and find nothing (none of them form cycles).
         with _collector_paused():
@@ -249,18 +445,38 @@ class AuditLog:
                 head, checkpoints, chunks, fault = self._read_driver(report.redacted)
         leaves = np.concatenate(chunks) if chunks else np.empty((0, 32), dtype=np.uint8)
         report.size = size_stored = len(leaves)
-        frontier, done = MerkleFrontier(), 0
+        try:
+            chain = self._key_chain(origin, leaves)
+        except KeyChainError as exc:
+            return report.fail(str(exc), exc.index)
+        keys, problem = _trusted_keys(chain, verifier, source)
+        if problem:
+            return report.fail(problem)
+        report.keys = keys
+        wanted = [size for size, _ in checkpoints if size <= size_stored]
+        if seen is not None and seen.size <= size_stored:
+            wanted.append(seen.size)
+        roots = _roots_at(leaves, wanted)
         for size, note in checkpoints:
             if size > size_stored:
                 break
-            frontier.extend(leaves[done:size])
-            done = size
-            problem = _check_checkpoint(note, size, frontier.root(), verifier, origin)
+            key = keys.key_for(size) if keys else None
+            problem = _check_checkpoint(note, size, roots[size], key, origin)
             if problem:
                 return report.fail(f"checkpoint at size {size}: {problem}", max(size - 1, 0))
             report.checkpoints += 1
+            report.latest = note
         if fault is not None:
             return report.fail(*fault)
+        if seen is not None and since is not None:
+            stored = {size for size, _ in checkpoints}
+            problem = _check_seen(
+                seen, since, origin, roots.get(seen.size), size_stored, keys, stored
+            )
+            if problem:
+                # Only a shrunk log has an index to name: the first entry gone.
+                shrank = problem.startswith("log shrank")
+                return report.fail(problem, size_stored if shrank else None)
         if size_stored != head:
             return report.fail(
                 f"log head says {head} entries but {size_stored} are stored (truncated)",
@@ -272,7 +488,92 @@ class AuditLog:
                 f"checkpoint at size {size} but the log holds only {size_stored} entries (truncated)",
                 size_stored,
             )
+        signed = checkpoints[-1][0] if checkpoints else 0
+        report.unsigned = size_stored - signed
+        fault = self._checkpoint_rows_fault()
+        if fault is None and keys is not None:
+            fault = _coverage_fault(keys, signed, size_stored, bool(checkpoints))
+        if fault is not None:
+            return report.fail(*fault)
         return report
+
+    def _key_chain(self, origin: str, leaves: np.ndarray) -> KeyChain:
+        """The key events among the verified entries, checked in order.
+
+        Looked up by the ``kind`` column, which no hash covers. Relabelling a
+        rotation only hides a key the checkpoints after it need, which then
+        fail; relabelling the pin could make the log look unpinned. So when no
+        pin turns up that way, the bodies (which are hashed) are searched too.
+        """
+        e = t.audit_entries
+        # Spelled out as the partial index's own condition, so both databases use it.
+        labelled = text(KEY_EVENTS_CONDITION)
+        events = self._key_events(leaves, labelled)
+        if any(entry["kind"] == PIN_KIND for _, entry in events):
+            return KeyChain.from_entries(origin, events)
+        marker = literal(b'"kind":"audit.key_', LargeBinary)
+        # SQLite's LIKE does not match inside BLOBs; instr does. PostgreSQL's bytea LIKE does.
+        if self.store.is_sqlite:
+            in_body = func.instr(e.c.body, marker) > 0
+        else:
+            in_body = e.c.body.op("LIKE", is_comparison=True)(
+                literal(b'%"kind":"audit.key_%', LargeBinary)
+            )
+        return KeyChain.from_entries(origin, self._key_events(leaves, or_(labelled, in_body)))
+
+    def _key_events(self, leaves: np.ndarray, where: Any) -> list[tuple[int, dict[str, Any]]]:
+        e = t.audit_entries
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(e.c.idx, e.c.kind, e.c.body)
+                .where(e.c.idx < len(leaves))
+                .where(where)
+                .order_by(e.c.idx)
+            ).all()
+        events: list[tuple[int, dict[str, Any]]] = []
+        for idx, kind, body in rows:
+            if body is None:
+                raise KeyChainError(idx, f"the body of a key event ({kind}) has been erased")
+            raw = bytes(body)
+            if leaf_hash(raw) != leaves[idx].tobytes():
+                raise KeyChainError(idx, "body does not match its leaf hash")
+            entry = json.loads(raw)
+            if isinstance(entry, dict) and entry.get("kind") in KEY_KINDS:
+                events.append((int(idx), entry))
+        return events
+
+    def _checkpoint_rows_fault(self) -> tuple[str, int] | None:
+        """A checkpoint row deleted: the head names the latest, each row its predecessor."""
+        cp = t.audit_checkpoints
+        with self.store.read() as conn:
+            signed = int(conn.execute(select(t.audit_head.c.signed_size)).scalar_one())
+            rows = [
+                (int(r[0]), None if r[1] is None else int(r[1]))
+                for r in conn.execute(select(cp.c.size, cp.c.previous).order_by(cp.c.size))
+            ]
+        latest = rows[-1][0] if rows else 0
+        if signed > latest:
+            return (
+                f"the checkpoint at size {signed} is missing (the log head records it as the "
+                f"latest; the latest stored is at size {latest})",
+                latest,
+            )
+        before: int | None = None
+        for size, previous in rows:
+            if previous is not None and (before is None or previous > before):
+                return (
+                    f"the checkpoint at size {previous} is missing "
+                    f"(the one at size {size} follows it)",
+                    previous,
+                )
+            if previous is not None and before is not None and previous < before:
+                return (
+                    f"the checkpoint at size {before} is not one the log made "
+                    f"(the one at size {size} follows the one at size {previous})",
+                    before,
+                )
+            before = size
+        return None
 
     def _sqlite_file(self) -> str | None:
         url = self.store.engine.url
@@ -537,6 +838,17 @@ def _claimed_index(body: bytes) -> int | None:
         return None
 
 
+def _label(key: VerifierKey) -> str:
+    return f"{key.name}+{key.key_id}"
+
+
+def _not_pinned(key: VerifierKey, pinned: VerifierKey) -> str:
+    return (
+        f"signing key {_label(key)} is not the key the audit log pins ({_label(pinned)}); "
+        "a new key comes in with `trainguard audit rotate-key`"
+    )
+
+
 def _check_checkpoint(
     note: str, size: int, root: bytes, verifier: VerifierKey | None, origin: str
 ) -> str | None:
@@ -555,5 +867,95 @@ def _check_checkpoint(
             "signed root "
             + base64.b64encode(cp.root).decode()
             + " does not match the recomputed root"
+        )
+    return None
+
+
+def _seen_checkpoint(note: str | None) -> Checkpoint | None:
+    if note is None:
+        return None
+    try:
+        return parse_body(note.partition("\n\n")[0] + "\n")
+    except IntegrityError as exc:
+        raise InputError(
+            f"the checkpoint seen before: {str(exc).removeprefix('checkpoint: ')}"
+        ) from None
+
+
+def _trusted_keys(
+    chain: KeyChain, verifier: VerifierKey | None, source: str
+) -> tuple[KeyChain | None, str | None]:
+    """The keys to check checkpoints with, or why the caller's key is refused."""
+    if chain.pinned:
+        if verifier is not None and not chain.holds(verifier):
+            return chain, (
+                f"{source} {_label(verifier)} is not a key this log pins ({chain.describe()})"
+            )
+        return chain, None
+    if verifier is None:
+        return None, None
+    # A log from before pinning: the caller's key stands in for the pin.
+    return KeyChain([KeyEvent(0, PIN_KIND, verifier, DEFAULT_MAX_UNSIGNED)]), None
+
+
+def _roots_at(leaves: np.ndarray, sizes: Sequence[int]) -> dict[int, bytes]:
+    frontier, roots = MerkleFrontier(), {}
+    for size in sorted(set(sizes)):
+        frontier.extend(leaves[frontier.size : size])
+        roots[size] = frontier.root()
+    return roots
+
+
+def _check_seen(
+    seen: Checkpoint,
+    note: str,
+    origin: str,
+    root: bytes | None,
+    size: int,
+    keys: KeyChain | None,
+    stored: set[int],
+) -> str | None:
+    """Is the log still the one that showed ``seen``? (RFC 9162 consistency, checked
+    by recomputing the root at the old size from the verified leaves.)"""
+    if seen.origin != origin:
+        return f"the checkpoint seen before is for log {seen.origin!r}, not this one ({origin!r})"
+    if root is None:
+        return (
+            f"log shrank: a checkpoint seen before signs {seen.size} entries, "
+            f"the log now holds {size}"
+        )
+    if root != seen.root:
+        return (
+            f"log rewritten: its first {seen.size} entries no longer hash to the root "
+            "of the checkpoint seen before"
+        )
+    if keys is not None:
+        key = keys.key_for(seen.size)
+        try:
+            key.verify(note)
+        except IntegrityError:
+            return (
+                f"the checkpoint seen before is not signed by {_label(key)}, "
+                f"the log's key at size {seen.size}"
+            )
+    if seen.size not in stored:
+        return f"the checkpoint at size {seen.size} seen before is missing from the store"
+    return None
+
+
+def _coverage_fault(
+    keys: KeyChain, signed: int, size: int, any_checkpoint: bool
+) -> tuple[str, int] | None:
+    """Entries the signed checkpoints leave uncovered, beyond what the pin allows."""
+    if size and not any_checkpoint:
+        return (
+            f"no signed checkpoint: entries 0..{size - 1} are not covered ({keys.describe()})",
+            0,
+        )
+    if size - signed > keys.max_unsigned:
+        return (
+            f"entries {signed}..{size - 1} are not covered by a signed checkpoint "
+            f"(the log allows at most {keys.max_unsigned})",
+            signed,
         )
     return None

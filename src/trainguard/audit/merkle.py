@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from ..hashing import merkle_parents
+# numpy and the compiled hashing loops are imported where trees are built, not
+# here: proof checking (verify_inclusion, verify_consistency) needs only hashlib,
+# and the standalone verifier imports nothing more.
 
 _sha256 = hashlib.sha256
 
@@ -135,6 +139,10 @@ def _parents(row: list[bytes]) -> list[bytes]:
     pairs = len(row) // 2
     if pairs == 0:
         return []
+    import numpy as np
+
+    from ..hashing import merkle_parents
+
     children = np.frombuffer(b"".join(row[: 2 * pairs]), dtype=np.uint8).reshape(-1, 32)
     return [p.tobytes() for p in merkle_parents(children)]
 
@@ -150,6 +158,10 @@ class MerkleFrontier:
 
     def extend(self, leaves: Sequence[bytes] | np.ndarray) -> None:
         """Append leaves: 32-byte strings, or an (n, 32) uint8 array (hashed in bulk)."""
+        import numpy as np
+
+        from ..hashing import merkle_parents
+
         if isinstance(leaves, np.ndarray):
             carry = leaves.reshape(-1, 32)
         else:
@@ -165,6 +177,25 @@ class MerkleFrontier:
             self._pending[level] = [carry[-1].tobytes()] if carry.shape[0] % 2 else []
             carry = merkle_parents(carry)
             level += 1
+
+    def to_bytes(self) -> bytes:
+        """The pending subtree hashes, lowest level first (which levels hold one: the bits of size)."""
+        return b"".join(node for row in self._pending for node in row)
+
+    @classmethod
+    def restore(cls, size: int, data: bytes) -> MerkleFrontier:
+        """The frontier :meth:`to_bytes` wrote at ``size``, to extend from there."""
+        if size < 0 or len(data) != 32 * size.bit_count():
+            raise ValueError(f"a frontier at size {size} holds {size.bit_count()} hashes")
+        frontier, at = cls(), 0
+        frontier.size = size
+        for level in range(size.bit_length()):
+            if size >> level & 1:
+                frontier._pending.append([data[at : at + 32]])
+                at += 32
+            else:
+                frontier._pending.append([])
+        return frontier
 
     def root(self) -> bytes:
         """Each pending node is a complete subtree; RFC 9162 joins them right to left."""

@@ -66,16 +66,24 @@ class VerifierKey:
             raise InputError(f"{source}: key id does not match the key")
         return key
 
+    @property
+    def key_id(self) -> str:
+        return key_id(self.name, self.public).hex()
+
     def verify(self, note: str) -> Checkpoint:
         """Check the note's signature by this key and return its checkpoint."""
+        return parse_body(self.verify_note(note))
+
+    def verify_note(self, note: str) -> str:
+        """Check a signed note's signature by this key and return its body (with its newline)."""
         body, sep, sigs = note.partition("\n\n")
         if not sep:
             raise IntegrityError("checkpoint: no signature section")
         body += "\n"
         kid = key_id(self.name, self.public)
         pub = Ed25519PublicKey.from_public_bytes(self.public)
+        prefix = f"{_DASH} {self.name} "
         for line in sigs.splitlines():
-            prefix = f"{_DASH} {self.name} "
             if not line.startswith(prefix):
                 continue
             try:
@@ -88,8 +96,8 @@ class VerifierKey:
                 pub.verify(raw[4:], body.encode())
             except InvalidSignature:
                 raise IntegrityError("checkpoint: signature does not verify") from None
-            return parse_body(body)
-        raise IntegrityError(f"checkpoint: no signature by key {self.name!r}")
+            return body
+        raise IntegrityError(f"checkpoint: no signature by key {self.name}+{self.key_id}")
 
 
 def parse_body(body: str) -> Checkpoint:
@@ -121,10 +129,16 @@ class Signer:
         return VerifierKey(self.name, self.public)
 
     def sign(self, checkpoint: Checkpoint) -> str:
-        body = checkpoint.body()
+        return self.sign_note(checkpoint.body())
+
+    def sign_note(self, body: str) -> str:
+        """A C2SP signed note of ``body`` (text ending in a newline) signed by this key."""
+        return body + "\n" + self.signature_line(body) + "\n"
+
+    def signature_line(self, body: str) -> str:
         sig = self._private.sign(body.encode())
         line = base64.b64encode(key_id(self.name, self.public) + sig).decode()
-        return f"{body}\n{_DASH} {self.name} {line}\n"
+        return f"{_DASH} {self.name} {line}"
 
     @classmethod
     def generate(cls, name: str) -> Signer:

@@ -33,8 +33,11 @@ class GuardedGroup(typer.core.TyperGroup):
     # typer.Abort and subclasses of typer.TyperException (usage errors).
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            rv = super().invoke(ctx)
+            _sign_appended(ctx)
+            return rv
         except TrainguardError as exc:
+            _sign_appended(ctx)
             fail_line(str(exc))
             ctx.exit(exc.exit_code)
         except (typer.TyperException, typer.Exit, typer.Abort):
@@ -87,6 +90,15 @@ def _root(
     ),
 ) -> None:
     ctx.obj = {"db": db}
+
+
+def _sign_appended(ctx: Any) -> None:
+    """A command that appended to the audit log leaves it signed, when a key is at hand."""
+    store = (ctx.find_root().obj or {}).get("store")
+    if store is not None:
+        from .audit import sign_appended
+
+        sign_appended(store)
 
 
 def open_store(ctx: typer.Context, *, ready: bool = True) -> Store:

@@ -7,10 +7,13 @@ import os
 from pathlib import Path
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
+from ..audit.keys import DEFAULT_MAX_UNSIGNED
 from ..audit.note import Signer, VerifierKey
 from ..canonical import canonical_json
-from ..errors import InputError
+from ..errors import ConflictError, InputError, TrainguardError
+from ..store import Store
 from ._app import app, console, open_store
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -23,8 +26,18 @@ def _key_path(key: Path | None) -> Path:
     return key or Path(os.environ.get("TRAINGUARD_AUDIT_KEY", DEFAULT_KEY))
 
 
+def _pub_path(key: Path) -> Path:
+    return key.with_name(key.name + ".pub")
+
+
 _KEY = typer.Option(
     None, "--key", help=f"Signing key file (default: $TRAINGUARD_AUDIT_KEY, else ./{DEFAULT_KEY})."
+)
+_MAX_UNSIGNED = typer.Option(
+    DEFAULT_MAX_UNSIGNED,
+    "--max-unsigned",
+    min=1,
+    help="Most entries that may follow the latest signed checkpoint; verify fails beyond it.",
 )
 
 
@@ -37,22 +50,72 @@ def _write_out(data: dict[str, object], out: Path | None) -> None:
         console.print(f"wrote {out}")
 
 
+def _new_key(path: Path, name: str) -> Signer:
+    """Generate and save a signing key (refusing to overwrite) and its KEY.pub."""
+    signer = Signer.generate(name)
+    signer.save(path)
+    _pub_path(path).write_text(signer.verifier.text + "\n")
+    return signer
+
+
 @audit_app.command("keygen")
 def keygen(
     ctx: typer.Context,
     key: Path | None = _KEY,
     name: str | None = typer.Option(None, "--name", help="Key name (default: the log's origin)."),
+    max_unsigned: int = _MAX_UNSIGNED,
 ) -> None:
-    """Create the Ed25519 signing key (mode 0600, never in the database) and KEY.pub."""
+    """Create the Ed25519 signing key (mode 0600, never in the database) and KEY.pub,
+    pin its public key in the log, and sign a first checkpoint."""
+    log = open_store(ctx).audit
+    pinned = log.pinned_key()
+    if pinned is not None:
+        raise ConflictError(
+            f"the audit log already pins key {pinned.name}+{pinned.key_id}; "
+            "a new key comes in with `trainguard audit rotate-key --new-key FILE`"
+        )
     path = _key_path(key)
-    signer = Signer.generate(name or open_store(ctx).audit.origin())
-    signer.save(path)
-    pub = path.with_name(path.name + ".pub")
-    pub.write_text(signer.verifier.text + "\n")
+    signer = _new_key(path, name or log.origin())
+    log.pin_key(signer, max_unsigned)
     console.print(
-        f"signing key: {path} (keep it secret)\npublic key:  {pub}\n{signer.verifier.text}",
+        f"signing key: {path} (keep it secret)\npublic key:  {_pub_path(path)}\n"
+        f"{signer.verifier.text}\npinned in the log; at most {max_unsigned} entries "
+        "may go unsigned",
         markup=False,
     )
+
+
+@audit_app.command("pin")
+def pin(ctx: typer.Context, key: Path | None = _KEY, max_unsigned: int = _MAX_UNSIGNED) -> None:
+    """Pin an existing signing key's public key in the log (a log from before pinning)."""
+    signer = Signer.load(_key_path(key))
+    added = open_store(ctx).audit.pin_key(signer, max_unsigned)
+    state = "pinned" if added else "already pinned"
+    console.print(f"{signer.verifier.text} {state}", markup=False)
+
+
+@audit_app.command("rotate-key")
+def rotate_key(
+    ctx: typer.Context,
+    key: Path | None = _KEY,
+    new_key: Path = typer.Option(
+        ..., "--new-key", help="The next signing key (created, with FILE.pub, if absent)."
+    ),
+    max_unsigned: int | None = typer.Option(
+        None, "--max-unsigned", min=1, help="A new limit of unsigned entries (default: kept)."
+    ),
+) -> None:
+    """Hand the log to a new key: a logged rotation signed by the old key and the new one."""
+    log = open_store(ctx).audit
+    old = Signer.load(_key_path(key))
+    new = Signer.load(new_key) if new_key.exists() else _new_key(new_key, old.name)
+    note = log.rotate_key(old, new, max_unsigned)
+    console.print(
+        f"rotated to {new.verifier.text}\nsign with {new_key} from now on "
+        "(--key, or $TRAINGUARD_AUDIT_KEY)",
+        markup=False,
+    )
+    console.print(note, end="", markup=False)
 
 
 @audit_app.command("pubkey")
@@ -66,6 +129,34 @@ def checkpoint(ctx: typer.Context, key: Path | None = _KEY) -> None:
     """Sign the current tree head (C2SP signed note) and store it."""
     note = open_store(ctx).audit.checkpoint(Signer.load(_key_path(key)))
     console.print(note, end="", markup=False)
+
+
+def sign_appended(store: Store) -> None:
+    """After a command that appended: checkpoint with the configured key, if the log pins one.
+
+    The command's own work is committed already, so a key that cannot sign is
+    a warning on stderr, not a failed command.
+    """
+    if not store.audit.appended:
+        return
+    path = _key_path(None)
+    if not path.exists() or store.audit.pinned_key() is None:
+        return
+    try:
+        store.audit.checkpoint_if_due(Signer.load(path))
+    except (TrainguardError, SQLAlchemyError) as exc:
+        typer.echo(f"trainguard: warning: new audit entries not checkpointed: {exc}", err=True)
+
+
+def pin_configured_key(store: Store) -> str | None:
+    """At init: pin $TRAINGUARD_AUDIT_KEY / ./trainguard-audit.key if it exists and
+    the log pins nothing yet. Returns what was done, for the user."""
+    path = _key_path(None)
+    if not path.exists() or store.audit.pinned_key() is not None:
+        return None
+    signer = Signer.load(path)
+    store.audit.pin_key(signer)
+    return f"pinned audit key {signer.verifier.name}+{signer.verifier.key_id} from {path}"
 
 
 @audit_app.command("show")
@@ -108,37 +199,94 @@ def consistency(
 def verify(
     ctx: typer.Context,
     pubkey: str | None = typer.Option(
-        None, "--pubkey", help="Verifier key, or a file holding it (default: KEY.pub if present)."
+        None,
+        "--pubkey",
+        help="A verifier key you trust, or a file holding it; it must be one the log pins "
+        "(default: the log's pinned key, and KEY.pub beside --key must agree with it).",
     ),
     key: Path | None = _KEY,
+    since: Path | None = typer.Option(
+        None, "--since", help="A checkpoint seen before: the log must still hold it, unchanged."
+    ),
+    witness: Path | None = typer.Option(
+        None,
+        "--witness",
+        help="File with the last checkpoint seen: checked like --since if present, "
+        "then replaced by the newest verified checkpoint.",
+    ),
 ) -> None:
-    """Recompute every leaf and root and check every checkpoint. Exit 1 names the first bad index."""
-    verifier = _load_verifier(pubkey, key)
-    report = open_store(ctx).audit.verify(verifier)
+    """Recompute every leaf and root and check every checkpoint against the pinned keys.
+    Exit 1 names the first bad index."""
+    if since is not None and witness is not None:
+        raise InputError("--since and --witness: give one of them")
+    verifier, source = _load_verifier(pubkey, key)
+    seen_file = since or (witness if witness is not None and witness.exists() else None)
+    seen = _read_text(seen_file, "checkpoint") if seen_file is not None else None
+    report = open_store(ctx).audit.verify(verifier, since=seen, source=source)
     if not report.ok:
-        console.print(f"FAILED at index {report.bad_index}: {report.problem}", markup=False)
+        at = "" if report.bad_index is None else f" at index {report.bad_index}"
+        console.print(f"FAILED{at}: {report.problem}", markup=False)
         raise typer.Exit(1)
-    signed = (
-        f"{report.checkpoints} checkpoints verified"
-        if verifier
-        else f"{report.checkpoints} checkpoints (signatures not checked: no public key)"
-    )
+    if report.keys is None:
+        signed = (
+            f"{report.checkpoints} checkpoints (signatures not checked: "
+            "the log pins no key and none was given)"
+        )
+    else:
+        signed = (
+            f"{report.checkpoints} checkpoints verified ({report.keys.describe()}); "
+            f"{report.unsigned} entries after the latest (at most {report.keys.max_unsigned})"
+        )
     redacted = (
         f"; {len(report.redacted)} bodies redacted (leaf hashes kept): {report.redacted[:10]}"
         if report.redacted
         else ""
     )
-    console.print(f"OK: {report.size} entries, {signed}{redacted}", markup=False)
+    consistent = f"; consistent with the checkpoint in {seen_file}" if seen_file else ""
+    console.print(f"OK: {report.size} entries, {signed}{redacted}{consistent}", markup=False)
+    if witness is not None:
+        if report.latest is None or report.keys is None:
+            console.print(f"{witness}: left as it was (no signed checkpoint was verified)")
+        else:
+            _replace_text(witness, report.latest)
+            console.print(
+                f"{witness}: now holds the checkpoint at size {_note_size(report.latest)}"
+            )
 
 
-def _load_verifier(pubkey: str | None, key: Path | None) -> VerifierKey | None:
+def _load_verifier(pubkey: str | None, key: Path | None) -> tuple[VerifierKey | None, str]:
     if pubkey is None:
-        default_pub = _key_path(key).with_name(_key_path(key).name + ".pub")
+        default_pub = _pub_path(_key_path(key))
         if not default_pub.exists():
-            return None
-        pubkey = str(default_pub)
-    text = Path(pubkey).read_text() if Path(pubkey).exists() else pubkey
-    return VerifierKey.parse(text, "--pubkey")
+            return None, "--pubkey"
+        source = str(default_pub)
+        text = _read_text(default_pub, "public key")
+    else:
+        source = "--pubkey"
+        text = _read_text(Path(pubkey), "public key") if Path(pubkey).exists() else pubkey
+    return VerifierKey.parse(text, source), source
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise InputError(f"{path}: cannot read the {what} ({reason})") from None
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so a crash never leaves half a note."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the checkpoint ({exc.strerror})") from None
+
+
+def _note_size(note: str) -> str:
+    return note.split("\n")[1]
 
 
 @audit_app.command("redact")

@@ -34,9 +34,14 @@ app.add_typer(consent_app, name="consent")
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create the store (or upgrade its schema)."""
+    from .audit import pin_configured_key
+
     store = open_store(ctx, ready=False)
     store.init()
     console.print(f"initialized {store.display_url}")
+    pinned = pin_configured_key(store)
+    if pinned:
+        console.print(pinned, markup=False)
 
 
 # --- policy -------------------------------------------------------------------------------

@@ -17,9 +17,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
+
+# The audit log's key events (trainguard.audit.keys), as the partial index states them.
+KEY_EVENTS_CONDITION = "kind IN ('audit.key_pinned', 'audit.key_rotated')"
 
 settings = Table(
     "tg_settings",
@@ -80,6 +84,13 @@ audit_entries = Table(
     Column("kind", String(64), nullable=False),
     Column("body", LargeBinary, nullable=True),
     Column("redacted_at_us", BigInteger, nullable=True),
+    # Only the key events (migration 0004): verification finds them without a scan.
+    Index(
+        "ix_audit_key_events",
+        "idx",
+        sqlite_where=text(KEY_EVENTS_CONDITION),
+        postgresql_where=text(KEY_EVENTS_CONDITION),
+    ),
 )
 
 audit_checkpoints = Table(
@@ -89,6 +100,11 @@ audit_checkpoints = Table(
     Column("root", LargeBinary(32), nullable=False),
     Column("note", Text, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
+    # The Merkle frontier at this size (the next checkpoint extends it instead
+    # of rereading every leaf) and the size of the checkpoint before this one
+    # (so a deleted checkpoint leaves a gap that verification names).
+    Column("frontier", LargeBinary, nullable=True),
+    Column("previous", BigInteger, nullable=True),
 )
 
 # One row: the log's size, locked by the single writer (SELECT … FOR UPDATE on
@@ -98,6 +114,9 @@ audit_head = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
+    # The size of the latest checkpoint: deleting that checkpoint's row alone
+    # leaves the head pointing at nothing.
+    Column("signed_size", BigInteger, nullable=False, server_default="0"),
 )
 
 models = Table(
