@@ -1,6 +1,6 @@
 """Checkpoints keep their Merkle frontier and predecessor; the head its latest signed size.
 
-Revision ID: 0004_audit_keys
+Revision ID: 0004
 Revises: 0003
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_audit_keys"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
