@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import TrainguardError
+from ..limits import MAX_INT64, shown, text_problem
 from ..store import Store
 
 console = Console(highlight=False, soft_wrap=True)
@@ -22,8 +23,34 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail_line(message: str) -> None:
-    # typer.echo rather than rich: messages may hold brackets rich would eat.
-    typer.echo(f"trainguard: error: {message}", err=True)
+    # typer.echo rather than rich: messages may hold brackets rich would eat. One
+    # line, whatever the message holds, and printable on any stderr (a lone
+    # surrogate from argv would otherwise fail to encode).
+    line = message.replace("\r", "\\r").replace("\n", "\\n")
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
+    typer.echo(f"trainguard: error: {line}", err=True)
+
+
+def argv_problem(args: list[str]) -> str | None:
+    """The first argument no command can take: one that is not valid UTF-8 (the
+    shell passed bytes Python could only decode to lone surrogates) or holds a NUL."""
+    for arg in args:
+        problem = text_problem(arg)
+        if problem is not None:
+            return f"argument {shown(arg, 40)} {problem}"
+    return None
+
+
+# Errors about a path the user named (a missing file, a folder where a file
+# belongs, no permission): the commands name these themselves where they can;
+# this is the net for any place that does not.
+_PATH_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
 
 
 class GuardedGroup(typer.core.TyperGroup):
@@ -39,6 +66,10 @@ class GuardedGroup(typer.core.TyperGroup):
             ctx.exit(exc.exit_code)
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise
+        except _PATH_ERRORS as exc:
+            where = exc.filename if exc.filename is not None else "a path"
+            fail_line(f"{where}: {exc.strerror or type(exc).__name__}")
+            ctx.exit(2)
         except KeyboardInterrupt:
             fail_line("interrupted")
             ctx.exit(130)
@@ -50,10 +81,15 @@ class GuardedGroup(typer.core.TyperGroup):
             )
             ctx.exit(3)
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        argv = list(sys.argv[1:] if args is None else args)
+        problem = argv_problem([str(a) for a in argv])
+        if problem is not None:
+            fail_line(problem)
+            sys.exit(2)
         try:
-            rv = super().main(*args, **kwargs)
+            rv = super().main(argv, *rest, **kwargs)
         except typer.TyperException as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 # A group run without a subcommand prints its help; that is not an error.
@@ -110,6 +146,14 @@ def recording_store(ctx: typer.Context) -> Store | None:
     if named is None and not os.path.exists("trainguard.db"):
         return None
     return open_store(ctx)
+
+
+def index_value(value: int | None) -> int | None:
+    """An index or tree size: 0 to 2**63-1, what the store's integers hold (a
+    callback rather than min/max keeps the 19-digit range out of the help)."""
+    if value is not None and not 0 <= value <= MAX_INT64:
+        raise typer.BadParameter(f"{value} is not between 0 and 2**63-1")
+    return value
 
 
 def split_csv(values: list[str] | None) -> list[str]:

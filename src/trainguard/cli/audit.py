@@ -11,7 +11,8 @@ import typer
 from ..audit.note import Signer, VerifierKey
 from ..canonical import canonical_json
 from ..errors import InputError
-from ._app import app, console, open_store
+from ..limits import write_output
+from ._app import app, console, index_value, open_store
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -21,6 +22,10 @@ DEFAULT_KEY = "trainguard-audit.key"
 
 def _key_path(key: Path | None) -> Path:
     return key or Path(os.environ.get("TRAINGUARD_AUDIT_KEY", DEFAULT_KEY))
+
+
+# Bounded so that a huge number is a usage error, not an overflow in the store.
+_INDEX = typer.Argument(..., callback=index_value, help="Entry index (0 is the first).")
 
 
 _KEY = typer.Option(
@@ -33,8 +38,8 @@ def _write_out(data: dict[str, object], out: Path | None) -> None:
     if out is None:
         console.print(text, markup=False)
     else:
-        out.write_text(text + "\n")
-        console.print(f"wrote {out}")
+        write_output(out, text + "\n", "--out")
+        console.print(f"wrote {out}", markup=False)
 
 
 @audit_app.command("keygen")
@@ -48,7 +53,7 @@ def keygen(
     signer = Signer.generate(name or open_store(ctx).audit.origin())
     signer.save(path)
     pub = path.with_name(path.name + ".pub")
-    pub.write_text(signer.verifier.text + "\n")
+    write_output(pub, signer.verifier.text + "\n")
     console.print(
         f"signing key: {path} (keep it secret)\npublic key:  {pub}\n{signer.verifier.text}",
         markup=False,
@@ -69,7 +74,7 @@ def checkpoint(ctx: typer.Context, key: Path | None = _KEY) -> None:
 
 
 @audit_app.command("show")
-def show(ctx: typer.Context, index: int) -> None:
+def show(ctx: typer.Context, index: int = _INDEX) -> None:
     """Print one entry with its leaf hash."""
     console.print(
         json.dumps(open_store(ctx).audit.entry(index), indent=2, sort_keys=True), markup=False
@@ -79,9 +84,12 @@ def show(ctx: typer.Context, index: int) -> None:
 @audit_app.command("prove")
 def prove(
     ctx: typer.Context,
-    index: int,
+    index: int = _INDEX,
     size: int | None = typer.Option(
-        None, "--size", help="Tree size (default: the latest checkpoint's, else the log's)."
+        None,
+        "--size",
+        callback=index_value,
+        help="Tree size (default: the latest checkpoint's, else the log's).",
     ),
     out: Path | None = typer.Option(None, "--out", help="Write the proof here instead of stdout."),
 ) -> None:
@@ -96,8 +104,8 @@ def prove(
 @audit_app.command("consistency")
 def consistency(
     ctx: typer.Context,
-    old: int = typer.Option(..., "--from", help="Earlier tree size."),
-    new: int = typer.Option(..., "--to", help="Later tree size."),
+    old: int = typer.Option(..., "--from", callback=index_value, help="Earlier tree size."),
+    new: int = typer.Option(..., "--to", callback=index_value, help="Later tree size."),
     out: Path | None = typer.Option(None, "--out"),
 ) -> None:
     """Consistency proof that the tree of size N1 is a prefix of the tree of size N2."""
@@ -142,7 +150,7 @@ def _load_verifier(pubkey: str | None, key: Path | None) -> VerifierKey | None:
 
 
 @audit_app.command("redact")
-def redact(ctx: typer.Context, index: int) -> None:
+def redact(ctx: typer.Context, index: int = _INDEX) -> None:
     """Erase entry INDEX's body (personal data); its leaf hash stays and proofs still hold."""
     open_store(ctx).audit.redact(index)
     console.print(f"entry {index}: body erased, leaf hash kept")

@@ -15,8 +15,10 @@ from ..consent import ConsentEvent, parse_event
 from ..decide import Record, decide, explain
 from ..errors import ConsentError, InputError
 from ..explain import diff, diff_lines, notice, notice_lines
+from ..limits import check_name, check_names
 from ..policy import PolicyVersion, load_policy_file
 from ..timeutil import format_instant, parse_instant
+from ..yamlfile import parse_yaml, read_text
 from ._app import app, console, open_store, split_csv
 
 policy_app = typer.Typer(help="Versions of the terms.", no_args_is_help=True)
@@ -203,12 +205,11 @@ def taxonomy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
 @taxonomy_app.command("add")
 def taxonomy_add(ctx: typer.Context, file: Path) -> None:
     """Add categories and uses from a YAML file: {categories: {key: text}, uses: {key: text}}."""
+    text = read_text(file)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{file}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        data, _ = parse_yaml(text)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"categories", "uses"}:
         raise InputError(f"{file}: expected only the keys 'categories' and 'uses'")
     cats = data.get("categories") or {}
@@ -411,12 +412,13 @@ def decide_cmd(
 ) -> None:
     """Is this use of this content allowed? Exit 0 allowed, 1 denied, 2 bad input."""
     store = open_store(ctx)
+    # Bounded before anything is decided: the decision, ids and all, goes into the log.
     record = Record(
-        record_id,
-        tenant,
+        check_name(record_id, "--id"),
+        check_name(tenant, "--tenant"),
         tuple(split_csv(category)),
         parse_instant(collected_at, "--collected-at"),
-        tuple(split_csv(subjects)),
+        check_names(split_csv(subjects), "--subjects"),
     )
     when = parse_instant(at, "--at") if at else None
     decision = decide(store.context(), record, use, when)

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from ..errors import InputError
+from ..limits import MAX_WORKERS
 from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
 from ..scan.engine import ScanOptions, ShardResult, scan_corpus
 from ..scan.keys import KeyRing
@@ -207,7 +208,9 @@ def scan_cmd(
     fmt: str | None = typer.Option(None, "--format", help="jsonl, parquet or text."),
     text_field: str | None = typer.Option(None, "--text-field"),
     id_field: str | None = typer.Option(None, "--id-field"),
-    workers: int = typer.Option(1, "--workers", help="Processes (local) or tasks (ray)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=MAX_WORKERS, help="Processes (local) or tasks (ray)."
+    ),
     engine: str = typer.Option("local", "--engine", help="local or ray."),
     fail_on_findings: bool = typer.Option(
         False, "--fail-on-findings", help="Exit 1 when anything was found."
