@@ -28,6 +28,7 @@ from .limits import (
     MAX_NAME_CHARS,
     MAX_TIME_CHARS,
     check_name,
+    one_line,
     text_problem,
 )
 
@@ -99,8 +100,7 @@ Text = Annotated[str, AfterValidator(_valid_text)]
 
 def error_json(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     """The body of every error answer."""
-    line = message.replace("\r", "\\r").replace("\n", "\\n")
-    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
+    line = one_line(message)
     if len(line) > MAX_MESSAGE_CHARS:
         line = line[: MAX_MESSAGE_CHARS - 1] + "…"
     return {"error": {"code": code, "message": line, "field": field}}

@@ -57,6 +57,21 @@ def shown(value: str, limit: int = 80) -> str:
     return text
 
 
+def is_file(path: str | Path) -> bool:
+    """Whether ``path`` names an existing file; False for what cannot be a path at
+    all (too long a name, a NUL) rather than an error."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def one_line(message: str) -> str:
+    """``message`` as one printable line: line breaks of every kind (also \\x85,
+    \\u2028…), other control characters and lone surrogates become escapes."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in message)
+
+
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text (lone surrogates, NUL), or None."""
     if "\x00" in value:

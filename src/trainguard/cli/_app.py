@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import TrainguardError
-from ..limits import MAX_INT64, shown, text_problem
+from ..limits import MAX_INT64, one_line, shown, text_problem
 from ..store import Store
 
 console = Console(highlight=False, soft_wrap=True)
@@ -26,9 +26,7 @@ def fail_line(message: str) -> None:
     # typer.echo rather than rich: messages may hold brackets rich would eat. One
     # line, whatever the message holds, and printable on any stderr (a lone
     # surrogate from argv would otherwise fail to encode).
-    line = message.replace("\r", "\\r").replace("\n", "\\n")
-    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
-    typer.echo(f"trainguard: error: {line}", err=True)
+    typer.echo(f"trainguard: error: {one_line(message)}", err=True)
 
 
 def argv_problem(args: list[str]) -> str | None:
@@ -39,18 +37,6 @@ def argv_problem(args: list[str]) -> str | None:
         if problem is not None:
             return f"argument {shown(arg, 40)} {problem}"
     return None
-
-
-# Errors about a path the user named (a missing file, a folder where a file
-# belongs, no permission): the commands name these themselves where they can;
-# this is the net for any place that does not.
-_PATH_ERRORS = (
-    FileNotFoundError,
-    FileExistsError,
-    IsADirectoryError,
-    NotADirectoryError,
-    PermissionError,
-)
 
 
 class GuardedGroup(typer.core.TyperGroup):
@@ -66,16 +52,18 @@ class GuardedGroup(typer.core.TyperGroup):
             ctx.exit(exc.exit_code)
         except (typer.TyperException, typer.Exit, typer.Abort):
             raise
-        except _PATH_ERRORS as exc:
-            where = exc.filename if exc.filename is not None else "a path"
-            fail_line(f"{where}: {exc.strerror or type(exc).__name__}")
-            ctx.exit(2)
         except KeyboardInterrupt:
             fail_line("interrupted")
             ctx.exit(130)
         except Exception as exc:
             if os.environ.get("TRAINGUARD_DEBUG"):
                 raise
+            if isinstance(exc, OSError) and exc.filename is not None:
+                # An error about a path the user named (a missing file, a folder where
+                # a file belongs, no permission, a name too long): commands name these
+                # themselves where they can; this is the net for any place that does not.
+                fail_line(f"{exc.filename}: {exc.strerror or type(exc).__name__}")
+                ctx.exit(2)
             fail_line(
                 f"internal error: {type(exc).__name__}: {exc} (TRAINGUARD_DEBUG=1 shows a traceback)"
             )
@@ -122,7 +110,13 @@ def _root(
         show_default=False,
     ),
 ) -> None:
-    ctx.obj = {"db": db}
+    # A program that runs the CLI in process may pass an open store as obj["store"];
+    # --db names another one.
+    obj = dict(ctx.obj or {})
+    if db is not None:
+        obj.pop("store", None)
+    obj["db"] = db
+    ctx.obj = obj
 
 
 def open_store(ctx: typer.Context, *, ready: bool = True) -> Store:
@@ -142,8 +136,9 @@ def recording_store(ctx: typer.Context) -> Store | None:
     """The store to record an event in: the one named by --db or $TRAINGUARD_DB
     (which must be initialized), else ./trainguard.db if there is one, else none."""
     root = ctx.find_root()
-    named = (root.obj or {}).get("db") or os.environ.get("TRAINGUARD_DB")
-    if named is None and not os.path.exists("trainguard.db"):
+    obj = root.obj or {}
+    named = obj.get("db") or os.environ.get("TRAINGUARD_DB")
+    if named is None and obj.get("store") is None and not os.path.exists("trainguard.db"):
         return None
     return open_store(ctx)
 

@@ -11,7 +11,7 @@ import typer
 from ..audit.note import Signer, VerifierKey
 from ..canonical import canonical_json
 from ..errors import InputError
-from ..limits import write_output
+from ..limits import is_file, read_bounded_text, write_output
 from ._app import app, console, index_value, open_store
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -21,7 +21,10 @@ DEFAULT_KEY = "trainguard-audit.key"
 
 
 def _key_path(key: Path | None) -> Path:
-    return key or Path(os.environ.get("TRAINGUARD_AUDIT_KEY", DEFAULT_KEY))
+    path = key or Path(os.environ.get("TRAINGUARD_AUDIT_KEY", DEFAULT_KEY))
+    if not path.name:  # "" or "/": no file to read, nor a KEY.pub beside it
+        raise InputError(f"--key {str(path)!r}: names a folder, not a key file")
+    return path
 
 
 # Bounded so that a huge number is a usage error, not an overflow in the store.
@@ -145,7 +148,7 @@ def _load_verifier(pubkey: str | None, key: Path | None) -> VerifierKey | None:
         if not default_pub.exists():
             return None
         pubkey = str(default_pub)
-    text = Path(pubkey).read_text() if Path(pubkey).exists() else pubkey
+    text = read_bounded_text(pubkey, 64 * 1024, "--pubkey") if is_file(pubkey) else pubkey
     return VerifierKey.parse(text, "--pubkey")
 
 

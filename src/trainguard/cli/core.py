@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import typer
 import yaml
@@ -15,7 +17,7 @@ from ..consent import ConsentEvent, parse_event
 from ..decide import Record, decide, explain
 from ..errors import ConsentError, InputError
 from ..explain import diff, diff_lines, notice, notice_lines
-from ..limits import check_name, check_names
+from ..limits import check_name, check_names, is_file
 from ..policy import PolicyVersion, load_policy_file
 from ..timeutil import format_instant, parse_instant
 from ..yamlfile import parse_yaml, read_text
@@ -111,7 +113,7 @@ def _version(ctx: typer.Context, ref: str) -> PolicyVersion:
     """A stored version (hash, prefix, version or family@version) or a policy file (a
     draft not yet added: what would the new terms change?)."""
     store = open_store(ctx)
-    if Path(ref).is_file():
+    if is_file(ref):
         return load_policy_file(ref, store.taxonomy())
     return store.policy_set().resolve(ref).version
 
@@ -368,7 +370,7 @@ def consent_import(ctx: typer.Context, file: Path) -> None:
     except FileNotFoundError:
         raise InputError(f"{file}: no such file") from None
     with handle:
-        for n, line in enumerate(handle, 1):
+        for n, line in _lines(handle, file):
             if not line.strip():
                 continue
             where = f"{file}:{n}"
@@ -387,6 +389,16 @@ def consent_import(ctx: typer.Context, file: Path) -> None:
             events.append(parse_event(data, where, taxonomy))
     added, present = store.add_consent_events(events)
     console.print(f"{file}: {added} events recorded, {present} already on record")
+
+
+def _lines(handle: TextIO, file: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a text file; bytes that are not UTF-8 are one error naming it."""
+    n = 0
+    try:
+        for n, line in enumerate(handle, 1):
+            yield n, line
+    except UnicodeDecodeError:
+        raise ConsentError(f"{file}:{n + 1}: not UTF-8 text") from None
 
 
 # --- decide -------------------------------------------------------------------------------
