@@ -19,14 +19,13 @@ from rich.progress import (
 )
 
 from ..errors import InputError
-from ..limits import MAX_WORKERS
 from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
 from ..scan.engine import ScanOptions, ShardResult, scan_corpus
 from ..scan.keys import KeyRing
 from ..scan.matcher import ScanConfig
 from ..scan.registry import Registry
 from ..sources import FORMATS, expand_sources
-from ._app import app, console, err_console, fail_line, recording_store
+from ._app import app, console, err_console, fail_line, recording_store, workers_value
 
 registry_app = typer.Typer(help="Keyed fingerprints of customer content.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
@@ -209,7 +208,7 @@ def scan_cmd(
     text_field: str | None = typer.Option(None, "--text-field"),
     id_field: str | None = typer.Option(None, "--id-field"),
     workers: int = typer.Option(
-        1, "--workers", min=1, max=MAX_WORKERS, help="Processes (local) or tasks (ray)."
+        1, "--workers", callback=workers_value, help="Processes (local) or tasks (ray)."
     ),
     engine: str = typer.Option("local", "--engine", help="local or ray."),
     fail_on_findings: bool = typer.Option(
