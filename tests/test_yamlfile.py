@@ -106,8 +106,13 @@ def test_a_policy_of_many_rules_within_the_limits_parses() -> None:
     text = "family: f\nversion: '1'\neffective_at: 2023-01-01T00:00:00Z\ndefault: deny\nrules:\n"
     assert len((text + rules).encode()) < MAX_YAML_BYTES
     assert len(parse_policy(text + rules, "many.yaml").rules) == MAX_POLICY_RULES
-    one_more = rules + "  - id: extra\n    categories: [customer.chat]\n    uses: [train.*]\n    effect: deny\n"
-    with pytest.raises(PolicyFileError, match="line 6: rules: Tuple should have at most 1000 items"):
+    one_more = (
+        rules
+        + "  - id: extra\n    categories: [customer.chat]\n    uses: [train.*]\n    effect: deny\n"
+    )
+    with pytest.raises(
+        PolicyFileError, match="line 6: rules: Tuple should have at most 1000 items"
+    ):
         parse_policy(text + one_more, "too-many.yaml")
 
 
