@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,12 @@ def command(*parts: st.SearchStrategy[list[str]] | str) -> st.SearchStrategy[lis
 # --- the world the commands run in --------------------------------------------------------
 
 
+TEXT = (
+    "the quarterly numbers look good to everyone in the room today, so we will ship "
+    "the new release next week as planned"
+)
+
+
 def _records() -> pa.Table:
     return pa.table(
         {
@@ -128,7 +135,7 @@ def _records() -> pa.Table:
             "category": ["customer.chat", "service.telemetry"],
             "collected_at": ["2023-05-01T09:00:00Z"] * 2,
             "subjects": [["bob"], []],
-            "text": ["the quarterly numbers look good to everyone in the room today", "cpu=3"],
+            "text": [TEXT, "cpu=3"],
         }
     )
 
@@ -213,6 +220,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             app, ["registry", "add", str(base / "records.jsonl"), "--tenant", "acme", *reg]
         )
         assert r.exit_code == 0, r.stderr
+        damaged = base / "damaged-registry"
+        shutil.copytree(registry, damaged)
+        segment = sorted(damaged.glob("seg-*.fp.npy"))[0]
+        segment.write_bytes(segment.read_bytes()[:10])
         ok(
             "gate",
             str(base / "records.parquet"),
@@ -316,7 +327,12 @@ def entry_points(w: dict[str, Any]) -> dict[str, st.SearchStrategy[list[str]]]:
     time = value("2023-08-09", "2023-08-09T10:00:00Z", "2023-08-09T10:00:00+02:00")
     index = value("0", "1", "3")
     reg = [
-        opt("--registry", value(w["registry"], str(b / "folder"), str(b / "missing"))),
+        opt(
+            "--registry",
+            value(
+                w["registry"], str(b / "damaged-registry"), str(b / "folder"), str(b / "missing")
+            ),
+        ),
         opt("--keys", value(w["keys"], str(b / "folder"), str(b / "missing"))),
     ]
     fmt = opt("--format", value("parquet", "jsonl", "csv", "text"))
@@ -523,6 +539,27 @@ def test_any_db_option_is_an_answer_or_one_line(world: dict[str, Any], db: str) 
         ["policy", "add", "@/huge.yaml"],
         ["impact", "--export", "@/records.parquet"],
         ["scan", "--workers", str(10**30), "@/records.jsonl", "--out", "out/f.jsonl"],
+        [
+            "scan",
+            "@/records.jsonl",
+            "--out",
+            "out/f.jsonl",
+            "--registry",
+            "@/damaged-registry",
+            "--keys",
+            "@/keys",
+        ],
+        [
+            "registry",
+            "remove",
+            "chat-1",
+            "--tenant",
+            "acme",
+            "--registry",
+            "@/damaged-registry",
+            "--keys",
+            "@/keys",
+        ],
     ],
     ids=lambda a: " ".join(a)[:60],
 )

@@ -213,16 +213,23 @@ class Registry:
             items: dict[int, Item] = {}
             f = self.path / "items.jsonl"
             if f.exists():
-                with f.open(encoding="utf-8") as lines:
-                    for line in lines:
-                        d = json.loads(line)
-                        if d.get("removed"):
-                            items.pop(int(d["code"]), None)
-                        elif int(d["code"]) < limit:  # beyond: written by a run that did not commit
-                            items[int(d["code"])] = Item(
-                                int(d["code"]), d["tenant"], d["id"], d.get("category"),
-                                int(d["ngrams"]), int(d["shingles"]),
-                            )  # fmt: skip
+                n = 0
+                try:
+                    with f.open(encoding="utf-8") as lines:
+                        for n, line in enumerate(lines, 1):  # noqa: B007  (n: in the error)
+                            d = json.loads(line)
+                            if d.get("removed"):
+                                items.pop(int(d["code"]), None)
+                            elif int(d["code"]) < limit:  # beyond: a run that did not commit
+                                items[int(d["code"])] = Item(
+                                    int(d["code"]), d["tenant"], d["id"], d.get("category"),
+                                    int(d["ngrams"]), int(d["shingles"]),
+                                )  # fmt: skip
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise InputError(
+                        f"registry {self.path}: items.jsonl:{max(n, 1)} is damaged "
+                        f"({type(exc).__name__}); restore the registry folder from a backup"
+                    ) from None
             self._items = items
         return self._items
 
@@ -232,8 +239,8 @@ class Registry:
             for s in self.meta["segments"]:
                 # Plain array views of the maps: np.memmap's Python-level slicing
                 # hooks cost more than the lookups they wrap.
-                fp = np.asarray(np.load(self.path / f"{s['name']}.fp.npy", mmap_mode="r"))
-                item = np.asarray(np.load(self.path / f"{s['name']}.item.npy", mmap_mode="r"))
+                fp = self._npy(f"{s['name']}.fp.npy", mmap=True)
+                item = self._npy(f"{s['name']}.item.npy", mmap=True)
                 out.append(
                     Segment(s["name"], s["tenant"], s["kind"], int(s["fingerprints"]), fp, item)
                 )
@@ -245,18 +252,14 @@ class Registry:
         if self._filter is None:
             spec = self.meta.get("filter")
             self._filter = (
-                np.asarray(np.load(self.path / f"{spec['name']}.npy", mmap_mode="r"))
-                if spec
-                else np.zeros(1, np.uint64)
+                self._npy(f"{spec['name']}.npy", mmap=True) if spec else np.zeros(1, np.uint64)
             )
         return self._filter
 
     def reference(self) -> np.ndarray:
         if self._reference is None:
             f = self.path / "reference.npy"
-            self._reference = (
-                np.asarray(np.load(f, mmap_mode="r")) if f.exists() else np.empty(0, np.uint64)
-            )
+            self._reference = self._npy(f.name, mmap=True) if f.exists() else np.empty(0, np.uint64)
         return self._reference
 
     def tenants(self) -> list[str]:
@@ -322,6 +325,18 @@ class Registry:
         self._save(f"{name}.item", item[keep].astype(np.uint32))
         return {"name": name, "tenant": tenant, "kind": kind, "fingerprints": int(keep.sum())}
 
+    def _npy(self, name: str, mmap: bool = False) -> np.ndarray:
+        """One of the registry's arrays; a missing, truncated or damaged file is one
+        InputError naming it, not a numpy traceback."""
+        f = self.path / name
+        try:
+            return np.asarray(np.load(f, mmap_mode="r" if mmap else None, allow_pickle=False))
+        except (OSError, ValueError, EOFError) as exc:
+            raise InputError(
+                f"registry {self.path}: {name} is missing or damaged ({str(exc).splitlines()[0]}); "
+                "restore the registry folder from a backup"
+            ) from None
+
     def _save(self, name: str, array: np.ndarray) -> None:
         with (self.path / f"{name}.npy").open("wb") as f:
             np.save(f, array)
@@ -330,8 +345,8 @@ class Registry:
 
     def _load(self, segments: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """(fingerprints, item codes) of these segments, concatenated, in memory."""
-        fps = [unpack(np.load(self.path / f"{s['name']}.fp.npy")) for s in segments]
-        codes = [np.load(self.path / f"{s['name']}.item.npy") for s in segments]
+        fps = [unpack(self._npy(f"{s['name']}.fp.npy")) for s in segments]
+        codes = [self._npy(f"{s['name']}.item.npy") for s in segments]
         return np.concatenate(fps), np.concatenate(codes)
 
     # --- the filter -------------------------------------------------------------------
@@ -342,7 +357,7 @@ class Registry:
         spec = meta.get("filter")
         if not spec:
             return None
-        return np.array(np.load(self.path / f"{spec['name']}.npy"))
+        return np.array(self._npy(f"{spec['name']}.npy"))
 
     def _commit_filter(self, meta: dict[str, Any], bits: np.ndarray | None) -> dict[str, Any]:
         """Save the filter an add grew, or rebuild it when it has none or the registry
