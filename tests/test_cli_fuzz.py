@@ -85,6 +85,16 @@ ODD_TEXT = [
     "--",
     "-x",
 ]
+ODD_JSON = [
+    "[]",
+    '"proof"',
+    '{"row": null}',
+    '{"row": {"id": 1}, "leaf_hash": "x"}',
+    '{"row": [], "leaf_hash": "00", "index": 1e999, "tree_size": "9"}',
+    "[" * 100_000,
+    '{"a": ' + "9" * 5000 + "}",
+    "NaN",
+]
 # Generated text never holds "/" or "~": a generated value that ends up naming an output
 # must stay a relative path, inside this module's folder.
 ANY_TEXT = st.text(st.characters(exclude_categories=(), exclude_characters="/~"), max_size=30)
@@ -236,6 +246,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
         ok("manifest", "prove", str(base / "gated"), "chat-1", "-o", str(base / "proof.json"))
         (base / "flipped-proof.json").write_bytes(_flipped((base / "proof.json").read_bytes()))
+        for i, text in enumerate(ODD_JSON):
+            (base / f"odd-{i}.json").write_text(text)
         ok("audit", "keygen", "--key", str(base / "audit.key"))
         ok("audit", "checkpoint", "--key", str(base / "audit.key"))
         store = Store(str(db))
@@ -299,6 +311,7 @@ def entry_points(w: dict[str, Any]) -> dict[str, st.SearchStrategy[list[str]]]:
             "records.parquet/inside",
         )
     ]
+    odd_json = [str(b / f"odd-{i}.json") for i in range(len(ODD_JSON))]
     yaml_files = [
         str(b / n) for n in ("bomb.yaml", "deep.yaml", "huge.yaml", "mapping.yaml", "taxonomy.yaml")
     ]
@@ -361,7 +374,7 @@ def entry_points(w: dict[str, Any]) -> dict[str, st.SearchStrategy[list[str]]]:
         "taxonomy add": command("taxonomy", "add", pos(value(*yaml_files, *bad_inputs))),
         "consent grant": command("consent", "grant", *consent, opt("--mode", value("implied", "explicit"))),
         "consent withdraw": command("consent", "withdraw", *consent),
-        "consent import": command("consent", "import", pos(value(str(b / "consent.jsonl"), *bad_inputs, *yaml_files))),
+        "consent import": command("consent", "import", pos(value(str(b / "consent.jsonl"), *bad_inputs, *odd_json, *yaml_files))),
         "consent list": command("consent", "list", opt("--tenant", tenant), flag("--json")),
         "audit show": command("audit", "show", pos(index)),
         "audit prove": command("audit", "prove", pos(index), opt("--size", index), opt("--out", out_file)),
@@ -383,7 +396,7 @@ def entry_points(w: dict[str, Any]) -> dict[str, st.SearchStrategy[list[str]]]:
         "manifest prove": command("manifest", "prove", pos(gated), pos(value("chat-1", "tele-1")), opt("--output", out_file)),
         "manifest check-proof": command(
             "manifest", "check-proof",
-            pos(value(str(b / "proof.json"), str(b / "flipped-proof.json"), *bad_inputs)),
+            pos(value(str(b / "proof.json"), str(b / "flipped-proof.json"), *odd_json, *bad_inputs)),
         ),
         "model register": command(
             "model", "register", pos(value("m-1", "m-2")), opt("--manifest", gated), opt("--trained-at", time)

@@ -10,7 +10,9 @@ library's own readers, use the same bounds and the same one-line messages.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 
@@ -131,6 +133,24 @@ def read_bounded_text(path: str | Path, limit: int, what: str = "") -> str:
     except UnicodeDecodeError as exc:
         label = f"{what} {Path(path)}" if what else str(Path(path))
         raise InputError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+
+
+def parse_json(text: str | bytes, what: str) -> Any:
+    """A JSON document; malformed or absurdly nested JSON (which makes Python's
+    reader raise RecursionError) is one InputError naming ``what``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:  # e.g. a number of 5,000 digits
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InputError(f"{what}: not valid JSON ({reason.split(';')[0]})") from None
+
+
+def read_json_file(path: str | Path, what: str = "", limit: int = MAX_JSON_FILE_BYTES) -> Any:
+    """A JSON file read whole: bounded by ``limit``, errors naming the file."""
+    label = f"{what} {Path(path)}" if what else str(Path(path))
+    return parse_json(read_bounded_text(path, limit, what), label)
 
 
 def write_output(path: Path, data: str | bytes, what: str = "") -> None:

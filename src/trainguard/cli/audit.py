@@ -165,6 +165,6 @@ def append(ctx: typer.Context, kind: str, data: str) -> None:
     try:
         body = json.loads(data)
         canonical_json(body)
-    except (json.JSONDecodeError, ValueError) as exc:
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise InputError(f"entry data: {exc}") from None
     console.print(str(open_store(ctx).audit.record(kind, body)))

@@ -378,6 +378,10 @@ def consent_import(ctx: typer.Context, file: Path) -> None:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ConsentError(f"{where}: not valid JSON ({exc.msg})") from None
+            except (ValueError, RecursionError):  # Python's reader gives up on these
+                raise ConsentError(
+                    f"{where}: not valid JSON (nested too deeply, or a number too long)"
+                ) from None
             if not isinstance(data, dict):
                 raise ConsentError(f"{where}: each line must be a JSON object")
             data.pop("id", None)

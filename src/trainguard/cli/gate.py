@@ -14,7 +14,7 @@ from rich.table import Table
 from ..gate import ColumnMapping, prove_record, run_gate, verify_manifest
 from ..gate.core import ContentCheck
 from ..gate.manifest import check_record_proof
-from ..limits import make_folder, write_output
+from ..limits import make_folder, read_json_file, write_output
 from ..lineage import get_model, impact, list_models, register_model
 from ..scan.gatecheck import registry_check
 from ..sources import Source
@@ -142,10 +142,7 @@ def manifest_prove(
 @manifest_app.command("check-proof")
 def manifest_check_proof(proof_file: Path) -> None:
     """Check a proof from `manifest prove` offline; exit 1 if it does not hold."""
-    try:
-        proof = json.loads(proof_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise typer.BadParameter(f"{proof_file}: not a readable proof ({exc})") from None
+    proof = read_json_file(proof_file)
     if not isinstance(proof, dict) or not check_record_proof(proof):
         console.print("invalid: the proof does not lead to its root", markup=False)
         raise typer.Exit(1)

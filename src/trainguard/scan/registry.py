@@ -157,7 +157,7 @@ class Registry:
             else:
                 try:
                     meta = json.loads(f.read_text(encoding="utf-8"))
-                except (OSError, ValueError) as exc:
+                except (OSError, ValueError, RecursionError) as exc:
                     raise InputError(
                         f"registry {self.path}: registry.json unreadable ({exc})"
                     ) from None
