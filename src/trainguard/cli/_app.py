@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import TrainguardError
-from ..limits import MAX_INT64, MAX_WORKERS, one_line, shown, text_problem
+from ..limits import MAX_INT64, one_line, shown, text_problem
 from ..store import Store
 
 console = Console(highlight=False, soft_wrap=True)
@@ -148,12 +148,6 @@ def index_value(value: int | None) -> int | None:
     callback rather than min/max keeps the 19-digit range out of the help)."""
     if value is not None and not 0 <= value <= MAX_INT64:
         raise typer.BadParameter(f"{value} is not between 0 and 2**63-1")
-    return value
-
-
-def workers_value(value: int) -> int:
-    if not 1 <= value <= MAX_WORKERS:
-        raise typer.BadParameter(f"{value} is not between 1 and {MAX_WORKERS:,}")
     return value
 
 

@@ -19,13 +19,14 @@ from rich.progress import (
 )
 
 from ..errors import InputError
+from ..limits import MAX_WORKERS
 from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
 from ..scan.engine import ScanOptions, ShardResult, scan_corpus
 from ..scan.keys import KeyRing
 from ..scan.matcher import ScanConfig
 from ..scan.registry import Registry
 from ..sources import FORMATS, expand_sources
-from ._app import app, console, err_console, fail_line, recording_store, workers_value
+from ._app import app, console, err_console, fail_line, recording_store
 
 registry_app = typer.Typer(help="Keyed fingerprints of customer content.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
@@ -207,9 +208,7 @@ def scan_cmd(
     fmt: str | None = typer.Option(None, "--format", help="jsonl, parquet or text."),
     text_field: str | None = typer.Option(None, "--text-field"),
     id_field: str | None = typer.Option(None, "--id-field"),
-    workers: int = typer.Option(
-        1, "--workers", callback=workers_value, help="Processes (local) or tasks (ray)."
-    ),
+    workers: int = typer.Option(1, "--workers", help="Processes (local) or tasks (ray)."),
     engine: str = typer.Option("local", "--engine", help="local or ray."),
     fail_on_findings: bool = typer.Option(
         False, "--fail-on-findings", help="Exit 1 when anything was found."
@@ -226,6 +225,8 @@ def scan_cmd(
     """Find registered customer content in a corpus."""
     if not 0.0 <= min_confidence <= 1.0:
         raise InputError(f"--min-confidence {min_confidence}: must be between 0 and 1")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InputError(f"--workers {workers}: must be between 1 and {MAX_WORKERS:,}")
     reg = Registry(registry, KeyRing(keys))
     options = ScanOptions(
         str(reg.path),
