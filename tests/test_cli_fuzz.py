@@ -26,12 +26,13 @@ import typer
 import typer.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from typer.testing import CliRunner
 
 from trainguard.cli import app
 from trainguard.demo import copy_policy_files
 from trainguard.store import Store
+from trainguard.store.store import _configure_sqlite
 
 EXAMPLES = int(os.environ.get("TRAINGUARD_FUZZ_EXAMPLES", "2000"))  # per command
 BATCH = 20
@@ -172,9 +173,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     (base / "cwd").mkdir()
     os.chdir(base / "cwd")
     # Building the click command from the Typer app costs more than most commands take:
-    # build it once. uvicorn is not started: `serve` is fuzzed up to its option parsing.
+    # build it once. `serve` is fuzzed up to its option parsing: no application is built
+    # (tests/test_server_fuzz.py fuzzes that one) and uvicorn is not started.
     with (
         mock.patch("typer.testing._get_command", lambda _app: command),
+        mock.patch("trainguard.server.create_app", lambda *a, **k: None),
         mock.patch("uvicorn.run", lambda *a, **k: None),
     ):
         db = base / "fuzz.db"
@@ -250,9 +253,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             (base / f"odd-{i}.json").write_text(text)
         ok("audit", "keygen", "--key", str(base / "audit.key"))
         ok("audit", "checkpoint", "--key", str(base / "audit.key"))
-        store = Store(str(db))
-        # Durability is not what is tested here: commits need not wait for the disk.
-        event.listen(store.engine, "connect", _no_fsync)
+        # One pooled connection rather than one per query, and commits that need not
+        # wait for the disk: durability is not what is tested here, and both make a
+        # command several times faster.
+        engine = create_engine(f"sqlite:///{db}")
+        _configure_sqlite(engine)
+        event.listen(engine, "connect", _no_fsync)
+        store = Store(str(db), engine=engine)
         yield {
             "base": base,
             "db": db,
