@@ -168,18 +168,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("fuzz")
     runner = CliRunner()
     command = typer.main.get_command(app)
-    previous = Path.cwd()
     # Generated relative paths land in a folder of their own, kept small.
     (base / "cwd").mkdir()
-    os.chdir(base / "cwd")
     # Building the click command from the Typer app costs more than most commands take:
     # build it once. `serve` is fuzzed up to its option parsing: no application is built
     # (tests/test_server_fuzz.py fuzzes that one) and uvicorn is not started.
     with (
+        pytest.MonkeyPatch.context() as patch,
         mock.patch("typer.testing._get_command", lambda _app: command),
         mock.patch("trainguard.server.create_app", lambda *a, **k: None),
         mock.patch("uvicorn.run", lambda *a, **k: None),
     ):
+        patch.chdir(base / "cwd")
         db = base / "fuzz.db"
         policies = base / "policies"
         policies.mkdir()
@@ -270,7 +270,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "keys": str(keys),
         }
         store.engine.dispose()
-    os.chdir(previous)
 
 
 def _no_fsync(dbapi_conn: Any, _record: Any) -> None:
