@@ -35,7 +35,9 @@ def render() -> str:
         "# CLI reference\n",
         "Generated from `--help` by `scripts/gen_cli_docs.py`; do not edit by hand.\n",
         "Exit codes everywhere: 0 success (for `decide`: allowed), 1 for `decide`: denied "
-        "(for `audit verify` and `scan --fail-on-findings`: a failed check), 2 bad input.\n",
+        "(for `audit verify` and `scan --fail-on-findings`: a failed check), 2 bad input: "
+        "one line on stderr naming the input and the problem. Exit 3 is a bug. The bounds "
+        "on input are in [limits.md](limits.md).\n",
     ]
     for path in [[], *commands(root, [])]:  # type: ignore[arg-type]
         result = runner.invoke(

@@ -106,7 +106,7 @@ def test_proofs_served_over_http_verify_offline(
     consistency = client.get("/v1/audit/proofs/consistency", params={"from": 1, "to": size})
     assert "is a prefix" in verify_proof(signer.verifier, note, consistency.json())
     missing = client.get(f"/v1/audit/entries/{size + 5}")
-    assert missing.status_code == 404 and "does not exist" in missing.json()["error"]
+    assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
 
 
 def test_a_scan_finds_planted_content_with_its_offsets(client: TestClient, tmp_path: Path) -> None:
@@ -139,7 +139,7 @@ def test_a_scan_with_keys_the_registry_was_not_made_with_is_refused(
     registry.add("acme", [("m1", " ".join(f"word{i}" for i in range(40)), None)])
     other = TestClient(create_app(str(db), tmp_path / "registry", tmp_path / "other-keys"))
     response = other.post("/v1/scan", json={"documents": [{"id": "d", "text": "word1"}]})
-    assert response.status_code == 400 and "platform key" in response.json()["error"]
+    assert response.status_code == 400 and "platform key" in response.json()["error"]["message"]
 
 
 def test_health_names_the_store_and_an_uninitialized_one_is_an_error(
@@ -148,7 +148,7 @@ def test_health_names_the_store_and_an_uninitialized_one_is_an_error(
     assert client.get("/healthz").json()["status"] == "ok"
     fresh = TestClient(create_app(str(tmp_path / "none.db")))
     response = fresh.get("/healthz")
-    assert response.status_code == 400 and "not initialized" in response.json()["error"]
+    assert response.status_code == 400 and "not initialized" in response.json()["error"]["message"]
 
 
 def test_trainguard_serve_answers_over_a_real_socket(db: Path, tmp_path: Path) -> None:
@@ -196,4 +196,4 @@ def test_notices_and_diffs_over_http(client: TestClient) -> None:
     ).json()
     assert len(changes) == 1 and changes[0]["after"]["effect"] == "require_consent"
     missing = client.get("/v1/policies/meetco-terms@1999-01-01/notice")
-    assert missing.status_code == 404 and "not in the store" in missing.json()["error"]
+    assert missing.status_code == 404 and "not in the store" in missing.json()["error"]["message"]

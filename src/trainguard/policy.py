@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .canonical import canonical_json
 from .errors import PolicyFileError, TaxonomyError
 from .identity import FAMILY
+from .limits import MAX_POLICY_RULES, MAX_RULE_PATTERNS
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, pattern_matches
 from .timeutil import format_instant, parse_instant
 from .yamlfile import line_for, parse_yaml, read_text, validation_message
@@ -55,8 +56,8 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
-    categories: tuple[str, ...] = Field(min_length=1)
-    uses: tuple[str, ...] = Field(min_length=1)
+    categories: tuple[str, ...] = Field(min_length=1, max_length=MAX_RULE_PATTERNS)
+    uses: tuple[str, ...] = Field(min_length=1, max_length=MAX_RULE_PATTERNS)
     effect: Effect
     consent: ConsentRequirement | None = None
     description: str | None = None
@@ -89,7 +90,7 @@ class PolicyVersion(BaseModel):
     effective_at: datetime
     default: Literal["allow", "deny"]
     title: str | None = None
-    rules: tuple[Rule, ...] = ()
+    rules: tuple[Rule, ...] = Field(default=(), max_length=MAX_POLICY_RULES)
 
     @field_validator("family")
     @classmethod

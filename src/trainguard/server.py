@@ -14,31 +14,47 @@ there is no logic here that the CLI does not share::
     GET  /v1/audit/proofs/inclusion/{index}     RFC 9162 inclusion proof (?size=N)
     GET  /v1/audit/proofs/consistency           RFC 9162 consistency proof (?from=N1&to=N2)
 
-Errors are the library's one-line messages: 400 for bad input, 422 for a
-tenant, subject or other identity outside its character set
-(:mod:`trainguard.identity`), 404 for what is not there, 409 for a conflict
-with what the store holds, 500 when stored data fails verification. A denied use is not an error: it is a decision.
+Errors follow trainguard.httperrors: never a 5xx for anything a client can
+send; every error body is ``{"error": {"code", "message", "field"}}``: 400
+for bad input, 404 for what is not there, 409 for a conflict with what the
+store holds, 413 for a body over the limit, 422 for a request that does not
+fit the schema, 500 only when stored data fails verification. A denied use is
+not an error: it is a decision. Fields are bounded (trainguard.limits), so
+nothing oversized reaches the audit log.
 
 Needs the ``server`` extra (FastAPI, uvicorn); ``trainguard serve`` runs it.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from fastapi import Path as PathParam
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from . import __version__
 from .consent import UnmatchedWithdrawalError
-from .consent_input import MAX_BODY_BYTES, read_events_body
+from .consent_input import MAX_BODY_BYTES as MAX_CONSENT_BODY_BYTES
+from .consent_input import read_events_body
 from .decide import Record, decide
-from .errors import ConflictError, ConsentError, IntegrityError, NotFoundError, TrainguardError
+from .errors import ConsentError, InputError, NotFoundError
 from .explain import diff, notice
-from .identity import IdentityError, check_record_id, check_subject, check_tenant
+from .httperrors import ERROR_RESPONSES, FieldError, Name, Text, Time, install
+from .identity import check_record_id, check_subject, check_tenant
+from .limits import (
+    MAX_BODY_BYTES,
+    MAX_INT64,
+    MAX_NAME_CHARS,
+    MAX_NAMES,
+    MAX_SCAN_BODY_BYTES,
+    MAX_SCAN_DOCUMENTS,
+    check_name,
+)
 from .scan import Fields, ScanConfig, ScanOptions
 from .scan.engine import matcher_for
 from .scan.keys import KeyRing
@@ -46,28 +62,57 @@ from .scan.registry import Registry
 from .store import Store
 from .timeutil import parse_instant
 
-MAX_SCAN_DOCUMENTS = 10_000  # per request: a corpus goes through `trainguard scan`
+Index = Annotated[int, PathParam(ge=0, le=MAX_INT64)]
+Ref = Annotated[str, PathParam(min_length=1, max_length=MAX_NAME_CHARS)]
 
 
 class DecisionRequest(BaseModel):
-    tenant: str
-    categories: list[str] = Field(min_length=1, description="Several mean a derived record.")
-    use: str
-    collected_at: str = Field(description="ISO 8601; a bare date is 00:00 UTC.")
-    subjects: list[str] = Field(default_factory=list, description="Whose content it is.")
-    at: str | None = Field(default=None, description="Time of use (default: now).")
-    id: str = "-"
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: Name
+    categories: list[Name] = Field(
+        min_length=1, max_length=MAX_NAMES, description="Several mean a derived record."
+    )
+    use: Name
+    collected_at: Time
+    subjects: list[Name] = Field(
+        default_factory=list, max_length=MAX_NAMES, description="Whose content it is."
+    )
+    at: Time | None = Field(default=None, description="Time of use (default: now).")
+    id: Name = "-"
 
 
 class Document(BaseModel):
-    id: str
-    text: str
+    model_config = ConfigDict(extra="forbid")
+
+    id: Name
+    text: Text
 
 
 class ScanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     documents: list[Document] = Field(max_length=MAX_SCAN_DOCUMENTS)
-    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, allow_inf_nan=False)
     near_duplicates: bool = True
+
+
+def _instant(value: str, field: str) -> datetime:
+    try:
+        return parse_instant(value, field)
+    except InputError as exc:
+        raise FieldError(field, str(exc)) from None
+
+
+def _ref(value: str, field: str) -> str:
+    try:
+        return check_name(value, field)
+    except InputError as exc:
+        raise FieldError(field, str(exc)) from None
+
+
+def _body_limit(path: str) -> int:
+    return MAX_SCAN_BODY_BYTES if path == "/v1/scan" else MAX_BODY_BYTES
 
 
 def create_app(
@@ -75,22 +120,10 @@ def create_app(
 ) -> FastAPI:
     """The service over the store ``db`` (as ``--db``) and, for scans, the registry
     and key folder (as ``--registry`` and ``--keys``; their defaults otherwise)."""
-    app = FastAPI(title="trainguard", version=__version__)
+    app = FastAPI(title="trainguard", version=__version__, responses=ERROR_RESPONSES)
+    install(app, _body_limit)
     store = Store(db)
     ring = KeyRing(keys)
-
-    @app.exception_handler(TrainguardError)
-    def _error(request: Request, exc: TrainguardError) -> JSONResponse:
-        status = 400
-        if isinstance(exc, IdentityError):
-            status = 422
-        elif isinstance(exc, NotFoundError):
-            status = 404
-        elif isinstance(exc, ConflictError):
-            status = 409
-        elif isinstance(exc, IntegrityError):
-            status = 500
-        return JSONResponse({"error": str(exc)}, status_code=status)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -104,10 +137,10 @@ def create_app(
             check_record_id(body.id, "id"),
             check_tenant(body.tenant, "tenant"),
             tuple(body.categories),
-            parse_instant(body.collected_at, "collected_at"),
+            _instant(body.collected_at, "collected_at"),
             tuple(check_subject(s, f"subjects[{i}]") for i, s in enumerate(body.subjects)),
         )
-        when = parse_instant(body.at, "at") if body.at else None
+        when = _instant(body.at, "at") if body.at else None
         decision = decide(store.context(), record, body.use, when)
         # A decision someone asked for is evidence: it goes into the audit log, as
         # with `trainguard decide`.
@@ -122,8 +155,10 @@ def create_app(
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise ConsentError(f"body: over {MAX_BODY_BYTES:,} bytes; send fewer events")
+            if len(body) > MAX_CONSENT_BODY_BYTES:
+                raise ConsentError(
+                    f"body: over {MAX_CONSENT_BODY_BYTES:,} bytes; send fewer events"
+                )
         return await run_in_threadpool(record_events, bytes(body), allow_unmatched)
 
     def record_events(body: bytes, allow_unmatched: bool) -> dict[str, Any]:
@@ -174,15 +209,19 @@ def create_app(
         return {"documents": len(body.documents), "findings": findings}
 
     @app.get("/v1/policies/{ref}/notice")
-    def policy_notice(ref: str) -> dict[str, Any]:
+    def policy_notice(ref: Ref) -> dict[str, Any]:
         store.check_ready()
-        return notice(store.policy_set().resolve(ref).version, store.taxonomy())
+        return notice(store.policy_set().resolve(_ref(ref, "ref")).version, store.taxonomy())
 
     @app.get("/v1/policies/diff")
-    def policy_diff(old: str = Query(alias="from"), new: str = Query(alias="to")) -> list[Any]:
+    def policy_diff(
+        old: str = Query(alias="from", min_length=1, max_length=MAX_NAME_CHARS),
+        new: str = Query(alias="to", min_length=1, max_length=MAX_NAME_CHARS),
+    ) -> list[Any]:
         store.check_ready()
         policies = store.policy_set()
-        before, after = policies.resolve(old).version, policies.resolve(new).version
+        before = policies.resolve(_ref(old, "from")).version
+        after = policies.resolve(_ref(new, "to")).version
         return [c.to_json() for c in diff(before, after, store.taxonomy())]
 
     @app.get("/v1/audit/checkpoint", response_class=PlainTextResponse)
@@ -196,17 +235,22 @@ def create_app(
         return note
 
     @app.get("/v1/audit/entries/{index}")
-    def entry(index: int) -> dict[str, Any]:
+    def entry(index: Index) -> dict[str, Any]:
         store.check_ready()
         return store.audit.entry(index)
 
     @app.get("/v1/audit/proofs/inclusion/{index}")
-    def inclusion(index: int, size: int | None = None) -> dict[str, Any]:
+    def inclusion(
+        index: Index, size: int | None = Query(default=None, ge=0, le=MAX_INT64)
+    ) -> dict[str, Any]:
         store.check_ready()
         return store.audit.inclusion_proof(index, size)
 
     @app.get("/v1/audit/proofs/consistency")
-    def consistency(old: int = Query(alias="from"), new: int = Query(alias="to")) -> dict[str, Any]:
+    def consistency(
+        old: int = Query(alias="from", ge=0, le=MAX_INT64),
+        new: int = Query(alias="to", ge=0, le=MAX_INT64),
+    ) -> dict[str, Any]:
         store.check_ready()
         return store.audit.consistency_proof(old, new)
 

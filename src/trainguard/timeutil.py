@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime
 
 from .errors import InputError
+from .limits import MAX_TIME_CHARS, shown
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -17,26 +18,39 @@ def parse_instant(text: str, what: str) -> datetime:
     A date-time without a timezone is refused: guessing the zone could move a
     record across a policy boundary.
     """
+    if len(text) > MAX_TIME_CHARS:
+        raise InputError(f"{what}: {shown(text, 40)} is not an ISO 8601 date-time (too long)")
     raw = text.strip()
     if _DATE_ONLY.match(raw):
         try:
             d = date.fromisoformat(raw)
         except ValueError as exc:
-            raise InputError(f"{what}: {text!r} is not a valid date") from exc
+            raise InputError(f"{what}: {shown(text)} is not a valid date") from exc
         return datetime(d.year, d.month, d.day, tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(raw.replace("z", "Z"))
     except ValueError as exc:
-        raise InputError(f"{what}: {text!r} is not an ISO 8601 date-time") from exc
+        raise InputError(f"{what}: {shown(text)} is not an ISO 8601 date-time") from exc
     if parsed.tzinfo is None:
-        raise InputError(f"{what}: {text!r} has no timezone (add Z or an offset like +00:00)")
-    return parsed.astimezone(UTC)
+        raise InputError(f"{what}: {shown(text)} has no timezone (add Z or an offset like +00:00)")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # e.g. 9999-12-31T23:00:00-05:00 is in year 10000 in UTC.
+        raise InputError(
+            f"{what}: {shown(text)} is outside the years 1 to 9999 once converted to UTC"
+        ) from None
 
 
 def ensure_utc(value: datetime, what: str) -> datetime:
     if value.tzinfo is None:
         raise InputError(f"{what}: {value.isoformat()} has no timezone")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InputError(
+            f"{what}: {value.isoformat()} is outside the years 1 to 9999 once converted to UTC"
+        ) from None
 
 
 def to_micros(value: datetime) -> int:

@@ -154,6 +154,10 @@ def main(argv: list[str] | None = None) -> None:
             proof = json.loads(_read(args.proof, "proof"))
         except json.JSONDecodeError as exc:
             raise InputError(f"{args.proof}: not valid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError):  # Python's reader gives up on these
+            raise InputError(
+                f"{args.proof}: not valid JSON (too deep, or too long a number)"
+            ) from None
         if not isinstance(proof, dict):
             raise InputError(f"{args.proof}: not a proof object")
         old = _read(args.old_checkpoint, "old checkpoint") if args.old_checkpoint else None

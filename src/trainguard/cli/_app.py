@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import TrainguardError
+from ..limits import MAX_INT64, one_line, shown, text_problem
 from ..store import Store
 
 console = Console(highlight=False, soft_wrap=True)
@@ -22,8 +23,20 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail_line(message: str) -> None:
-    # typer.echo rather than rich: messages may hold brackets rich would eat.
-    typer.echo(f"trainguard: error: {message}", err=True)
+    # typer.echo rather than rich: messages may hold brackets rich would eat. One
+    # line, whatever the message holds, and printable on any stderr (a lone
+    # surrogate from argv would otherwise fail to encode).
+    typer.echo(f"trainguard: error: {one_line(message)}", err=True)
+
+
+def argv_problem(args: list[str]) -> str | None:
+    """The first argument no command can take: one that is not valid UTF-8 (the
+    shell passed bytes Python could only decode to lone surrogates) or holds a NUL."""
+    for arg in args:
+        problem = text_problem(arg)
+        if problem is not None:
+            return f"argument {shown(arg, 40)} {problem}"
+    return None
 
 
 class GuardedGroup(typer.core.TyperGroup):
@@ -48,15 +61,26 @@ class GuardedGroup(typer.core.TyperGroup):
         except Exception as exc:
             if os.environ.get("TRAINGUARD_DEBUG"):
                 raise
+            if isinstance(exc, OSError) and exc.filename is not None:
+                # An error about a path the user named (a missing file, a folder where
+                # a file belongs, no permission, a name too long): commands name these
+                # themselves where they can; this is the net for any place that does not.
+                fail_line(f"{exc.filename}: {exc.strerror or type(exc).__name__}")
+                ctx.exit(2)
             fail_line(
                 f"internal error: {type(exc).__name__}: {exc} (TRAINGUARD_DEBUG=1 shows a traceback)"
             )
             ctx.exit(3)
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        argv = list(sys.argv[1:] if args is None else args)
+        problem = argv_problem([str(a) for a in argv])
+        if problem is not None:
+            fail_line(problem)
+            sys.exit(2)
         try:
-            rv = super().main(*args, **kwargs)
+            rv = super().main(argv, *rest, **kwargs)
         except typer.TyperException as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 # A group run without a subcommand prints its help; that is not an error.
@@ -89,7 +113,13 @@ def _root(
         show_default=False,
     ),
 ) -> None:
-    ctx.obj = {"db": db}
+    # A program that runs the CLI in process may pass an open store as obj["store"];
+    # --db names another one.
+    obj = dict(ctx.obj or {})
+    if db is not None:
+        obj.pop("store", None)
+    obj["db"] = db
+    ctx.obj = obj
 
 
 def _sign_appended(ctx: Any) -> None:
@@ -118,10 +148,19 @@ def recording_store(ctx: typer.Context) -> Store | None:
     """The store to record an event in: the one named by --db or $TRAINGUARD_DB
     (which must be initialized), else ./trainguard.db if there is one, else none."""
     root = ctx.find_root()
-    named = (root.obj or {}).get("db") or os.environ.get("TRAINGUARD_DB")
-    if named is None and not os.path.exists("trainguard.db"):
+    obj = root.obj or {}
+    named = obj.get("db") or os.environ.get("TRAINGUARD_DB")
+    if named is None and obj.get("store") is None and not os.path.exists("trainguard.db"):
         return None
     return open_store(ctx)
+
+
+def index_value(value: int | None) -> int | None:
+    """An index or tree size: 0 to 2**63-1, what the store's integers hold (a
+    callback rather than min/max keeps the 19-digit range out of the help)."""
+    if value is not None and not 0 <= value <= MAX_INT64:
+        raise typer.BadParameter(f"{value} is not between 0 and 2**63-1")
+    return value
 
 
 def split_csv(values: list[str] | None) -> list[str]:

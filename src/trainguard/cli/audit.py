@@ -13,8 +13,9 @@ from ..audit.keys import DEFAULT_MAX_UNSIGNED
 from ..audit.note import Signer, VerifierKey
 from ..canonical import canonical_json
 from ..errors import ConflictError, InputError, TrainguardError
+from ..limits import is_file, read_bounded_text, write_output
 from ..store import Store
-from ._app import app, console, open_store
+from ._app import app, console, index_value, open_store
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -23,7 +24,14 @@ DEFAULT_KEY = "trainguard-audit.key"
 
 
 def _key_path(key: Path | None) -> Path:
-    return key or Path(os.environ.get("TRAINGUARD_AUDIT_KEY", DEFAULT_KEY))
+    path = key or Path(os.environ.get("TRAINGUARD_AUDIT_KEY", DEFAULT_KEY))
+    if not path.name:  # "" or "/": no file to read, nor a KEY.pub beside it
+        raise InputError(f"--key {str(path)!r}: names a folder, not a key file")
+    return path
+
+
+# Bounded so that a huge number is a usage error, not an overflow in the store.
+_INDEX = typer.Argument(..., callback=index_value, help="Entry index (0 is the first).")
 
 
 def _pub_path(key: Path) -> Path:
@@ -46,15 +54,15 @@ def _write_out(data: dict[str, object], out: Path | None) -> None:
     if out is None:
         console.print(text, markup=False)
     else:
-        out.write_text(text + "\n")
-        console.print(f"wrote {out}")
+        write_output(out, text + "\n", "--out")
+        console.print(f"wrote {out}", markup=False)
 
 
 def _new_key(path: Path, name: str) -> Signer:
     """Generate and save a signing key (refusing to overwrite) and its KEY.pub."""
     signer = Signer.generate(name)
     signer.save(path)
-    _pub_path(path).write_text(signer.verifier.text + "\n")
+    write_output(_pub_path(path), signer.verifier.text + "\n")
     return signer
 
 
@@ -160,7 +168,7 @@ def pin_configured_key(store: Store) -> str | None:
 
 
 @audit_app.command("show")
-def show(ctx: typer.Context, index: int) -> None:
+def show(ctx: typer.Context, index: int = _INDEX) -> None:
     """Print one entry with its leaf hash."""
     console.print(
         json.dumps(open_store(ctx).audit.entry(index), indent=2, sort_keys=True), markup=False
@@ -170,9 +178,12 @@ def show(ctx: typer.Context, index: int) -> None:
 @audit_app.command("prove")
 def prove(
     ctx: typer.Context,
-    index: int,
+    index: int = _INDEX,
     size: int | None = typer.Option(
-        None, "--size", help="Tree size (default: the latest checkpoint's, else the log's)."
+        None,
+        "--size",
+        callback=index_value,
+        help="Tree size (default: the latest checkpoint's, else the log's).",
     ),
     out: Path | None = typer.Option(None, "--out", help="Write the proof here instead of stdout."),
 ) -> None:
@@ -187,8 +198,8 @@ def prove(
 @audit_app.command("consistency")
 def consistency(
     ctx: typer.Context,
-    old: int = typer.Option(..., "--from", help="Earlier tree size."),
-    new: int = typer.Option(..., "--to", help="Later tree size."),
+    old: int = typer.Option(..., "--from", callback=index_value, help="Earlier tree size."),
+    new: int = typer.Option(..., "--to", callback=index_value, help="Later tree size."),
     out: Path | None = typer.Option(None, "--out"),
 ) -> None:
     """Consistency proof that the tree of size N1 is a prefix of the tree of size N2."""
@@ -221,7 +232,7 @@ def verify(
         raise InputError("--since and --witness: give one of them")
     verifier, source = _load_verifier(pubkey, key)
     seen_file = since or (witness if witness is not None and witness.exists() else None)
-    seen = _read_text(seen_file, "checkpoint") if seen_file is not None else None
+    seen = read_bounded_text(seen_file, 64 * 1024, "checkpoint") if seen_file is not None else None
     report = open_store(ctx).audit.verify(verifier, since=seen, source=source)
     if not report.ok:
         at = "" if report.bad_index is None else f" at index {report.bad_index}"
@@ -260,19 +271,11 @@ def _load_verifier(pubkey: str | None, key: Path | None) -> tuple[VerifierKey | 
         if not default_pub.exists():
             return None, "--pubkey"
         source = str(default_pub)
-        text = _read_text(default_pub, "public key")
+        text = read_bounded_text(default_pub, 64 * 1024, "public key")
     else:
         source = "--pubkey"
-        text = _read_text(Path(pubkey), "public key") if Path(pubkey).exists() else pubkey
+        text = read_bounded_text(pubkey, 64 * 1024, "--pubkey") if is_file(pubkey) else pubkey
     return VerifierKey.parse(text, source), source
-
-
-def _read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise InputError(f"{path}: cannot read the {what} ({reason})") from None
 
 
 def _replace_text(path: Path, text: str) -> None:
@@ -290,7 +293,7 @@ def _note_size(note: str) -> str:
 
 
 @audit_app.command("redact")
-def redact(ctx: typer.Context, index: int) -> None:
+def redact(ctx: typer.Context, index: int = _INDEX) -> None:
     """Erase entry INDEX's body (personal data); its leaf hash stays and proofs still hold."""
     open_store(ctx).audit.redact(index)
     console.print(f"entry {index}: body erased, leaf hash kept")
@@ -302,6 +305,6 @@ def append(ctx: typer.Context, kind: str, data: str) -> None:
     try:
         body = json.loads(data)
         canonical_json(body)
-    except (json.JSONDecodeError, ValueError) as exc:
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise InputError(f"entry data: {exc}") from None
     console.print(str(open_store(ctx).audit.record(kind, body)))

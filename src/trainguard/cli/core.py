@@ -17,8 +17,10 @@ from ..decide import Record, decide, explain_decision
 from ..errors import InputError
 from ..explain import diff, diff_lines, notice, notice_lines
 from ..identity import check_record_id, check_subject, check_tenant
+from ..limits import is_file
 from ..policy import PolicyVersion, load_policy_file
 from ..timeutil import format_instant, parse_instant
+from ..yamlfile import parse_yaml, read_text
 from ._app import app, console, open_store, split_csv, split_identities
 
 policy_app = typer.Typer(help="Versions of the terms.", no_args_is_help=True)
@@ -121,7 +123,7 @@ def resolve_version(ctx: typer.Context, ref: str) -> PolicyVersion:
     """A stored version (hash, prefix, version or family@version) or a policy file (a
     draft not yet added: what would the new terms change?)."""
     store = open_store(ctx)
-    if Path(ref).is_file():
+    if is_file(ref):
         return load_policy_file(ref, store.taxonomy())
     return store.policy_set().resolve(ref).version
 
@@ -226,12 +228,11 @@ def taxonomy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
 @taxonomy_app.command("add")
 def taxonomy_add(ctx: typer.Context, file: Path) -> None:
     """Add categories and uses from a YAML file: {categories: {key: text}, uses: {key: text}}."""
+    text = read_text(file)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{file}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        data, _ = parse_yaml(text)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"categories", "uses"}:
         raise InputError(f"{file}: expected only the keys 'categories' and 'uses'")
     cats = data.get("categories") or {}
@@ -436,6 +437,7 @@ def decide_cmd(
 ) -> None:
     """Is this use of this content allowed? Exit 0 allowed, 1 denied, 2 bad input."""
     store = open_store(ctx)
+    # Bounded before anything is decided: the decision, ids and all, goes into the log.
     record = Record(
         check_record_id(record_id, "--id"),
         check_tenant(tenant, "--tenant"),

@@ -14,6 +14,7 @@ from rich.table import Table
 from ..gate import ColumnMapping, prove_record, run_gate, verify_manifest
 from ..gate.core import ContentCheck
 from ..gate.manifest import check_record_proof
+from ..limits import make_folder, read_json_file, write_output
 from ..lineage import get_model, impact, list_models, register_model
 from ..scan.gatecheck import registry_check
 from ..sources import Source
@@ -135,7 +136,7 @@ def manifest_prove(
     proof = prove_record(out, record_id, tenant)
     text = json.dumps(proof, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text, "--output")
         console.print(f"wrote {output}", markup=False)
     else:
         console.print(text, markup=False, end="")
@@ -144,10 +145,7 @@ def manifest_prove(
 @manifest_app.command("check-proof")
 def manifest_check_proof(proof_file: Path) -> None:
     """Check a proof from `manifest prove` offline; exit 1 if it does not hold."""
-    try:
-        proof = json.loads(proof_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise typer.BadParameter(f"{proof_file}: not a readable proof ({exc})") from None
+    proof = read_json_file(proof_file)
     if not isinstance(proof, dict) or not check_record_proof(proof):
         console.print("invalid: the proof does not lead to its root", markup=False)
         raise typer.Exit(1)
@@ -219,11 +217,13 @@ def impact_cmd(
     when = parse_instant(at, "--at") if at else None
     results = impact(store, model, when)
     if export is not None:
-        export.mkdir(parents=True, exist_ok=True)
+        make_folder(export, "--export")
         for r in results:
             if r.affected:
-                (export / f"{_safe(r.name)}.ids.txt").write_text(
-                    "".join(f"{i}\n" for i in r.record_ids), encoding="utf-8"
+                write_output(
+                    export / f"{_safe(r.name)}.ids.txt",
+                    "".join(f"{i}\n" for i in r.record_ids),
+                    "--export",
                 )
     if as_json:
         console.print(json.dumps([r.to_json() for r in results], indent=2), markup=False)

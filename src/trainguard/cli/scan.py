@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from ..errors import InputError
+from ..limits import MAX_WORKERS
 from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
 from ..scan.engine import ScanOptions, ShardResult, scan_corpus
 from ..scan.keys import KeyRing
@@ -228,6 +229,8 @@ def scan_cmd(
         raise InputError("--skip-malformed: only means something with --fail-on-findings")
     if not 0.0 <= min_confidence <= 1.0:
         raise InputError(f"--min-confidence {min_confidence}: must be between 0 and 1")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InputError(f"--workers {workers}: must be between 1 and {MAX_WORKERS:,}")
     reg = Registry(registry, KeyRing(keys))
     options = ScanOptions(
         str(reg.path),

@@ -8,7 +8,6 @@ holding ``manifest.parquet`` can recompute every leaf and the root in
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 
 from ..audit.merkle import MerkleTree, leaf_hash, verify_inclusion
 from ..errors import InputError, IntegrityError, NotFoundError
+from ..limits import read_json_file
 from ..timeutil import format_instant
 from .leaves import LEAF_FORMAT, leaf_hashes, reference_leaf
 
@@ -61,12 +61,11 @@ MANIFEST_WRITE_OPTIONS: dict[str, Any] = {
 def read_manifest(out_dir: str | Path) -> tuple[dict[str, Any], pa.Table]:
     """``manifest.json`` and ``manifest.parquet`` of a gate output folder."""
     d = Path(out_dir)
-    try:
-        meta = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NotFoundError(f"{d}: no manifest.json (not a gate output folder)") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{d / 'manifest.json'}: not readable JSON ({exc})") from None
+    if not (d / "manifest.json").exists():
+        raise NotFoundError(f"{d}: no manifest.json (not a gate output folder)")
+    meta = read_json_file(d / "manifest.json")
+    if not isinstance(meta, dict):
+        raise InputError(f"{d / 'manifest.json'}: not a gate manifest (expected a JSON object)")
     try:
         table = pq.read_table(d / "manifest.parquet")
     except FileNotFoundError:
@@ -178,5 +177,5 @@ def check_record_proof(proof: dict[str, Any]) -> bool:
             [bytes.fromhex(h) for h in proof["proof"]],
             bytes.fromhex(proof["root"]),
         )
-    except (KeyError, ValueError, TypeError):
-        return False
+    except (KeyError, ValueError, TypeError, AttributeError, OverflowError):
+        return False  # a proof of another shape proves nothing

@@ -490,7 +490,10 @@ def _row_groups(
     """Each row group of a Parquet shard (its text and id columns), counted in bytes."""
     source = shard.source
     with source.open() as f:
-        pf = pq.ParquetFile(f, pre_buffer=False)
+        try:
+            pf = pq.ParquetFile(f, pre_buffer=False)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{source.url}: not a readable Parquet file ({exc})") from None
         names = pf.schema_arrow.names
         text_col = fields.text or next((n for n in TEXT_FIELDS if n in names), None)
         if text_col is None or text_col not in names:
@@ -502,7 +505,10 @@ def _row_groups(
         cols = [text_col] + ([id_col] if id_col else [])
         end = pf.num_row_groups if shard.end < 0 else shard.end
         for g in range(shard.start, end):
-            table = pf.read_row_group(g, columns=cols)
+            try:
+                table = pf.read_row_group(g, columns=cols)
+            except (pa.ArrowException, OSError) as exc:  # a damaged page, a truncated file
+                raise InputError(f"{source.url}: row group {g} is not readable ({exc})") from None
             report.bytes += table.nbytes
             yield table, text_col, id_col
 

@@ -63,7 +63,7 @@ class KeyRing:
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
             key = bytes.fromhex(data["key"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise InputError(f"key file {f}: unreadable ({type(exc).__name__})") from None
         if data.get("tenant") != tenant or len(key) != KEY_BYTES:
             whose = "the platform" if tenant is None else f"tenant {tenant!r}"
@@ -93,7 +93,7 @@ class KeyRing:
                 continue
             try:
                 out.append(str(json.loads(f.read_text(encoding="utf-8"))["tenant"]))
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 continue
         return sorted(out)
 

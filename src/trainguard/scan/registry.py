@@ -190,7 +190,7 @@ class Registry:
     def _read_meta(self, f: Path) -> dict[str, Any]:
         try:
             meta = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise RegistryDamaged(
                 f"registry {self.path}: registry.json unreadable ({exc})"
             ) from None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from ..consent import (
@@ -151,6 +151,11 @@ class Store:
         except OperationalError:
             raise InputError(
                 f"database {self.display_url} is not initialized (run `trainguard init`)"
+            ) from None
+        except DatabaseError as exc:  # e.g. --db names a file that is not SQLite
+            reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "unreadable"
+            raise InputError(
+                f"database {self.display_url}: not a trainguard store ({reason})"
             ) from None
 
     def _setting(self, conn: Connection, key: str) -> str | None:
