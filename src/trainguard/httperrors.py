@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from .errors import ConflictError, InputError, IntegrityError, NotFoundError, TrainguardError
+from .identity import IdentityError
 from .limits import (
     MAX_BODY_BYTES,
     MAX_NAME_CHARS,
@@ -111,6 +112,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 
 def _library_error(exc: TrainguardError) -> tuple[int, str]:
+    # A tenant, subject or id outside its character set: the request names no one.
+    if isinstance(exc, IdentityError):
+        return 422, "invalid_identity"
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
     if isinstance(exc, ConflictError):
