@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from typer.testing import CliRunner
 
 from trainguard.cli import app
 from trainguard.gate import verify_manifest
 from trainguard.scan import KeyRing, Registry, transcript_text
 
-from ..conftest import MEETINGS
+from ..conftest import meeting_rows
 
 runner = CliRunner()
 
@@ -22,10 +21,7 @@ runner = CliRunner()
 def test_a_telemetry_record_holding_a_transcript_is_kept_out(
     tmp_path: Path, policy_files: dict[str, Path]
 ) -> None:
-    if not MEETINGS.exists():
-        pytest.skip("real transcripts not found")
-    with MEETINGS.open(encoding="utf-8") as f:
-        meeting = json.loads(f.readline())
+    meeting = meeting_rows()[0]
     text = transcript_text(meeting["turns"])
     registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
     registry.add("acme", [(meeting["meeting_id"], text, "customer.transcript")])

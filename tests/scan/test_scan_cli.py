@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from trainguard.cli import app
 from trainguard.scan import Fields, KeyRing, Registry, ScanOptions, scan_corpus, tokenize
 
-from .conftest import MEETINGS
+from ..conftest import meeting_rows
 
 runner = CliRunner()
 
@@ -37,8 +37,7 @@ def planted(meetings: dict[str, str], item: str, seed: int, words: int = 30) -> 
 @pytest.fixture(scope="module")
 def setup(meetings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("cli")
-    with MEETINGS.open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f][:20]
+    rows = meeting_rows()[:20]
     (base / "customer.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:10]))
     reg, keys = base / "registry", base / "keys"
     code, out, err = run(
