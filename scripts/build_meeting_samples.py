@@ -59,7 +59,9 @@ def main() -> int:
     if source is None or not source.exists():
         print("build_meeting_samples: the full qmsum-train.jsonl was not found", file=sys.stderr)
         return 2
-    lines = {json.loads(line)["meeting_id"]: line for line in source.read_text("utf-8").splitlines()}
+    lines = {
+        json.loads(line)["meeting_id"]: line for line in source.read_text("utf-8").splitlines()
+    }
     for target, ids in SAMPLES.items():
         missing = sorted(set(ids) - set(lines))
         if missing:
@@ -70,7 +72,9 @@ def main() -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
-        print(f"{target.relative_to(ROOT)}: {len(chosen)} meetings, {len(data)} bytes, sha256 {digest}")
+        print(
+            f"{target.relative_to(ROOT)}: {len(chosen)} meetings, {len(data)} bytes, sha256 {digest}"
+        )
     return 0
 
 

@@ -127,6 +127,25 @@ def test_a_missing_registry_is_one_line(setup: dict[str, Path], tmp_path: Path) 
     assert code == 2 and "not found" in err
 
 
+def test_a_registry_made_under_the_previous_normalization_is_refused_in_one_line(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    """Its fingerprints would never match text normalized now: a scan would call a
+    leaking corpus clean."""
+    old = tmp_path / "old-registry"
+    shutil.copytree(setup["registry"], old)
+    meta = json.loads((old / "registry.json").read_text())
+    assert meta["normalization"] == 4
+    meta["normalization"] = 3
+    (old / "registry.json").write_text(json.dumps(meta))
+    out = tmp_path / "f.jsonl"
+    code, _, err = run("scan", str(setup["corpus"]), "--out", str(out),
+                       "--registry", str(old), "--keys", str(setup["keys"]))  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert str(old) in err and "'normalization': 3" in err and "register the content again" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("keep", ["nothing", "tenants only"])
 def test_scanning_with_keys_the_registry_was_not_made_with_is_refused(
     setup: dict[str, Path], tmp_path: Path, keep: str
