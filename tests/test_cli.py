@@ -321,3 +321,14 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "DENIED_AT_COLLECTION" in result.stdout
     assert "DENIED_AT_USE" in result.stdout
+
+
+def test_the_demo_scan_finds_every_planted_document_in_the_meetings_it_ships(
+    tmp_path: Path,
+) -> None:
+    from trainguard.demo import scan_story
+
+    story = scan_story(tmp_path)
+    assert story.source == "6 real meetings of the QMSum training split"
+    assert story.registered == 3 and story.documents == 6
+    assert {f["doc_id"] for f in story.findings} == set(story.planted)

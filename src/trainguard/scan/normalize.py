@@ -10,10 +10,20 @@ and a 64-bit hash per token:
 - scripts written without spaces between words (Han, Kana, Hangul syllables,
   Thai, Lao, Khmer, Myanmar) give one token per character, so such text is
   fingerprinted rather than seen as one giant "word" and silently missed;
+- the clitic ``n't`` is one token, whether written apart as tokenized corpora
+  have it (``do n't``, ``ca n't``) or joined (``don't``, ``can't``, ``DON’T``):
+  the word it is joined to ends before its ``n``. The other clitics (``'s``,
+  ``'re``, ``'ve``, ``'ll``, ``'d``, ``'m``) need nothing: the apostrophe
+  separates words, so ``it 's`` and ``it's`` are the same two tokens;
 - at the start of a line, a timestamp (``[00:01:23]``, ``00:01:23,456 --> …``)
-  and a speaker label (one to four capitalized words, at most 40 characters,
-  then ``:`` and a blank: ``Grad C: ``, ``Dr. Jane Doe: ``) are skipped, so a
-  transcript pasted with its labels matches the same words registered without.
+  and a speaker label are skipped, so a transcript pasted with its labels
+  matches the same words registered without. A label is one to four
+  capitalized words (at most 40 characters), perhaps a parenthesized part,
+  then ``:`` and a blank or a line break: ``Grad C: ``, ``PHD D:`` on a line
+  of its own, ``The Chair (Hon. Anthony Rota): ``. An upper-case label may be
+  wrapped over lines (``[00:12:31] PROFESSOR`` / ``B: …``). A bracketed
+  timestamp within a line is skipped too, with a label after it: turns run
+  together into one paragraph (``… fine. [00:12:31] GRAD C: So …``).
 
 The scan over the UTF-8 bytes is compiled (numba). ASCII words and single
 characters of the unspaced scripts are hashed there; other words (rare in
@@ -226,6 +236,9 @@ def _ascii_table() -> np.ndarray:
     return table
 
 
+_APOSTROPHE = np.zeros(256, dtype=np.bool_)
+_APOSTROPHE[39] = _APOSTROPHE[0xE2] = True  # ' and the first byte of ’ (U+2019)
+
 _BEYOND_ASCII = np.uint64(256)
 _NO_BYTE = np.uint64(0)
 _ASCII = _ascii_table()  # a global: numba freezes it into the compiled code
@@ -262,7 +275,7 @@ def _is_space(c: np.uint32) -> bool:
     return bool(c == 32 or c == 9 or c == 10 or c == 13)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _timestamp_end(buf: np.ndarray, i: int, end: int, closed: bool) -> int:  # pragma: no cover
     """End of a timestamp at byte i and the blanks after it (i if there is none).
 
@@ -339,7 +352,7 @@ def _group_end(buf: np.ndarray, j: int, end: int) -> int:  # pragma: no cover - 
 _WRAPPED_LINE = 12  # bytes at least before a line break inside a label
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _label_end(
     buf: np.ndarray, classes: np.ndarray, i: int, end: int, line: int
 ) -> int:  # pragma: no cover - compiled
@@ -411,6 +424,15 @@ def _prefix_end(buf: np.ndarray, classes: np.ndarray, i: int, end: int) -> int: 
     while i < end and _is_blank(buf[i]):
         i += 1
     return _label_end(buf, classes, _timestamp_end(buf, i, end, False), end, line)
+
+
+@numba.njit(cache=True)
+def _stamp_end(buf: np.ndarray, classes: np.ndarray, i: int, end: int, line: int) -> int:
+    """End of a bracketed timestamp at byte i within the line that starts at byte
+    ``line``, and of a speaker label after it (i if there is no timestamp).
+    Apart from the scan, like :func:`_prefix_end`: its loop stays small."""  # pragma: no cover
+    stamp_end = _timestamp_end(buf, i, end, True)
+    return i if stamp_end == i else _label_end(buf, classes, stamp_end, end, line)
 
 
 @numba.njit(cache=True)
@@ -527,7 +549,7 @@ def _scan_into(
             if not token:
                 continue
         value = _token_hash(h, i - start)
-        if i < n and (buf[i] == 39 or buf[i] == 0xE2) and (buf[i - 1] | 32) == 110:
+        if i < n and _APOSTROPHE[buf[i]] and (buf[i - 1] | 32) == 110:
             # "n't" is one token whether written apart ("do n't", as tokenized
             # corpora have it) or joined ("don't"): the word before it ends
             # before its n, and the clitic starts there.
@@ -540,25 +562,25 @@ def _scan_into(
                     i -= 1  # the next token starts at the n
                     if not needs_python:
                         value = _token_hash(_ascii_state(buf, start, i), i - start)
-        if strip_labels:
-            while start >= next_doc:
-                doc += 1
-                next_doc = doc_starts[doc + 1] if doc + 1 < doc_starts.shape[0] else n + 1
-                doc_end = min(next_doc - 1, n)
-            if line_open:
-                line_open = False
-                if buf[start] < 91 and start >= skip_end:  # a digit or a capital
-                    skip_end = _prefix_end(buf, classes, line_begin, doc_end)
-            if buf[start] < 58 and start > 0 and start >= skip_end and buf[start - 1] == 91:
-                # A bracketed timestamp within a line: skipped, and a label after it.
-                stamp_end = _timestamp_end(buf, start - 1, doc_end, True)
-                if stamp_end > start:
-                    skip_end = _label_end(buf, classes, stamp_end, doc_end, line_begin)
-            if start < skip_end:
-                continue
         while start >= next_doc:
             doc += 1
             next_doc = doc_starts[doc + 1] if doc + 1 < doc_starts.shape[0] else n + 1
+            doc_end = min(next_doc - 1, n)
+        if line_open:  # (only ever set when labels are stripped)
+            line_open = False
+            if buf[start] < 91 and start >= skip_end:  # a digit or a capital
+                skip_end = _prefix_end(buf, classes, line_begin, doc_end)
+        if (
+            buf[start] < 58
+            and strip_labels
+            and start > 0
+            and start >= skip_end
+            and buf[start - 1] == 91
+        ):
+            # A bracketed timestamp within a line: skipped, and a label after it.
+            skip_end = _stamp_end(buf, classes, start - 1, doc_end, line_begin)
+        if start < skip_end:
+            continue
         starts[count] = start
         ends[count] = i
         hashes[count] = value
