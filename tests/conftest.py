@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from trainguard.demo import copy_policy_files
 from trainguard.policy import load_policy_file
-from trainguard.sample_data import meetings_path
+from trainguard.sample_data import read_meetings
 from trainguard.store import Store
 
 # No timing thresholds in tests: these machines are shared and noisy, and the
@@ -23,7 +24,13 @@ settings.load_profile("trainguard")
 
 PG_URL = os.environ.get("TRAINGUARD_TEST_DATABASE_URL")
 PG_SKIP = "PostgreSQL tests need TRAINGUARD_TEST_DATABASE_URL (CI sets it to 127.0.0.1:5432)"
-MEETINGS = meetings_path() or Path("shared/data/meetings/qmsum-train.jsonl")
+# Real meeting transcripts kept in the repository (tests/data/README.md says which).
+MEETINGS = Path(__file__).parent / "data" / "qmsum-sample.jsonl.gz"
+
+
+def meeting_rows() -> list[dict[str, Any]]:
+    """The sample's meetings, in its order: ``{"meeting_id": …, "turns": […]}``."""
+    return read_meetings(MEETINGS)
 
 
 def _pg_store() -> Iterator[Store]:
@@ -85,10 +92,3 @@ def timeline_store(store: Store, policy_files: dict[str, Path]) -> Store:
     )
     store.set_default_family("meetco-terms")
     return store
-
-
-@pytest.fixture
-def meetings_path() -> Path:
-    if not MEETINGS.exists():
-        pytest.skip(f"real transcripts not found at {MEETINGS}")
-    return MEETINGS

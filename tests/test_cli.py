@@ -341,3 +341,14 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert "It covers the whole log." in (out / "audit-report.html").read_text()
     # The demo's customers are under the terms by name; no default is set.
     assert "acme -> meetco-terms, globex -> meetco-terms; no default family" in result.stdout
+
+
+def test_the_demo_scan_finds_every_planted_document_in_the_meetings_it_ships(
+    tmp_path: Path,
+) -> None:
+    from trainguard.demo import scan_story
+
+    story = scan_story(tmp_path)
+    assert story.source == "6 real meetings of the QMSum training split"
+    assert story.registered == 3 and story.documents == 6
+    assert {f["doc_id"] for f in story.findings} == set(story.planted)

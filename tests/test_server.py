@@ -18,7 +18,7 @@ from trainguard.server import create_app
 from trainguard.store import Store
 from trainguard.verify import verify_proof
 
-from .conftest import MEETINGS
+from .conftest import meeting_rows
 
 
 def run(db: Path, *args: str) -> None:
@@ -110,10 +110,7 @@ def test_proofs_served_over_http_verify_offline(
 
 
 def test_a_scan_finds_planted_content_with_its_offsets(client: TestClient, tmp_path: Path) -> None:
-    if not MEETINGS.exists():
-        pytest.skip(f"real transcripts not found at {MEETINGS}")
-    with MEETINGS.open(encoding="utf-8") as f:
-        row = json.loads(f.readline())
+    row = meeting_rows()[0]
     text = transcript_text(row["turns"])
     registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
     registry.add("acme", [(row["meeting_id"], text, "customer.transcript")])

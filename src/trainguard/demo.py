@@ -270,34 +270,14 @@ class ScanStory:
     mb_per_s: float
 
 
-_WORDS = (
-    "budget", "design", "remote", "battery", "prototype", "meeting", "agenda", "marketing",
-    "user", "interface", "speech", "recognition", "model", "data", "channel", "microphone",
-    "transcript", "summary", "decision", "action", "deadline", "customer", "feature", "button",
-)  # fmt: skip
-
-
-def _meetings(limit: int) -> tuple[str, dict[str, str]]:
-    """Real transcripts when the shared data is beside the repo; otherwise synthetic ones."""
-    import json
-
-    from .sample_data import meetings_path
+def _meetings() -> tuple[str, dict[str, str]]:
+    """The real meeting transcripts shipped with the package."""
+    from .sample_data import demo_meetings
     from .scan import transcript_text
 
-    path = meetings_path()
-    if path is not None:
-        with path.open(encoding="utf-8") as f:
-            rows = [json.loads(line) for _, line in zip(range(limit), f, strict=False)]
-        return str(path), {r["meeting_id"]: transcript_text(r["turns"]) for r in rows}
-    rng = random.Random(5)
-    fake = {
-        f"meeting-{i:02d}": "\n".join(
-            " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(5, 25))) + "."
-            for _ in range(400)
-        )
-        for i in range(limit)
-    }
-    return "synthetic transcripts", fake
+    rows = demo_meetings()
+    source = f"{len(rows)} real meetings of the QMSum training split"
+    return source, {r["meeting_id"]: transcript_text(r["turns"]) for r in rows}
 
 
 def scan_story(workdir: Path, store: Store | None = None) -> ScanStory:
@@ -309,9 +289,9 @@ def scan_story(workdir: Path, store: Store | None = None) -> ScanStory:
     from .scan import KeyRing, Registry, ScanOptions, scan_corpus, tokenize
     from .scan.corpus import Fields
 
-    source, meetings = _meetings(40)
+    source, meetings = _meetings()
     ids = sorted(meetings)
-    registered, others = ids[:20], ids[20:]
+    registered, others = ids[::2], ids[1::2]
     registry = Registry(workdir / "registry", KeyRing(workdir / "keys"))
     registry.add("acme", [(m, meetings[m], "customer.transcript") for m in registered])
 
@@ -320,14 +300,14 @@ def scan_story(workdir: Path, store: Store | None = None) -> ScanStory:
         at = min(at, len(t) - words - 1)
         return meetings[item][int(t.starts[at]) : int(t.ends[at + words - 1])]
 
-    pasted = piece(registered[3], 400, 40)
+    pasted = piece(registered[0], 400, 40)
     relabeled = "\n".join(
         f"[00:0{i}:10] Speaker {i}: {line.upper()}"
-        for i, line in enumerate(piece(registered[7], 900, 42).split(". "))
+        for i, line in enumerate(piece(registered[1], 900, 42).split(". "))
     )
     edited = " ".join(
         "indeed" if k % 10 == 4 else w
-        for k, w in enumerate(piece(registered[11], 1500, 160).split())
+        for k, w in enumerate(piece(registered[2], 1500, 160).split())
     )
     planted = {
         "blog-post-17": "pasted 40 words verbatim into a blog post",

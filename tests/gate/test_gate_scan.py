@@ -14,7 +14,7 @@ from trainguard.cli import app
 from trainguard.gate import verify_manifest
 from trainguard.scan import KeyRing, Registry, transcript_text
 
-from ..conftest import MEETINGS
+from ..conftest import meeting_rows
 
 runner = CliRunner()
 
@@ -22,10 +22,7 @@ runner = CliRunner()
 def test_a_telemetry_record_holding_a_transcript_is_kept_out(
     tmp_path: Path, policy_files: dict[str, Path]
 ) -> None:
-    if not MEETINGS.exists():
-        pytest.skip("real transcripts not found")
-    with MEETINGS.open(encoding="utf-8") as f:
-        meeting = json.loads(f.readline())
+    meeting = meeting_rows()[0]
     text = transcript_text(meeting["turns"])
     registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
     registry.add("acme", [(meeting["meeting_id"], text, "customer.transcript")])
@@ -80,10 +77,7 @@ def test_a_record_whose_text_is_not_utf8_refuses_the_run_naming_it(
 ) -> None:
     """Fail closed: text the check cannot read could hide a transcript (a bad byte every
     few words breaks every window), so the run is refused rather than admit it."""
-    if not MEETINGS.exists():
-        pytest.skip("real transcripts not found")
-    with MEETINGS.open(encoding="utf-8") as f:
-        meeting = json.loads(f.readline())
+    meeting = meeting_rows()[0]
     text = transcript_text(meeting["turns"])
     registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"))
     registry.add("acme", [(meeting["meeting_id"], text, "customer.transcript")])

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from trainguard.scan import KeyRing, Registry, transcript_text
 
-from ..conftest import MEETINGS
+from ..conftest import meeting_rows
 
 
 def load_meetings() -> dict[str, str]:
-    if not MEETINGS.exists():
-        pytest.skip(f"real transcripts not found at {MEETINGS}")
-    with MEETINGS.open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
-    return {r["meeting_id"]: transcript_text(r["turns"]) for r in rows}
+    return {r["meeting_id"]: transcript_text(r["turns"]) for r in meeting_rows()}
 
 
 def is_ami(meeting_id: str) -> bool:
@@ -30,7 +24,7 @@ def meetings() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def registered(meetings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """ICSI, committee and covid meetings, split between two tenants. AMI meetings
+    """ICSI, committee and education meetings, split between two tenants. AMI meetings
     (another series) stay unregistered."""
     base = tmp_path_factory.mktemp("registry")
     registry = Registry(base / "registry", KeyRing(base / "keys"))

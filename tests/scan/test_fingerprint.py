@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from trainguard.scan import new_key, ngram_fingerprints, tokenize, transcript_text
 from trainguard.scan.fingerprint import siphash24_word
+
+from ..conftest import meeting_rows
 
 
 def test_siphash_matches_the_reference_vector() -> None:
@@ -58,9 +57,8 @@ def test_fingerprints_are_keyed() -> None:
     assert not np.intersect1d(a, ngram_fingerprints(t, new_key(), k1)).size
 
 
-def test_registered_meetings_share_fingerprints_only_with_themselves(meetings_path: Path) -> None:
-    with meetings_path.open() as f:
-        rows = [json.loads(line) for line in f][:40]
+def test_registered_meetings_share_fingerprints_only_with_themselves() -> None:
+    rows = meeting_rows()
     keys = new_key(), new_key()
     prints = [
         set(ngram_fingerprints(tokenize(transcript_text(r["turns"])), *keys).tolist()) for r in rows

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from trainguard.cli import app
 from trainguard.scan import Fields, KeyRing, Registry, ScanOptions, scan_corpus, tokenize
 
-from .conftest import MEETINGS
+from ..conftest import meeting_rows
 
 runner = CliRunner()
 
@@ -37,8 +37,7 @@ def planted(meetings: dict[str, str], item: str, seed: int, words: int = 30) -> 
 @pytest.fixture(scope="module")
 def setup(meetings: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("cli")
-    with MEETINGS.open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f][:20]
+    rows = meeting_rows()[:20]
     (base / "customer.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:10]))
     reg, keys = base / "registry", base / "keys"
     code, out, err = run(
@@ -133,6 +132,25 @@ def test_a_missing_registry_is_one_line(setup: dict[str, Path], tmp_path: Path) 
     code, _, err = run("scan", str(setup["corpus"]), "--out", str(tmp_path / "f.jsonl"),
                        "--registry", str(tmp_path / "none"), "--keys", str(tmp_path / "k"))  # fmt: skip
     assert code == 2 and "not found" in err
+
+
+def test_a_registry_made_under_the_previous_normalization_is_refused_in_one_line(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    """Its fingerprints would never match text normalized now: a scan would call a
+    leaking corpus clean."""
+    old = tmp_path / "old-registry"
+    shutil.copytree(setup["registry"], old)
+    meta = json.loads((old / "registry.json").read_text())
+    assert meta["normalization"] == 4
+    meta["normalization"] = 3
+    (old / "registry.json").write_text(json.dumps(meta))
+    out = tmp_path / "f.jsonl"
+    code, _, err = run("scan", str(setup["corpus"]), "--out", str(out),
+                       "--registry", str(old), "--keys", str(setup["keys"]))  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert str(old) in err and "'normalization': 3" in err and "register the content again" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("keep", ["nothing", "tenants only"])

@@ -10,10 +10,20 @@ and a 64-bit hash per token:
 - scripts written without spaces between words (Han, Kana, Hangul syllables,
   Thai, Lao, Khmer, Myanmar) give one token per character, so such text is
   fingerprinted rather than seen as one giant "word" and silently missed;
+- the clitic ``n't`` is one token, whether written apart as tokenized corpora
+  have it (``do n't``, ``ca n't``) or joined (``don't``, ``can't``, ``DON’T``):
+  the word it is joined to ends before its ``n``. The other clitics (``'s``,
+  ``'re``, ``'ve``, ``'ll``, ``'d``, ``'m``) need nothing: the apostrophe
+  separates words, so ``it 's`` and ``it's`` are the same two tokens;
 - at the start of a line, a timestamp (``[00:01:23]``, ``00:01:23,456 --> …``)
-  and a speaker label (one to four capitalized words, at most 40 characters,
-  then ``:`` and a blank: ``Grad C: ``, ``Dr. Jane Doe: ``) are skipped, so a
-  transcript pasted with its labels matches the same words registered without.
+  and a speaker label are skipped, so a transcript pasted with its labels
+  matches the same words registered without. A label is one to four
+  capitalized words (at most 40 characters), perhaps a parenthesized part,
+  then ``:`` and a blank or a line break: ``Grad C: ``, ``PHD D:`` on a line
+  of its own, ``The Chair (Hon. Anthony Rota): ``. An upper-case label may be
+  wrapped over lines (``[00:12:31] PROFESSOR`` / ``B: …``). A bracketed
+  timestamp within a line is skipped too, with a label after it: turns run
+  together into one paragraph (``… fine. [00:12:31] GRAD C: So …``).
 
 The scan over the UTF-8 bytes is compiled (numba). ASCII words and single
 characters of the unspaced scripts are hashed there; other words (rare in
@@ -172,6 +182,10 @@ def hash_utf8(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: n
     return out
 
 
+# The clitic n't, as one token (see _scan_into): the hash of its normalized form.
+_NOT_HASH = hash_utf8(np.frombuffer(b"n't", dtype=np.uint8), np.array([0, 3], dtype=np.int64))[0]
+
+
 @numba.njit(cache=True, inline="always")
 def _word_bytes(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     """The high bit of each byte of ``x`` that is an ASCII letter or digit.
@@ -222,6 +236,9 @@ def _ascii_table() -> np.ndarray:
     return table
 
 
+_APOSTROPHE = np.zeros(256, dtype=np.bool_)
+_APOSTROPHE[39] = _APOSTROPHE[0xE2] = True  # ' and the first byte of ’ (U+2019)
+
 _BEYOND_ASCII = np.uint64(256)
 _NO_BYTE = np.uint64(0)
 _ASCII = _ascii_table()  # a global: numba freezes it into the compiled code
@@ -253,80 +270,213 @@ def _decode(buf: np.ndarray, i: int, n: int) -> tuple[Any, int]:  # pragma: no c
     return c | (np.int64(buf[i + 3]) & 0x3F), i + 4
 
 
-@numba.njit(cache=True)
-def _prefix_end(buf: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma: no cover
-    """End of the timestamp and speaker label at the line starting at byte i (i if none).
+@numba.njit(cache=True, inline="always")
+def _is_space(c: np.uint32) -> bool:
+    return bool(c == 32 or c == 9 or c == 10 or c == 13)
 
-    Every character a timestamp or label starts with is ASCII, so bytes are
-    compared directly; only the letters inside a label may be other scripts.
+
+@numba.njit(cache=True, inline="always")
+def _timestamp_end(buf: np.ndarray, i: int, end: int, closed: bool) -> int:  # pragma: no cover
+    """End of a timestamp at byte i and the blanks after it (i if there is none).
+
+    ``[(]d{1,2}:dd(:dd)?([.,]d{1,3})?[)]]?``, and a subtitle cue's ``--> …`` up to
+    the end of the line; ``closed``: only ``[…]`` with both brackets counts (a
+    timestamp in the middle of a line).
     """
-    n = buf.shape[0]
-    while i < n and _is_blank(buf[i]):
-        i += 1
-    # Timestamp: [(]d{1,2}:dd(:dd)?([.,]d{1,3})?[)]]? blanks (--> rest of line)?
     j = i
-    if j < n and (buf[j] == 91 or buf[j] == 40):
+    opened = j < end and (buf[j] == 91 or buf[j] == 40)
+    if closed and not (opened and buf[j] == 91):
+        return i
+    if opened:
         j += 1
     d = 0
-    while j < n and d < 2 and _is_digit(buf[j]):
+    while j < end and d < 2 and _is_digit(buf[j]):
         j += 1
         d += 1
-    stamped = False
-    if d >= 1 and j + 2 < n and buf[j] == 58 and _is_digit(buf[j + 1]) and _is_digit(buf[j + 2]):
+    if not (d >= 1 and j + 2 < end and buf[j] == 58 and _is_digit(buf[j + 1])):
+        return i
+    if not _is_digit(buf[j + 2]):
+        return i
+    j += 3
+    if j + 2 < end and buf[j] == 58 and _is_digit(buf[j + 1]) and _is_digit(buf[j + 2]):
         j += 3
-        stamped = True
-        if j + 2 < n and buf[j] == 58 and _is_digit(buf[j + 1]) and _is_digit(buf[j + 2]):
-            j += 3
-        if j + 1 < n and (buf[j] == 46 or buf[j] == 44) and _is_digit(buf[j + 1]):
-            j += 2
-            k = 1
-            while j < n and k < 3 and _is_digit(buf[j]):
-                j += 1
-                k += 1
-        if j < n and (buf[j] == 93 or buf[j] == 41):
+    if j + 1 < end and (buf[j] == 46 or buf[j] == 44) and _is_digit(buf[j + 1]):
+        j += 2
+        k = 1
+        while j < end and k < 3 and _is_digit(buf[j]):
             j += 1
-        while j < n and _is_blank(buf[j]):
+            k += 1
+    if j < end and (buf[j] == 93 or buf[j] == 41):
+        j += 1
+    elif closed:
+        return i
+    while j < end and _is_blank(buf[j]):
+        j += 1
+    if j + 2 < end and buf[j] == 45 and buf[j + 1] == 45 and buf[j + 2] == 62:
+        while j < end and buf[j] != 10:
             j += 1
-        if j + 2 < n and buf[j] == 45 and buf[j + 1] == 45 and buf[j + 2] == 62:
-            while j < n and buf[j] != 10:
-                j += 1
-    if stamped:
-        i = j
-    # Speaker label: 1 to 4 words, each starting with a capital A-Z or a digit and
-    # made of word characters, dots, apostrophes or hyphens, single spaces between,
-    # at most 40 characters, then ':' and a blank ("Grad C: ", "Dr. Jane Doe: ").
-    # A sentence that starts a line ("So the point is: …") has lower-case words.
-    if i < n and 65 <= buf[i] <= 90:
-        j = i
-        used = 0  # characters, not bytes
-        words = 0
-        while j < n and used < 41 and words < 4:
-            c = buf[j]
-            if not (65 <= c <= 90 or _is_digit(c)):
-                break
-            words += 1
-            j += 1
-            used += 1
-            while j < n and used < 41:
-                c = buf[j]
-                if c >= 0x80:
-                    cp, nxt = _decode(buf, j, n)
-                    if classes[cp] == 0:
-                        break
-                    j = nxt
-                elif classes[c] != 0 or c == 95 or c == 46 or c == 39 or c == 45:
-                    j += 1
-                else:
-                    break
-                used += 1
-            if j + 1 < n and buf[j] == 58 and _is_blank(buf[j + 1]):
-                return j + 2
-            if j < n and buf[j] == 32:
-                j += 1
-                used += 1
-                continue
+    return j
+
+
+@numba.njit(cache=True, inline="always")
+def _colon_at(buf: np.ndarray, j: int, end: int) -> bool:
+    """A label's colon at byte j: followed by a blank, a line break or the end."""
+    return bool(j < end and buf[j] == 58 and (j + 1 == end or _is_space(buf[j + 1])))
+
+
+@numba.njit(cache=True)
+def _group_end(buf: np.ndarray, j: int, end: int) -> int:  # pragma: no cover - compiled
+    """Just past the ``)`` that closes the ``(`` at byte j, within 120 bytes and three
+    line breaks (a label's parenthesis may be wrapped), or -1."""
+    depth = 0
+    breaks = 0
+    stop = min(end, j + 120)
+    while j < stop:
+        c = buf[j]
+        if c == 40:
+            depth += 1
+        elif c == 41:
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        elif c == 10:
+            breaks += 1
+            if breaks > 3:
+                return -1
+        elif c == 58:
+            return -1
+        j += 1
+    return -1
+
+
+_WRAPPED_LINE = 12  # bytes at least before a line break inside a label
+
+
+@numba.njit(cache=True, inline="always")
+def _label_end(
+    buf: np.ndarray, classes: np.ndarray, i: int, end: int, line: int
+) -> int:  # pragma: no cover - compiled
+    """End of a speaker label at byte i, on the line that starts at byte ``line``
+    (i if there is none).
+
+    One to four words, each starting with a capital A-Z or a digit and made of
+    word characters, dots, apostrophes or hyphens, at most 40 characters, then
+    perhaps one parenthesized part (``The Chair (Hon. Anthony Rota):``), then
+    ``:`` and a blank, a line break or the end. A sentence that starts a line
+    ("So the point is: …") has lower-case words. Between words: one space,
+    or a line break where an upper-case label was wrapped — only after a line
+    of some length, and only if no word has a lower-case letter, so that a
+    short turn ("Okay.") above a label on a line of its own stays text. Every
+    character a label starts with is ASCII, so bytes are compared directly;
+    only the letters inside it may be other scripts.
+    """
+    if not (i < end and 65 <= buf[i] <= 90):
+        return i
+    j = i
+    used = 0  # characters, not bytes
+    words = 0
+    lower = False  # a word has a lower-case letter
+    wrapped = False  # the label runs over a line break
+    while j < end and used < 41:
+        c = buf[j]
+        if c == 40 and words > 0:
+            k = _group_end(buf, j, end)
+            return k + 1 if k > 0 and _colon_at(buf, k, end) else i
+        if words == 4 or not (65 <= c <= 90 or _is_digit(c)):
             break
+        words += 1
+        j += 1
+        used += 1
+        while j < end and used < 41:
+            c = buf[j]
+            if c >= 0x80:
+                cp, nxt = _decode(buf, j, end)
+                if classes[cp] == 0:
+                    break
+                j = nxt
+            elif classes[c] != 0 or c == 95 or c == 46 or c == 39 or c == 45:
+                lower |= 97 <= c <= 122
+                j += 1
+            else:
+                break
+            used += 1
+        if wrapped and lower:
+            break
+        if _colon_at(buf, j, end):
+            return j + 1
+        if j < end and buf[j] == 32:
+            j += 1
+        elif j < end and (buf[j] == 10 or buf[j] == 13) and not lower and j - line >= _WRAPPED_LINE:
+            j += 2 if j + 1 < end and buf[j] == 13 and buf[j + 1] == 10 else 1
+            line = j
+            wrapped = True
+        else:
+            break
+        used += 1
     return i
+
+
+@numba.njit(cache=True)
+def _prefix_end(buf: np.ndarray, classes: np.ndarray, i: int, end: int) -> int:  # pragma: no cover
+    """End of the timestamp and speaker label at the line starting at byte i (i if none),
+    looking no further than byte ``end`` (the end of the document)."""
+    line = i
+    while i < end and _is_blank(buf[i]):
+        i += 1
+    return _label_end(buf, classes, _timestamp_end(buf, i, end, False), end, line)
+
+
+@numba.njit(cache=True)
+def _stamp_end(buf: np.ndarray, classes: np.ndarray, i: int, end: int, line: int) -> int:
+    """End of a bracketed timestamp at byte i within the line that starts at byte
+    ``line``, and of a speaker label after it (i if there is no timestamp).
+    Apart from the scan, like :func:`_prefix_end`: its loop stays small."""  # pragma: no cover
+    stamp_end = _timestamp_end(buf, i, end, True)
+    return i if stamp_end == i else _label_end(buf, classes, stamp_end, end, line)
+
+
+@numba.njit(cache=True)
+def _not_end(buf: np.ndarray, classes: np.ndarray, i: int) -> int:  # pragma: no cover
+    """Just past ``'t`` (or ``’t``) at byte i when no word character follows, else i:
+    with the ``n`` before it, the clitic ``n't``."""
+    n = buf.shape[0]
+    j = i
+    if j < n and buf[j] == 39:
+        j += 1
+    elif j + 2 < n and buf[j] == 0xE2 and buf[j + 1] == 0x80 and buf[j + 2] == 0x99:
+        j += 3
+    else:
+        return i
+    if j >= n or (buf[j] | 32) != 116:
+        return i
+    j += 1
+    if j < n:
+        if buf[j] < 0x80:
+            if _ASCII[buf[j]] != 0:
+                return i
+        else:
+            cp, _ = _decode(buf, j, n)
+            if classes[cp] != 0:
+                return i
+    return j
+
+
+@numba.njit(cache=True)
+def _ascii_state(buf: np.ndarray, a: int, b: int) -> np.uint64:  # pragma: no cover
+    """The hash state (before the length) of the ASCII word ``buf[a:b]``."""
+    h = _SEED
+    chunk = np.uint64(0)
+    held = 0
+    for j in range(a, b):
+        chunk |= _ASCII[buf[j]] << np.uint64(8 * held)
+        held += 1
+        if held == 8:
+            h = _mix(h, chunk)
+            chunk = np.uint64(0)
+            held = 0
+    if held:
+        h = _mix(h, chunk)
+    return h
 
 
 @numba.njit(cache=True)
@@ -350,14 +500,16 @@ def _scan_into(
     """
     n = buf.shape[0]
     count = 0
-    skip_end = _prefix_end(buf, classes, 0) if strip_labels else 0
+    doc = 0
+    next_doc = doc_starts[1] if doc_starts.shape[0] > 1 else n + 1
+    # A timestamp or label never reaches into the next document of a batch.
+    doc_end = min(next_doc - 1, n)
+    skip_end = _prefix_end(buf, classes, 0, doc_end) if strip_labels else 0
     # A line's timestamp and label are looked for when its first token comes, and
     # only if that token starts with a digit or a capital (neither can start
     # otherwise): no work at all for most lines.
     line_begin = 0
     line_open = False  # a line has begun and its first token has not come yet
-    doc = 0
-    next_doc = doc_starts[1] if doc_starts.shape[0] > 1 else n + 1
     i = 0
     while i < n:
         token = False
@@ -396,18 +548,42 @@ def _scan_into(
             i, h, needs_python, token = _character_token(buf, classes, i, k)
             if not token:
                 continue
-        if line_open:
-            line_open = False
-            if buf[start] < 91:  # a digit or a capital
-                skip_end = _prefix_end(buf, classes, line_begin)
-        if start < skip_end:
-            continue
+        value = _token_hash(h, i - start)
+        if i < n and _APOSTROPHE[buf[i]] and (buf[i - 1] | 32) == 110:
+            # "n't" is one token whether written apart ("do n't", as tokenized
+            # corpora have it) or joined ("don't"): the word before it ends
+            # before its n, and the clitic starts there.
+            after = _not_end(buf, classes, i)
+            if after > i:
+                if i - start == 1:
+                    i = after
+                    value = _NOT_HASH
+                else:
+                    i -= 1  # the next token starts at the n
+                    if not needs_python:
+                        value = _token_hash(_ascii_state(buf, start, i), i - start)
         while start >= next_doc:
             doc += 1
             next_doc = doc_starts[doc + 1] if doc + 1 < doc_starts.shape[0] else n + 1
+            doc_end = min(next_doc - 1, n)
+        if line_open:  # (only ever set when labels are stripped)
+            line_open = False
+            if buf[start] < 91 and start >= skip_end:  # a digit or a capital
+                skip_end = _prefix_end(buf, classes, line_begin, doc_end)
+        if (
+            buf[start] < 58
+            and strip_labels
+            and start > 0
+            and start >= skip_end
+            and buf[start - 1] == 91
+        ):
+            # A bracketed timestamp within a line: skipped, and a label after it.
+            skip_end = _stamp_end(buf, classes, start - 1, doc_end, line_begin)
+        if start < skip_end:
+            continue
         starts[count] = start
         ends[count] = i
-        hashes[count] = _token_hash(h, i - start)
+        hashes[count] = value
         pending[count] = needs_python
         docs[count] = doc
         count += 1
@@ -522,7 +698,8 @@ def _rest_of_word(buf: np.ndarray, classes: np.ndarray, i: int) -> tuple[int, bo
 
 
 def _normalize_word(word: str) -> str:
-    return unicodedata.normalize("NFKC", word).casefold()
+    # The only token with an apostrophe is the clitic n't, typeset or not.
+    return unicodedata.normalize("NFKC", word).casefold().replace("\u2019", "'")
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,9 @@ SHINGLE_SAMPLE = 4
 # normalization would silently never match.
 # 2: characters NFKC changes in unspaced scripts hash as their NFKC form.
 # 3: token hashes over 8-byte chunks of the normalized bytes (was FNV-1a per byte).
-NORMALIZATION = 3
+# 4: n't one token, joined or apart; labels on their own line, wrapped, with a
+#    parenthesis, or after a timestamp within a line.
+NORMALIZATION = 4
 # 3: 48-bit tenant fingerprints in 6 bytes, a keyed permutation of the platform
 # fingerprint a scan probes the filter with, 2 bytes of filter each (2: 56 bits in 7
 # bytes, 1 byte of filter; 1: 64-bit SipHash under the tenant key, no filter).
