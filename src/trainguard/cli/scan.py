@@ -25,6 +25,8 @@ from ..scan.keys import KeyRing
 from ..scan.matcher import ScanConfig
 from ..scan.registry import Registry
 from ..sources import FORMATS, expand_sources
+from ..scan.media.run import looks_like_media
+from . import media
 from ._app import app, console, err_console, fail_line, recording_store
 
 registry_app = typer.Typer(help="Keyed fingerprints of customer content.", no_args_is_help=True)
@@ -67,6 +69,12 @@ def _record(ctx: typer.Context, kind: str, data: dict[str, Any]) -> str:
     return f" (audit entry {store.audit.record(kind, data)})"
 
 
+def _is_media(sources: list[str], kind: str | None) -> bool:
+    """Audio, images and video go to the media registry (scan/media); text stays here."""
+    media.check_kind(kind)
+    return kind not in (None, "text") or (kind is None and looks_like_media(sources))
+
+
 def _digest(values: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(values)).encode("utf-8")).hexdigest()
 
@@ -86,10 +94,20 @@ def registry_add(
         "--text-field",
         help="Text, or a list of transcript turns. Default: text, content, turns.",
     ),
+    kind: str | None = typer.Option(
+        None, "--kind", help="text, audio, image, video (default: from the files)."
+    ),
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
-    """Register customer content: keyed fingerprints are stored, never the text."""
+    """Register customer content: keyed fingerprints are stored, never the content."""
+    if _is_media(sources, kind):
+        reg = Registry(registry, KeyRing(keys))
+        with _bytes_progress() as bar:
+            task = bar.add_task("registering", total=None)
+            media.add(sources, tenant, kind, category, reg, lambda n: bar.advance(task, n),
+                      lambda k, d: _record(ctx, k, d))  # fmt: skip
+        return
     files = expand_sources(sources, _format(fmt), default_format="text")
     fields = Fields(text_field, id_field)
     reg = Registry(registry, KeyRing(keys))
@@ -218,10 +236,20 @@ def scan_cmd(
     near_duplicates: bool = typer.Option(
         True, "--near-duplicates/--no-near-duplicates", help="Also look for lightly edited copies."
     ),
+    kind: str | None = typer.Option(
+        None, "--kind", help="text or media (audio, image, video); default: from the files."
+    ),
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Find registered customer content in a corpus."""
+    if _is_media(paths, kind):
+        reg = Registry(registry, KeyRing(keys))
+        with _bytes_progress() as bar:
+            task = bar.add_task("scanning", total=None)
+            media.scan(paths, out, reg, fail_on_findings, lambda n: bar.advance(task, n),
+                       _report_malformed, lambda k, d: _record(ctx, k, d), reg.keys)  # fmt: skip
+        return
     if not 0.0 <= min_confidence <= 1.0:
         raise InputError(f"--min-confidence {min_confidence}: must be between 0 and 1")
     reg = Registry(registry, KeyRing(keys))
