@@ -25,7 +25,7 @@ KINDS: tuple[Kind, ...] = ("audio", "image", "video")
 
 AUDIO_RATE = 8000  # Hz: speech lives below 4 kHz, and fewer samples cost less
 FRAME_STEP = 1.0  # seconds between the video frames that are hashed
-HASH_SIDE = 32  # frames and images are shrunk to 32x32 grey before hashing
+HASH_SIDE = 64  # frames and images are shrunk to 64x64 grey before hashing
 # A 24-megapixel photo or an 8K screen capture passes; a crafted "bomb" does not.
 MAX_IMAGE_PIXELS = 64_000_000
 
@@ -103,7 +103,7 @@ class Decoded:
     kind: Kind
     duration: float = 0.0  # seconds (0 for an image)
     audio: np.ndarray | None = field(default=None, repr=False)  # float32 mono at AUDIO_RATE
-    frames: np.ndarray | None = field(default=None, repr=False)  # (n, 32, 32) float32 grey
+    frames: np.ndarray | None = field(default=None, repr=False)  # (n, 64, 64) float32 grey
     times: np.ndarray | None = field(default=None, repr=False)  # each frame's time in seconds
 
 
@@ -122,7 +122,7 @@ def decode(data: bytes, name: str, kind: Kind | None = None) -> Decoded:
 
 
 def image_frame(data: bytes, name: str) -> np.ndarray:
-    """An image shrunk to 32x32 grey (float32), refusing decompression bombs."""
+    """An image shrunk to 64x64 grey (float32), refusing decompression bombs."""
     pil = _require("PIL")
     from PIL import Image
 
@@ -192,7 +192,7 @@ def _frames(container: Any, stream: Any, name: str) -> Iterator[Any]:
 
 
 def decode_video(data: bytes, name: str) -> Decoded:
-    """One 32x32 grey frame a second (and every key frame), plus the audio track."""
+    """One 64x64 grey frame a second (and every key frame), plus the audio track."""
     av = _require("av")
     frames: list[np.ndarray] = []
     times: list[float] = []

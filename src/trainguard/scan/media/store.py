@@ -35,7 +35,7 @@ from ..fingerprint import siphash24_word
 from ..keys import KeyRing
 from . import audio
 from .decode import Decoded, Kind
-from .image import Keying, phash
+from .image import Keying, dct_hash
 
 FOLDER = "media"
 PARAMETERS = {
@@ -45,7 +45,7 @@ PARAMETERS = {
     "peak_frames": audio.PEAK_FRAMES,
     "peak_bins": audio.PEAK_BINS,
     "fanout": audio.FANOUT,
-    "visual": "phash-64",
+    "visual": "dct-4-12-of-64",
     "media_format": 1,
 }
 ARRAYS = ("audio", "visual")
@@ -71,7 +71,7 @@ class Fingerprints:
     duration: float
     landmarks: np.ndarray  # uint32 21-bit landmark values
     anchors: np.ndarray  # uint32 anchor frames
-    hashes: np.ndarray  # uint64 pHash of each sampled frame
+    hashes: np.ndarray  # uint64 DCT hash of each sampled frame
     times: np.ndarray  # float32 seconds of each sampled frame
 
 
@@ -81,7 +81,7 @@ def fingerprint(decoded: Decoded) -> Fingerprints:
     else:
         landmarks = anchors = np.empty(0, np.uint32)
     if decoded.frames is not None and decoded.times is not None:
-        hashes, times = phash(decoded.frames), decoded.times.astype(np.float32)
+        hashes, times = dct_hash(decoded.frames), decoded.times.astype(np.float32)
     else:
         hashes, times = np.empty(0, np.uint64), np.empty(0, np.float32)
     return Fingerprints(decoded.kind, decoded.duration, landmarks, anchors, hashes, times)
