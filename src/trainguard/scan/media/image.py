@@ -6,7 +6,7 @@ frequencies 4-11 in each direction, one bit each — above or below their median
 pHash proper (the 8x8 lowest frequencies of 32x32) sees mostly the template of
 a slide — title bar, white page, footer — and put 1% of the pairs of slides
 from one template within 4 bits; this band sees where the text lines are and
-put 0.02% there (and 0.7% within 6), with the same robustness to re-compression, scaling and
+put 0.02% there (and 0.7% within 8), with the same robustness to re-compression, scaling and
 brightness (measured: docs/media.md). Two hashes are the same picture when
 their Hamming distance is at most ``DEFAULT_MAX_DISTANCE``.
 
