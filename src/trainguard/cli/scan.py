@@ -23,9 +23,9 @@ from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
 from ..scan.engine import ScanOptions, ShardResult, scan_corpus
 from ..scan.keys import KeyRing
 from ..scan.matcher import ScanConfig
+from ..scan.media.run import looks_like_media
 from ..scan.registry import Registry
 from ..sources import FORMATS, expand_sources
-from ..scan.media.run import looks_like_media
 from . import media
 from ._app import app, console, err_console, fail_line, recording_store
 

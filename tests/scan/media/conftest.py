@@ -12,12 +12,12 @@ import pytest
 pytest.importorskip("av", reason="the media extra (PyAV) is not installed")
 pytest.importorskip("PIL", reason="the media extra (Pillow) is not installed")
 
-from trainguard.scan.keys import KeyRing  # noqa: E402
-from trainguard.scan.media import MediaRegistry  # noqa: E402
-from trainguard.scan.media import samples as S  # noqa: E402
-from trainguard.scan.media.decode import decode  # noqa: E402
-from trainguard.scan.media.matcher import MediaMatcher  # noqa: E402
-from trainguard.scan.media.store import fingerprint  # noqa: E402
+from trainguard.scan.keys import KeyRing
+from trainguard.scan.media import MediaRegistry
+from trainguard.scan.media import samples as S
+from trainguard.scan.media.decode import decode
+from trainguard.scan.media.matcher import MediaMatcher
+from trainguard.scan.media.store import fingerprint
 
 RATE = 16000
 REGISTERED_RECORDINGS = range(6)  # seeds of the registered recordings

@@ -47,11 +47,15 @@ def test_every_registered_recording_is_found_after(registered: Registered, trans
         assert abs(found[0]["item_start"] - found[0]["start"]) < 1.0  # same offset in both
 
 
-def test_a_12_second_clip_mixed_into_a_longer_recording_is_found_where_it_is(registered: Registered) -> None:
+def test_a_12_second_clip_mixed_into_a_longer_recording_is_found_where_it_is(
+    registered: Registered,
+) -> None:
     x = registered.recordings["meeting-3"]
     longer = recording(500, 60.0)
     longer[25 * RATE : 37 * RATE] = 0.3 * longer[25 * RATE : 37 * RATE] + x[8 * RATE : 20 * RATE]
-    found = spans(registered, S.encode_audio(np.clip(longer, -1, 1), RATE, "mp3", "libmp3lame", 48000))
+    found = spans(
+        registered, S.encode_audio(np.clip(longer, -1, 1), RATE, "mp3", "libmp3lame", 48000)
+    )
     assert [s["item"] for s in found] == ["meeting-3"]
     s = found[0]
     assert abs(s["start"] - 25) < 1.0 and abs(s["end"] - 37) < 1.0
@@ -80,12 +84,25 @@ def test_real_speech_is_found_through_opus_and_mp3(tmp_path: Path) -> None:
     from trainguard.scan.media.decode import AUDIO_RATE, decode_audio
     from trainguard.scan.media.matcher import MediaMatcher
 
-    parts = [decode_audio(f.read_bytes(), f.name) for f in sorted(ALSA.glob("*.wav")) if f.name != "Noise.wav"]
+    parts = [
+        decode_audio(f.read_bytes(), f.name)
+        for f in sorted(ALSA.glob("*.wav"))
+        if f.name != "Noise.wav"
+    ]
     speech = np.concatenate(parts)
     keys = KeyRing(tmp_path / "k")
     registry = MediaRegistry(tmp_path / "r", keys)
-    registry.add("acme", [("announcements", None, fingerprint(decode(S.encode_audio(speech, AUDIO_RATE), "a")))])
+    registry.add(
+        "acme",
+        [("announcements", None, fingerprint(decode(S.encode_audio(speech, AUDIO_RATE), "a")))],
+    )
     matcher = MediaMatcher(registry, keys)
     for codec in (("mp3", "libmp3lame", 48000, None), ("ogg", "libopus", 16000, 48000)):
-        found = matcher.find(fingerprint(decode(S.encode_audio(speech, AUDIO_RATE, codec[0], codec[1], codec[2], codec[3]), "q")))
+        found = matcher.find(
+            fingerprint(
+                decode(
+                    S.encode_audio(speech, AUDIO_RATE, codec[0], codec[1], codec[2], codec[3]), "q"
+                )
+            )
+        )
         assert found and found[0]["item"] == "announcements", codec

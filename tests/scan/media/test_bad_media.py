@@ -25,10 +25,17 @@ def png_header(width: int, height: int) -> bytes:
     """A PNG that declares its size and holds no pixels."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
 
 
 def bad_files() -> dict[str, bytes]:
@@ -67,7 +74,20 @@ def test_registering_a_bad_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "good.wav").write_bytes(S.encode_audio(recording(1, 5.0), RATE))
     (folder / "truncated.mp3").write_bytes(bad_files()["truncated.mp3"])
-    result = runner.invoke(app, ["registry", "add", str(folder), "--tenant", "acme", "--registry", str(tmp_path / "r"), "--keys", str(tmp_path / "k")])
+    result = runner.invoke(
+        app,
+        [
+            "registry",
+            "add",
+            str(folder),
+            "--tenant",
+            "acme",
+            "--registry",
+            str(tmp_path / "r"),
+            "--keys",
+            str(tmp_path / "k"),
+        ],
+    )
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "truncated.mp3" in result.stderr
     assert not (tmp_path / "r" / "media" / "media.json").exists()  # nothing registered
@@ -77,12 +97,19 @@ def test_scanning_bad_files_counts_them_as_malformed(tmp_path: Path) -> None:
     (tmp_path / "rec").mkdir()
     (tmp_path / "rec" / "good.wav").write_bytes(S.encode_audio(recording(1, 12.0), RATE))
     base = ["--registry", str(tmp_path / "r"), "--keys", str(tmp_path / "k")]
-    assert runner.invoke(app, ["registry", "add", str(tmp_path / "rec"), "--tenant", "acme", *base]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["registry", "add", str(tmp_path / "rec"), "--tenant", "acme", *base]
+        ).exit_code
+        == 0
+    )
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name, data in bad_files().items():
         (corpus / name).write_bytes(data)
-    (corpus / "copy.mp3").write_bytes(S.encode_audio(recording(1, 12.0), RATE, "mp3", "libmp3lame", 48000))
+    (corpus / "copy.mp3").write_bytes(
+        S.encode_audio(recording(1, 12.0), RATE, "mp3", "libmp3lame", 48000)
+    )
     result = runner.invoke(app, ["scan", str(corpus), "--out", str(tmp_path / "f.jsonl"), *base])
     assert result.exit_code == 0, result.stderr
     assert f"{len(bad_files())} malformed records skipped" in result.stdout
@@ -91,7 +118,9 @@ def test_scanning_bad_files_counts_them_as_malformed(tmp_path: Path) -> None:
     assert (tmp_path / "f.jsonl").read_text().count("\n") == 1
 
 
-def test_without_the_media_extra_the_message_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_media_extra_the_message_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import builtins
 
     real_import = builtins.__import__
@@ -103,6 +132,19 @@ def test_without_the_media_extra_the_message_names_it(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(builtins, "__import__", no_av)
     (tmp_path / "a.wav").write_bytes(b"RIFF0000WAVE")
-    result = runner.invoke(app, ["registry", "add", str(tmp_path / "a.wav"), "--tenant", "acme", "--registry", str(tmp_path / "r"), "--keys", str(tmp_path / "k")])
+    result = runner.invoke(
+        app,
+        [
+            "registry",
+            "add",
+            str(tmp_path / "a.wav"),
+            "--tenant",
+            "acme",
+            "--registry",
+            str(tmp_path / "r"),
+            "--keys",
+            str(tmp_path / "k"),
+        ],
+    )
     assert result.exit_code == 2
     assert "pip install 'trainguard[media]'" in result.stderr and result.stderr.count("\n") == 1

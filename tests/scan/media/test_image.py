@@ -41,12 +41,21 @@ MIN_FOUND = {"scaled to 1/4": 9}
 
 @pytest.mark.parametrize("transform", TRANSFORMS)
 def test_registered_slides_are_found_after(registered: Registered, transform: str) -> None:
-    hits = [i for i in range(10) if f"slide-{i}" in found(registered, TRANSFORMS[transform](S.slide(i, DECK)))]
+    hits = [
+        i
+        for i in range(10)
+        if f"slide-{i}" in found(registered, TRANSFORMS[transform](S.slide(i, DECK)))
+    ]
     assert len(hits) >= MIN_FOUND.get(transform, 10), hits
 
 
 def test_slides_of_other_decks_are_not_found(registered: Registered) -> None:
-    hits = [(d, i) for d in (0, 1, 2, 4) for i in range(10) if found(registered, S.image_bytes(S.slide(i, d)))]
+    hits = [
+        (d, i)
+        for d in (0, 1, 2, 4)
+        for i in range(10)
+        if found(registered, S.image_bytes(S.slide(i, d)))
+    ]
     assert hits == []
 
 
@@ -56,13 +65,18 @@ def test_unregistered_slides_of_the_same_template_are_rarely_found(registered: R
     assert hits <= 1, f"{hits} of 50 unregistered slides of the registered template matched"
 
 
-@given(st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=50), st.binary(min_size=16, max_size=16))
+@given(
+    st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=50),
+    st.binary(min_size=16, max_size=16),
+)
 def test_keying_keeps_every_distance_and_inverts(values: list[int], key: bytes) -> None:
     h = np.array(values, dtype=np.uint64)
     keying = Keying(key)
     keyed = keying.apply(h)
     assert np.array_equal(keying.invert(keyed), h)
-    assert np.array_equal(distance(keyed[:, None], keyed[None, :]), distance(h[:, None], h[None, :]))
+    assert np.array_equal(
+        distance(keyed[:, None], keyed[None, :]), distance(h[:, None], h[None, :])
+    )
 
 
 def test_keyed_hashes_differ_between_tenants() -> None:

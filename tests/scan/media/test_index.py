@@ -16,7 +16,9 @@ def pairs(result: tuple[np.ndarray, np.ndarray, np.ndarray]) -> set[tuple[int, i
 
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 15), st.integers(1, 3000))
-def test_the_index_finds_exactly_the_pairs_a_linear_scan_finds(seed: int, radius: int, n: int) -> None:
+def test_the_index_finds_exactly_the_pairs_a_linear_scan_finds(
+    seed: int, radius: int, n: int
+) -> None:
     rng = np.random.default_rng(seed)
     hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
     queries = hashes[rng.integers(0, n, size=20)].copy()
@@ -29,7 +31,9 @@ def test_the_index_finds_exactly_the_pairs_a_linear_scan_finds(seed: int, radius
 
 
 def test_an_empty_index_finds_nothing() -> None:
-    assert all(r.size == 0 for r in MultiIndex(np.empty(0, np.uint64)).search(np.ones(3, np.uint64), 4))
+    assert all(
+        r.size == 0 for r in MultiIndex(np.empty(0, np.uint64)).search(np.ones(3, np.uint64), 4)
+    )
 
 
 def test_a_radius_beyond_the_pigeonhole_is_refused() -> None:

@@ -29,7 +29,19 @@ def registry(tmp_path: Path) -> list[str]:
     (rec / "meeting.wav").write_bytes(S.encode_audio(recording(1, 15.0), RATE))
     (rec / "slide.png").write_bytes(S.image_bytes(S.slide(1, 5)))
     options = ["--registry", str(tmp_path / "r"), "--keys", str(tmp_path / "k")]
-    result = runner.invoke(app, ["registry", "add", str(rec), "--tenant", "acme", "--category", "customer.recording", *options])
+    result = runner.invoke(
+        app,
+        [
+            "registry",
+            "add",
+            str(rec),
+            "--tenant",
+            "acme",
+            "--category",
+            "customer.recording",
+            *options,
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     assert "registered 2 media items for tenant 'acme'" in result.stdout
     return options
@@ -39,7 +51,9 @@ def findings(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_a_webdataset_tar_shard_is_scanned_member_by_member(tmp_path: Path, registry: list[str]) -> None:
+def test_a_webdataset_tar_shard_is_scanned_member_by_member(
+    tmp_path: Path, registry: list[str]
+) -> None:
     shard = tmp_path / "shard-000000.tar"
     members = {
         "000001.mp3": S.encode_audio(recording(1, 15.0), RATE, "mp3", "libmp3lame", 48000),
@@ -53,7 +67,9 @@ def test_a_webdataset_tar_shard_is_scanned_member_by_member(tmp_path: Path, regi
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     out = tmp_path / "f.jsonl"
-    result = runner.invoke(app, ["scan", str(shard), "--out", str(out), "--fail-on-findings", *registry])
+    result = runner.invoke(
+        app, ["scan", str(shard), "--out", str(out), "--fail-on-findings", *registry]
+    )
     assert result.exit_code == 1
     found = findings(out)
     assert [(f["doc_id"], f["kind"], f["spans"][0]["item"]) for f in found] == [
@@ -64,14 +80,24 @@ def test_a_webdataset_tar_shard_is_scanned_member_by_member(tmp_path: Path, regi
     assert "3 media records" in result.stdout
 
 
-def test_parquet_binary_columns_are_scanned_with_their_ids(tmp_path: Path, registry: list[str]) -> None:
-    table = pa.table({
-        "id": ["clean", "copy"],
-        "audio": [S.encode_audio(recording(50, 12.0), RATE, "mp3", "libmp3lame", 48000), S.encode_audio(recording(1, 15.0), RATE, "adts", "aac", 32000)],
-    })
+def test_parquet_binary_columns_are_scanned_with_their_ids(
+    tmp_path: Path, registry: list[str]
+) -> None:
+    table = pa.table(
+        {
+            "id": ["clean", "copy"],
+            "audio": [
+                S.encode_audio(recording(50, 12.0), RATE, "mp3", "libmp3lame", 48000),
+                S.encode_audio(recording(1, 15.0), RATE, "adts", "aac", 32000),
+            ],
+        }
+    )
     pq.write_table(table, tmp_path / "corpus.parquet")
     out = tmp_path / "f.jsonl"
-    result = runner.invoke(app, ["scan", str(tmp_path / "corpus.parquet"), "--kind", "media", "--out", str(out), *registry])
+    result = runner.invoke(
+        app,
+        ["scan", str(tmp_path / "corpus.parquet"), "--kind", "media", "--out", str(out), *registry],
+    )
     assert result.exit_code == 0, result.stderr
     assert [f["doc_id"] for f in findings(out)] == ["copy"]
 
@@ -79,18 +105,26 @@ def test_parquet_binary_columns_are_scanned_with_their_ids(tmp_path: Path, regis
 def test_a_clean_corpus_passes_fail_on_findings(tmp_path: Path, registry: list[str]) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "other.mp3").write_bytes(S.encode_audio(recording(60, 12.0), RATE, "mp3", "libmp3lame", 48000))
+    (corpus / "other.mp3").write_bytes(
+        S.encode_audio(recording(60, 12.0), RATE, "mp3", "libmp3lame", 48000)
+    )
     (corpus / "other.png").write_bytes(S.image_bytes(S.slide(3, 8)))
     out = tmp_path / "f.jsonl"
-    result = runner.invoke(app, ["scan", str(corpus), "--out", str(out), "--fail-on-findings", *registry])
+    result = runner.invoke(
+        app, ["scan", str(corpus), "--out", str(out), "--fail-on-findings", *registry]
+    )
     assert result.exit_code == 0, result.stderr
     assert out.read_text() == ""
 
 
-def test_another_key_folder_is_refused_rather_than_finding_nothing(tmp_path: Path, registry: list[str]) -> None:
+def test_another_key_folder_is_refused_rather_than_finding_nothing(
+    tmp_path: Path, registry: list[str]
+) -> None:
     (tmp_path / "a.wav").write_bytes(S.encode_audio(recording(1, 5.0), RATE))
     other = ["--registry", registry[1], "--keys", str(tmp_path / "other-keys")]
-    result = runner.invoke(app, ["scan", str(tmp_path / "a.wav"), "--out", str(tmp_path / "f.jsonl"), *other])
+    result = runner.invoke(
+        app, ["scan", str(tmp_path / "a.wav"), "--out", str(tmp_path / "f.jsonl"), *other]
+    )
     assert result.exit_code == 2
     assert "no key of any tenant" in result.stderr
 
@@ -103,10 +137,14 @@ def test_registered_values_are_keyed(tmp_path: Path, registry: list[str]) -> Non
     from trainguard.scan.media.store import fingerprint
 
     fp = fingerprint(decode((tmp_path / "customer" / "meeting.wav").read_bytes(), "m"))
-    stored = np.concatenate([np.load(f) for f in (tmp_path / "r" / "media").glob("audio-*.hash.npy")])
+    stored = np.concatenate(
+        [np.load(f) for f in (tmp_path / "r" / "media").glob("audio-*.hash.npy")]
+    )
     assert np.isin(stored, fp.landmarks).mean() < 0.01
 
 
 def test_an_unknown_kind_is_one_line(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["registry", "add", str(tmp_path), "--tenant", "acme", "--kind", "sound"])
+    result = runner.invoke(
+        app, ["registry", "add", str(tmp_path), "--tenant", "acme", "--kind", "sound"]
+    )
     assert result.exit_code == 2 and "--kind 'sound' is not one of" in result.stderr

@@ -15,9 +15,17 @@ from trainguard.scan.media.store import fingerprint
 from .conftest import DECK, RATE, Registered, recording
 
 
-def test_a_registered_slide_shown_in_a_screen_share_is_found_when_shown(registered: Registered) -> None:
-    share = S.encode_video([S.slide(40, DECK), S.slide(2, DECK), S.slide(41, DECK)], 4.0, size=(640, 360))
-    spans = [s for s in registered.matcher.find(fingerprint(decode(share, "share.mp4"))) if s["item"] == "slide-2"]
+def test_a_registered_slide_shown_in_a_screen_share_is_found_when_shown(
+    registered: Registered,
+) -> None:
+    share = S.encode_video(
+        [S.slide(40, DECK), S.slide(2, DECK), S.slide(41, DECK)], 4.0, size=(640, 360)
+    )
+    spans = [
+        s
+        for s in registered.matcher.find(fingerprint(decode(share, "share.mp4")))
+        if s["item"] == "slide-2"
+    ]
     assert spans and spans[0]["evidence"] == "picture"
     assert 3.0 <= spans[0]["start"] <= 5.0 and 7.0 <= spans[0]["end"] <= 8.0
 
@@ -36,13 +44,23 @@ def test_a_re_encoded_registered_video_is_found_at_its_offset(tmp_path: Path) ->
     assert abs((spans[0]["item_start"] - spans[0]["start"]) - 4.0) <= 1.0
 
 
-def test_the_sound_of_a_video_is_checked_against_registered_recordings(registered: Registered) -> None:
+def test_the_sound_of_a_video_is_checked_against_registered_recordings(
+    registered: Registered,
+) -> None:
     x = registered.recordings["meeting-1"]
     video = S.encode_video([S.slide(90, 9)], 30.0, fps=2, size=(320, 180), audio=x, audio_rate=RATE)
     spans = registered.matcher.find(fingerprint(decode(video, "call.mp4")))
     assert [s["item"] for s in spans if s["evidence"] == "landmarks"] == ["meeting-1"]
 
 
-def test_an_unregistered_video_of_other_slides_and_voices_is_not_found(registered: Registered) -> None:
-    video = S.encode_video([S.slide(i, 11) for i in range(4)], 3.0, size=(640, 360), audio=recording(321, 12.0), audio_rate=RATE)
+def test_an_unregistered_video_of_other_slides_and_voices_is_not_found(
+    registered: Registered,
+) -> None:
+    video = S.encode_video(
+        [S.slide(i, 11) for i in range(4)],
+        3.0,
+        size=(640, 360),
+        audio=recording(321, 12.0),
+        audio_rate=RATE,
+    )
     assert registered.matcher.find(fingerprint(decode(video, "other.mp4"))) == []

@@ -55,7 +55,8 @@ def _frames(samples: np.ndarray) -> np.ndarray:
 
 def _log_spectrum(frames: np.ndarray) -> np.ndarray:
     spec = np.abs(np.fft.rfft(frames * _WINDOW, axis=1))
-    return np.log(spec.astype(np.float32) + np.float32(1e-6))
+    out: np.ndarray = np.log(spec.astype(np.float32) + np.float32(1e-6))
+    return out
 
 
 @numba.njit(cache=True)
@@ -121,7 +122,9 @@ def peaks(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True)
-def _pairs(t: np.ndarray, f: np.ndarray, fanout: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def _pairs(
+    t: np.ndarray, f: np.ndarray, fanout: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     n = t.size
     hashes = np.empty(n * fanout, np.uint32)
     times = np.empty(n * fanout, np.uint32)
@@ -162,8 +165,12 @@ def keyed_table(key: bytes) -> np.ndarray:
 
 @numba.njit(cache=True)
 def _votes(
-    q_hash: np.ndarray, q_time: np.ndarray, r_hash: np.ndarray, r_item: np.ndarray,
-    r_time: np.ndarray, max_postings: int,
+    q_hash: np.ndarray,
+    q_time: np.ndarray,
+    r_hash: np.ndarray,
+    r_item: np.ndarray,
+    r_time: np.ndarray,
+    max_postings: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """(item, offset, query frame) of every registered landmark a query landmark finds."""
     lo = np.searchsorted(r_hash, q_hash, side="left")
@@ -191,7 +198,10 @@ MAX_POSTINGS = 2000
 
 
 def match(
-    q_hash: np.ndarray, q_time: np.ndarray, r_hash: np.ndarray, r_item: np.ndarray,
+    q_hash: np.ndarray,
+    q_time: np.ndarray,
+    r_hash: np.ndarray,
+    r_item: np.ndarray,
     r_time: np.ndarray,
 ) -> list[tuple[int, int, int, int, int]]:
     """For each registered item some landmarks agree with: (item, aligned matches,

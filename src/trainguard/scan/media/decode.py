@@ -228,6 +228,4 @@ def decode_video(data: bytes, name: str) -> Decoded:
             audio = decode_audio(data, name)
         except MediaError:
             audio = None  # a video whose sound is broken is still a video
-    return Decoded(
-        "video", duration, audio, np.stack(frames), np.asarray(times, dtype=np.float32)
-    )
+    return Decoded("video", duration, audio, np.stack(frames), np.asarray(times, dtype=np.float32))

@@ -38,7 +38,8 @@ def _dct_matrix(n: int) -> np.ndarray:
     x = np.arange(n)[None, :]
     m = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
     m[0] /= np.sqrt(2.0)
-    return m.astype(np.float32)
+    out: np.ndarray = m.astype(np.float32)
+    return out
 
 
 BAND = slice(4, 12)  # the DCT frequencies kept, in each direction
@@ -53,7 +54,8 @@ def dct_hash(frames: np.ndarray) -> np.ndarray:
     low = np.einsum("ij,njk,lk->nil", _DCT, frames.astype(np.float32), _DCT)
     flat = low.reshape(len(frames), 64)
     bits = flat > np.median(flat, axis=1, keepdims=True)
-    return (bits.reshape(-1, 8, 8) * _WEIGHTS).sum(axis=(1, 2), dtype=np.uint64)
+    out: np.ndarray = (bits.reshape(-1, 8, 8) * _WEIGHTS).sum(axis=(1, 2), dtype=np.uint64)
+    return out
 
 
 def distance(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:

@@ -40,8 +40,13 @@ def _popcount(x: np.uint64) -> int:  # pragma: no cover - compiled
 
 @numba.njit(cache=True)
 def _search(
-    hashes: np.ndarray, starts: np.ndarray, orders: np.ndarray, queries: np.ndarray,
-    flips: np.ndarray, radius: int, sub_radius: int,
+    hashes: np.ndarray,
+    starts: np.ndarray,
+    orders: np.ndarray,
+    queries: np.ndarray,
+    flips: np.ndarray,
+    radius: int,
+    sub_radius: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     qs = []
     hs = []

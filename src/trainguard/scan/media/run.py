@@ -92,7 +92,9 @@ def media_matcher(registry: str | Path, keys: KeyRing, config: MediaConfig) -> M
     return matcher
 
 
-def scan_record(matcher: MediaMatcher, record: MediaRecord) -> tuple[dict[str, Any] | None, Fingerprints]:
+def scan_record(
+    matcher: MediaMatcher, record: MediaRecord
+) -> tuple[dict[str, Any] | None, Fingerprints]:
     """The finding of one record (None when nothing registered is in it)."""
     fp = fingerprint(decode(record.data, record.id))
     spans = matcher.find(fp)

@@ -57,7 +57,9 @@ def speech_like(seed: int, seconds: float, rate: int = 16000) -> np.ndarray:
             voiced = np.zeros(seg.size)
             for k in range(1, int(4000 / base_pitch)):
                 fk = k * base_pitch
-                gain = sum(np.exp(-(((fk - f) / 120) ** 2)) / (i + 1) for i, f in enumerate(formants))
+                gain = sum(
+                    np.exp(-(((fk - f) / 120) ** 2)) / (i + 1) for i, f in enumerate(formants)
+                )
                 voiced += (gain + 0.02) / k**0.5 * np.sin(k * phase)
             out[pos : pos + seg.size] += 0.3 * envelope * voiced
         pos += seg.size
@@ -124,7 +126,9 @@ def slide(seed: int, deck: int = 0, size: tuple[int, int] = (1280, 720)) -> Any:
         x0 = w // 2 + w // 10
         for i, v in enumerate(rng.uniform(0.2, 1.0, 5)):
             top = int(h * 0.85 - v * h * 0.5)
-            draw.rectangle([x0 + i * w // 18, top, x0 + i * w // 18 + w // 24, int(h * 0.85)], fill=bar)
+            draw.rectangle(
+                [x0 + i * w // 18, top, x0 + i * w // 18 + w // 24, int(h * 0.85)], fill=bar
+            )
     return img
 
 

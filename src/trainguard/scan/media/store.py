@@ -128,7 +128,9 @@ class MediaRegistry:
                 try:
                     meta = json.loads(f.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as exc:
-                    raise InputError(f"registry {self.path}: media.json unreadable ({exc})") from None
+                    raise InputError(
+                        f"registry {self.path}: media.json unreadable ({exc})"
+                    ) from None
                 stale = {k: meta.get(k) for k, v in PARAMETERS.items() if meta.get(k) != v}
                 if stale:
                     raise InputError(
@@ -188,7 +190,9 @@ class MediaRegistry:
     def stats(self) -> dict[str, Any]:
         items = self.items()
         disk = sum(f.stat().st_size for f in self.path.glob("*.npy")) if self.exists() else 0
-        by_kind = {k: sum(1 for i in items.values() if i.kind == k) for k in ("audio", "image", "video")}
+        by_kind = {
+            k: sum(1 for i in items.values() if i.kind == k) for k in ("audio", "image", "video")
+        }
         seconds = sum(i.duration for i in items.values() if i.kind != "image")
         return {
             "items": by_kind,
