@@ -12,7 +12,7 @@ import typer
 from ..errors import InputError
 from ..scan.corpus import Malformed
 from ..scan.keys import KeyRing
-from ..scan.media import KINDS, MediaConfig, register_media, scan_media
+from ..scan.media import KINDS, MediaConfig, MediaRegistry, register_media, scan_media
 from ..scan.registry import Registry
 from ._app import console, fail_line
 
@@ -88,3 +88,35 @@ def scan(
     if fail_on_findings and summary.findings:
         fail_line(f"{summary.findings} media records hold registered customer content")
         raise typer.Exit(1)
+
+
+def stats(reg: Registry) -> dict[str, Any]:
+    """`registry stats`: the text registry's, with a "media" part when media is registered."""
+    media = MediaRegistry(reg.path, reg.keys)
+    if not media.exists():
+        return reg.require().stats()
+    out = reg.stats() if reg.exists() else {"path": str(reg.path)}
+    out["media"] = media.stats()
+    return out
+
+
+def remove(
+    reg: Registry, tenant: str, item: str, record: Callable[[str, dict[str, Any]], str]
+) -> bool:
+    """`registry remove` of a media item; False when ``item`` is not one (text, then)."""
+    media = MediaRegistry(reg.path, reg.keys)
+    if not media.exists() or not any(
+        i.tenant == tenant and i.id == item for i in media.items().values()
+    ):
+        return False
+    removed = media.remove(tenant, item)
+    recorded = record(
+        "registry.remove",
+        {"registry": str(reg.path.resolve()), "tenant": tenant, "item": item, "kind": removed.kind},
+    )
+    console.print(
+        f"removed {removed.kind} item {removed.id!r} of tenant {tenant!r} "
+        f"({removed.landmarks + removed.frames:,} fingerprints){recorded}",
+        markup=False,
+    )
+    return True

@@ -158,8 +158,8 @@ def registry_stats(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Tenants, items, fingerprints and bytes per fingerprint (JSON)."""
-    reg = Registry(registry, KeyRing(keys)).require()
-    console.print(json.dumps(reg.stats(), indent=2), markup=False)
+    reg = Registry(registry, KeyRing(keys))
+    console.print(json.dumps(media.stats(reg), indent=2), markup=False)
 
 
 @registry_app.command("remove")
@@ -172,6 +172,8 @@ def registry_remove(
 ) -> None:
     """Delete one item's fingerprints (its tenant's segments are rewritten without them)."""
     reg = Registry(registry, KeyRing(keys))
+    if media.remove(reg, tenant, item, lambda k, d: _record(ctx, k, d)):
+        return
     removed = reg.remove(tenant, item)
     recorded = _record(
         ctx,

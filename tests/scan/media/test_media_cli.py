@@ -148,3 +148,26 @@ def test_an_unknown_kind_is_one_line(tmp_path: Path) -> None:
         app, ["registry", "add", str(tmp_path), "--tenant", "acme", "--kind", "sound"]
     )
     assert result.exit_code == 2 and "--kind 'sound' is not one of" in result.stderr
+
+
+def test_stats_and_remove_cover_media_items(tmp_path: Path, registry: list[str]) -> None:
+    stats = json.loads(runner.invoke(app, ["registry", "stats", *registry]).stdout)
+    assert stats["media"]["items"] == {"audio": 1, "image": 1, "video": 0}
+    wav = str(tmp_path / "customer" / "meeting.wav")
+    result = runner.invoke(app, ["registry", "remove", wav, "--tenant", "acme", *registry])
+    assert result.exit_code == 0 and "removed audio item" in result.stdout
+    (tmp_path / "copy.mp3").write_bytes(
+        S.encode_audio(recording(1, 15.0), RATE, "mp3", "libmp3lame", 48000)
+    )
+    out = tmp_path / "f.jsonl"
+    assert (
+        runner.invoke(
+            app, ["scan", str(tmp_path / "copy.mp3"), "--out", str(out), *registry]
+        ).exit_code
+        == 0
+    )
+    assert out.read_text() == ""  # its fingerprints are gone
+    stats = json.loads(runner.invoke(app, ["registry", "stats", *registry]).stdout)
+    assert stats["media"]["items"] == {"audio": 0, "image": 1, "video": 0}
+    again = runner.invoke(app, ["registry", "remove", wav, "--tenant", "acme", *registry])
+    assert again.exit_code == 2 and again.stderr.count("\n") == 1
