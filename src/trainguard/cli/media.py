@@ -95,7 +95,7 @@ def stats(reg: Registry) -> dict[str, Any]:
     media = MediaRegistry(reg.path, reg.keys)
     if not media.exists():
         return reg.require().stats()
-    out = reg.stats() if reg.exists() else {"path": str(reg.path)}
+    out: dict[str, Any] = reg.stats() if reg.exists() else {"path": str(reg.path)}
     out["media"] = media.stats()
     return out
 
