@@ -171,3 +171,17 @@ def test_stats_and_remove_cover_media_items(tmp_path: Path, registry: list[str])
     assert stats["media"]["items"] == {"audio": 0, "image": 1, "video": 0}
     again = runner.invoke(app, ["registry", "remove", wav, "--tenant", "acme", *registry])
     assert again.exit_code == 2 and again.stderr.count("\n") == 1
+
+
+def test_kinds_are_inferred_from_the_sources(tmp_path: Path) -> None:
+    from trainguard.scan.media.run import looks_like_media
+
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "a.mp3").write_bytes(b"")
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "docs.jsonl").write_text("{}\n")
+    (tmp_path / "text" / "logo.png").write_bytes(b"")
+    assert looks_like_media([str(tmp_path / "media")])
+    assert looks_like_media([str(tmp_path / "shard.tar")])
+    assert not looks_like_media([str(tmp_path / "text")])  # a text corpus with a stray picture
+    assert not looks_like_media([str(tmp_path / "corpus.parquet")])

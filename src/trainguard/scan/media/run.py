@@ -154,15 +154,18 @@ def scan_media(
 
 
 def looks_like_media(sources: Sequence[str]) -> bool:
-    """Whether ``sources`` name media (by suffix: files, tar shards, or folders holding
-    any media file), so that ``registry add`` and ``scan`` can take them without --kind.
-    Parquet is text unless the kind says otherwise."""
+    """Whether ``sources`` are media, so that ``registry add`` and ``scan`` take them
+    without --kind: media files, tar shards, or folders holding media files and
+    nothing the text reader takes (a text corpus with a stray picture stays text;
+    Parquet is text unless the kind says otherwise)."""
     from .decode import MEDIA_SUFFIXES
 
+    text = {".jsonl", ".json", ".ndjson", ".txt", ".text", ".parquet", ".csv", ".gz", ".zst"}
     for raw in sources:
         p = Path(raw)
         if p.is_dir():
-            if any(f.suffix.lower() in MEDIA_SUFFIXES for f in p.rglob("*") if f.is_file()):
+            suffixes = {f.suffix.lower() for f in p.rglob("*") if f.is_file()}
+            if suffixes & MEDIA_SUFFIXES and not suffixes & text:
                 return True
         elif p.suffix.lower() in MEDIA_SUFFIXES or p.suffix.lower() == ".tar":
             return True
