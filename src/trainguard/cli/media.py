@@ -59,10 +59,13 @@ def add(
 def scan(
     paths: list[str], out: Path, reg: Registry, fail_on_findings: bool,
     progress: Callable[[int], None], on_malformed: Callable[[Malformed], None],
-    record: Callable[[str, dict[str, Any]], str], keys: KeyRing,
+    record: Callable[[str, dict[str, Any]], str], keys: KeyRing, workers: int = 1,
+    engine: str = "local",
 ) -> None:  # fmt: skip
     """`scan` of a media corpus."""
-    summary = scan_media(paths, reg.path, keys, out, MediaConfig(), on_malformed, progress)
+    if engine != "local":
+        raise InputError(f"--engine {engine}: media is scanned by the local engine only")
+    summary = scan_media(paths, reg.path, keys, out, MediaConfig(), on_malformed, progress, workers)
     recorded = record(
         "scan.run",
         {
@@ -80,7 +83,8 @@ def scan(
     console.print(
         f"scanned {summary.records:,} media records ({summary.by_kind['audio']:,} audio, "
         f"{summary.by_kind['image']:,} images, {summary.by_kind['video']:,} videos; "
-        f"{hours:,.2f} h of audio/video) in {summary.seconds:.1f} s: {summary.findings:,} with "
+        f"{hours:,.2f} h of audio/video) in {summary.seconds:.1f} s ({workers} worker(s)): "
+        f"{summary.findings:,} with "
         f"registered content, {summary.malformed:,} malformed records skipped; findings in "
         f"{out}{recorded}",
         markup=False,

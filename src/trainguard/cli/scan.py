@@ -250,7 +250,7 @@ def scan_cmd(
         with _bytes_progress() as bar:
             task = bar.add_task("scanning", total=None)
             media.scan(paths, out, reg, fail_on_findings, lambda n: bar.advance(task, n),
-                       _report_malformed, lambda k, d: _record(ctx, k, d), reg.keys)  # fmt: skip
+                       _report_malformed, lambda k, d: _record(ctx, k, d), reg.keys, workers, engine)  # fmt: skip
         return
     if not 0.0 <= min_confidence <= 1.0:
         raise InputError(f"--min-confidence {min_confidence}: must be between 0 and 1")

@@ -185,3 +185,46 @@ def test_kinds_are_inferred_from_the_sources(tmp_path: Path) -> None:
     assert looks_like_media([str(tmp_path / "shard.tar")])
     assert not looks_like_media([str(tmp_path / "text")])  # a text corpus with a stray picture
     assert not looks_like_media([str(tmp_path / "corpus.parquet")])
+
+
+def test_workers_find_the_same_in_the_same_order(tmp_path: Path, registry: list[str]) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, seed in enumerate((1, 70, 1, 71)):
+        (corpus / f"{i}.mp3").write_bytes(
+            S.encode_audio(recording(seed, 12.0), RATE, "mp3", "libmp3lame", 48000)
+        )
+    (corpus / "4.png").write_bytes(S.image_bytes(S.slide(1, 5)))
+    (corpus / "5.wav").write_bytes(b"not audio")
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"f{workers}.jsonl"
+        result = runner.invoke(
+            app, ["scan", str(corpus), "--out", str(out), "--workers", workers, *registry]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert "1 malformed records skipped" in result.stdout
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1]
+    assert [json.loads(line)["doc_id"].rsplit("/", 1)[1] for line in outputs[0].splitlines()] == [
+        "0.mp3",
+        "2.mp3",
+        "4.png",
+    ]
+
+
+def test_the_ray_engine_is_refused_for_media(tmp_path: Path, registry: list[str]) -> None:
+    (tmp_path / "a.wav").write_bytes(S.encode_audio(recording(1, 5.0), RATE))
+    result = runner.invoke(
+        app,
+        [
+            "scan",
+            str(tmp_path / "a.wav"),
+            "--out",
+            str(tmp_path / "f.jsonl"),
+            "--engine",
+            "ray",
+            *registry,
+        ],
+    )
+    assert result.exit_code == 2 and "local engine only" in result.stderr

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,53 @@ def scan_record(
     }, fp
 
 
+@dataclass
+class FileResult:
+    """What scanning one file (a media file, tar shard or Parquet file) found."""
+
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    malformed: list[Malformed] = field(default_factory=list)
+    records: int = 0
+    bytes: int = 0
+    seconds_of_media: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=lambda: {"audio": 0, "image": 0, "video": 0})
+
+
+def scan_file(matcher: MediaMatcher, path: Path) -> FileResult:
+    result = FileResult()
+    for number, record in enumerate(read_records(path), 1):
+        if isinstance(record, Malformed):
+            result.malformed.append(record)
+            continue
+        result.bytes += len(record.data)
+        try:
+            finding, fp = scan_record(matcher, record)
+        except MediaError as exc:
+            problem = str(exc).removeprefix(f"{record.id}: ")
+            where = "" if record.id == record.source else f"{record.id}: "
+            result.malformed.append(Malformed(record.source, number, where + problem))
+            continue
+        result.records += 1
+        result.by_kind[fp.kind] += 1
+        result.seconds_of_media += fp.duration
+        if finding is not None:
+            result.findings.append(finding)
+    return result
+
+
+_WORKER: MediaMatcher | None = None
+
+
+def _start_worker(registry: str, keys: str, config: MediaConfig) -> None:
+    global _WORKER
+    _WORKER = media_matcher(registry, KeyRing(keys), config)
+
+
+def _scan_in_worker(path: Path) -> FileResult:
+    assert _WORKER is not None
+    return scan_file(_WORKER, path)
+
+
 def scan_media(
     paths: Sequence[str],
     registry: str | Path,
@@ -117,38 +165,47 @@ def scan_media(
     config: MediaConfig | None = None,
     on_malformed: Callable[[Malformed], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> MediaScanSummary:
-    """Scan every media record under ``paths``; findings as JSON lines in ``out``."""
+    """Scan every media record under ``paths``; findings as JSON lines in ``out``, in
+    the order of the files whatever the number of worker processes (one file each)."""
+    if workers < 1:
+        raise InputError(f"--workers {workers}: must be at least 1")
     files = expand_media(paths)
-    matcher = media_matcher(registry, keys, config or MediaConfig())
+    config = config or MediaConfig()
+    matcher = media_matcher(registry, keys, config)  # refuses a registry it cannot read
     summary = MediaScanSummary()
     began = time.perf_counter()
-    with out.open("w", encoding="utf-8") as sink:
-        for path in files:
-            for number, record in enumerate(read_records(path), 1):
-                if isinstance(record, Malformed):
+    pool = None
+    if workers > 1 and len(files) > 1:
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(files)),
+            initializer=_start_worker,
+            initargs=(str(registry), str(keys.path), config),
+        )
+        results: Iterator[FileResult] = pool.map(_scan_in_worker, files)
+    else:
+        results = (scan_file(matcher, f) for f in files)
+    try:
+        with out.open("w", encoding="utf-8") as sink:
+            for result in results:
+                for m in result.malformed:
                     summary.malformed += 1
                     if on_malformed is not None:
-                        on_malformed(record)
-                    continue
-                summary.bytes += len(record.data)
-                try:
-                    finding, fp = scan_record(matcher, record)
-                except MediaError as exc:
-                    summary.malformed += 1
-                    if on_malformed is not None:
-                        problem = str(exc).removeprefix(f"{record.id}: ")
-                        where = "" if record.id == record.source else f"{record.id}: "
-                        on_malformed(Malformed(record.source, number, where + problem))
-                    continue
-                summary.records += 1
-                summary.by_kind[fp.kind] += 1
-                summary.seconds_of_media += fp.duration
-                if finding is not None:
+                        on_malformed(m)
+                summary.records += result.records
+                summary.bytes += result.bytes
+                summary.seconds_of_media += result.seconds_of_media
+                for kind, n in result.by_kind.items():
+                    summary.by_kind[kind] += n
+                for finding in result.findings:
                     summary.findings += 1
                     sink.write(json.dumps(finding, ensure_ascii=False) + "\n")
                 if progress is not None:
-                    progress(len(record.data))
+                    progress(result.bytes)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     summary.seconds = time.perf_counter() - began
     return summary
 
