@@ -106,3 +106,18 @@ def test_real_speech_is_found_through_opus_and_mp3(tmp_path: Path) -> None:
             )
         )
         assert found and found[0]["item"] == "announcements", codec
+
+
+def test_votes_within_one_frame_of_the_best_offset_count_for_it() -> None:
+    from trainguard.scan.media.audio import match
+
+    # Registered item 7: landmarks 1..6 at frames 100..105. Scanned: the same landmarks
+    # at frames 10..15, two of them a frame late; item 8 shares one landmark by chance.
+    r_hash = np.array([1, 2, 3, 4, 5, 6, 6], np.uint32)
+    r_item = np.array([7, 7, 7, 7, 7, 7, 8], np.uint32)
+    r_time = np.array([100, 101, 102, 103, 104, 105, 40], np.uint32)
+    q_hash = np.array([1, 2, 3, 4, 5, 6], np.uint32)
+    q_time = np.array([10, 11, 13, 13, 14, 16], np.uint32)
+    best = match(q_hash, q_time, r_hash, r_item, r_time)
+    assert best[0][:2] == (7, 6) and best[0][2] in (89, 90) and best[0][3:] == (10, 16)
+    assert best[1][:2] == (8, 1)

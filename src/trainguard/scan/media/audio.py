@@ -218,16 +218,19 @@ def match(
     uniq, start, counts = np.unique(key, return_index=True, return_counts=True)
     u_item = uniq >> 32
     u_off = (uniq & 0xFFFFFFFF) - (1 << 31)
+    # Votes within one frame of an offset count for it: resampling and codecs move
+    # peaks by a frame. Keys are sorted by (item, offset), so each item's offsets
+    # are a sorted run and the votes near each offset are a difference of sums.
+    total = np.concatenate([[0], np.cumsum(counts)])
+    # (An offset is far from ±2^31 frames, so key ± 1 never reaches another item.)
+    near = total[np.searchsorted(uniq, uniq + 1, "right")] - total[np.searchsorted(uniq, uniq - 1)]
+    items_seen, first = np.unique(u_item, return_index=True)
+    ends = np.append(first[1:], u_item.size)
     out = []
-    for item in np.unique(u_item):
-        sel = np.nonzero(u_item == item)[0]
-        offs, cnt = u_off[sel], counts[sel]
-        # Votes within one frame of an offset count for it: resampling and codecs
-        # move peaks by a frame.
-        near = np.array([cnt[np.abs(offs - o) <= 1].sum() for o in offs])
-        best = int(np.argmax(near))
-        o = int(offs[best])
-        chosen = sel[np.abs(offs - o) <= 1]
+    for item, lo, hi in zip(items_seen.tolist(), first.tolist(), ends.tolist(), strict=True):
+        best = lo + int(np.argmax(near[lo:hi]))
+        o = int(u_off[best])
+        chosen = lo + np.nonzero(np.abs(u_off[lo:hi] - o) <= 1)[0]
         q_frames = np.concatenate([frames[start[c] : start[c] + counts[c]] for c in chosen])
         out.append((int(item), int(near[best]), o, int(q_frames.min()), int(q_frames.max())))
     out.sort(key=lambda r: -r[1])
