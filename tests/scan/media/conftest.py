@@ -9,9 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("av", reason="the media extra (PyAV) is not installed")
-pytest.importorskip("PIL", reason="the media extra (Pillow) is not installed")
-
 from trainguard.scan.keys import KeyRing
 from trainguard.scan.media import MediaRegistry
 from trainguard.scan.media import samples as S

@@ -4,11 +4,15 @@ recordings are not."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("av", reason="needs the media extra (PyAV)")
+pytest.importorskip("PIL", reason="needs the media extra (Pillow)")
+
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from trainguard.scan.media import samples as S
 from trainguard.scan.media.decode import decode

@@ -3,12 +3,16 @@ registering, a counted malformed record when scanning — never a traceback."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("av", reason="needs the media extra (PyAV)")
+pytest.importorskip("PIL", reason="needs the media extra (Pillow)")
+
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from trainguard.cli import app

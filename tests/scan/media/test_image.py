@@ -4,11 +4,15 @@ were not registered rarely are (the measured rate is in docs/media.md)."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("av", reason="needs the media extra (PyAV)")
+pytest.importorskip("PIL", reason="needs the media extra (Pillow)")
+
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import ImageEnhance

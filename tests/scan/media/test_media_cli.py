@@ -3,6 +3,11 @@ columns; kinds inferred from the files; --fail-on-findings; keys."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("av", reason="needs the media extra (PyAV)")
+pytest.importorskip("PIL", reason="needs the media extra (Pillow)")
+
 import io
 import json
 import tarfile
@@ -10,7 +15,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from typer.testing import CliRunner
 
 from trainguard.cli import app

@@ -3,6 +3,11 @@ recording, and the sound of a video, found at the right times."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("av", reason="needs the media extra (PyAV)")
+pytest.importorskip("PIL", reason="needs the media extra (Pillow)")
+
 from pathlib import Path
 
 from trainguard.scan.keys import KeyRing
