@@ -24,10 +24,12 @@ from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
 from ..scan.engine import ScanOptions, ShardResult, scan_corpus
 from ..scan.keys import KeyRing
 from ..scan.matcher import ScanConfig
+from ..scan.media.run import looks_like_media
 from ..scan.register import register_sources
 from ..scan.registry import Registry
 from ..scan.verify import verify_registry
 from ..sources import FORMATS, expand_sources
+from . import media
 from ._app import app, console, err_console, fail_line, recording_store
 
 registry_app = typer.Typer(help="Keyed fingerprints of customer content.", no_args_is_help=True)
@@ -70,6 +72,12 @@ def _record(ctx: typer.Context, kind: str, data: dict[str, Any]) -> str:
     return f" (audit entry {store.audit.record(kind, data)})"
 
 
+def _is_media(sources: list[str], kind: str | None) -> bool:
+    """Audio, images and video go to the media registry (scan/media); text stays here."""
+    media.check_kind(kind)
+    return kind not in (None, "text") or (kind is None and looks_like_media(sources))
+
+
 @registry_app.command("add")
 def registry_add(
     ctx: typer.Context,
@@ -87,10 +95,20 @@ def registry_add(
         "--text-field",
         help="Text, or a list of transcript turns. Default: text, content, turns.",
     ),
+    kind: str | None = typer.Option(
+        None, "--kind", help="text, audio, image, video (default: from the files)."
+    ),
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
-    """Register customer content: keyed fingerprints are stored, never the text."""
+    """Register customer content: keyed fingerprints are stored, never the content."""
+    if _is_media(sources, kind):
+        reg = Registry(registry, KeyRing(keys))
+        with _bytes_progress() as bar:
+            task = bar.add_task("registering", total=None)
+            media.add(sources, tenant, kind, category, reg, lambda n: bar.advance(task, n),
+                      lambda k, d: _record(ctx, k, d))  # fmt: skip
+        return
     reg = Registry(registry, KeyRing(keys), recording_store(ctx))
     with _bytes_progress() as bar:
         task = bar.add_task("registering", total=None)
@@ -119,8 +137,8 @@ def registry_stats(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Tenants, items, fingerprints and bytes per fingerprint (JSON)."""
-    reg = Registry(registry, KeyRing(keys)).require()
-    console.print(json.dumps(reg.stats(), indent=2), markup=False)
+    reg = Registry(registry, KeyRing(keys))
+    console.print(json.dumps(media.stats(reg), indent=2), markup=False)
 
 
 @registry_app.command("remove")
@@ -133,6 +151,8 @@ def registry_remove(
 ) -> None:
     """Delete one item's fingerprints (its tenant's segments are rewritten without them)."""
     reg = Registry(registry, KeyRing(keys), recording_store(ctx))
+    if media.remove(reg, tenant, item, lambda k, d: _record(ctx, k, d)):
+        return
     removed = reg.remove(tenant, item)
     console.print(
         f"removed item {removed.id!r} of tenant {tenant!r} "
@@ -221,12 +241,22 @@ def scan_cmd(
     near_duplicates: bool = typer.Option(
         True, "--near-duplicates/--no-near-duplicates", help="Also look for lightly edited copies."
     ),
+    kind: str | None = typer.Option(
+        None, "--kind", help="text or media (audio, image, video); default: from the files."
+    ),
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Find registered customer content in a corpus."""
     if skip_malformed and not fail_on_findings:
         raise InputError("--skip-malformed: only means something with --fail-on-findings")
+    if _is_media(paths, kind):
+        reg = Registry(registry, KeyRing(keys))
+        with _bytes_progress() as bar:
+            task = bar.add_task("scanning", total=None)
+            media.scan(paths, out, reg, fail_on_findings, lambda n: bar.advance(task, n),
+                       _report_malformed, lambda k, d: _record(ctx, k, d), reg.keys, workers, engine)  # fmt: skip
+        return
     if not 0.0 <= min_confidence <= 1.0:
         raise InputError(f"--min-confidence {min_confidence}: must be between 0 and 1")
     if not 1 <= workers <= MAX_WORKERS:

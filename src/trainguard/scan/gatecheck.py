@@ -144,8 +144,21 @@ class RegistryCheck:
         return out
 
 
-def registry_check(registry: str | None, keys: str | None) -> tuple[RegistryCheck, dict[str, Any]]:
-    reg = Registry(registry, KeyRing(keys)).require().require_keys()
+def registry_check(registry: str | None, keys: str | None) -> tuple[Any, dict[str, Any]]:
+    from .media.gatecheck import EitherCheck, media_check
+
+    reg = Registry(registry, KeyRing(keys))
+    media = media_check(reg)  # audio, images and video in the registry's media folder
+    if media is not None and not reg.exists():
+        return media[0], {"registry": str(reg.path.resolve()), **media[1]}
+    reg.require().require_keys()
+    if media is not None:
+        check, info = _text_check(reg)
+        return EitherCheck(check, media[0]), {**info, **media[1]}
+    return _text_check(reg)
+
+
+def _text_check(reg: Registry) -> tuple[RegistryCheck, dict[str, Any]]:
     # The matcher checks every registry file now, before the run reads a record.
     check = RegistryCheck(str(reg.path), str(reg.keys.path), matcher=Matcher(reg))
     stats = reg.stats()

@@ -1,0 +1,231 @@
+"""Media fingerprints, side by side in one run (JSON on stdout), one core:
+
+- audio: hours scanned per core-hour (decode + landmarks + match against a
+  registry), next to decoding alone (the floor);
+- images: per second, decode + hash alone, and the whole scan;
+- registry bytes per second of audio and per image;
+- recall and false-positive rate per transformation (audio, slides);
+- multi-index hashing against a linear scan (numpy popcount) at 1M and 10M hashes.
+
+Run: python bench/bench_media.py [--minutes 20] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import ImageEnhance
+
+from _common import machine, single_core
+from trainguard.scan.keys import KeyRing
+from trainguard.scan.media import MediaRegistry
+from trainguard.scan.media import samples as S
+from trainguard.scan.media.decode import decode, decode_audio, image_frame
+from trainguard.scan.media.image import dct_hash
+from trainguard.scan.media.index import MultiIndex, linear_search
+from trainguard.scan.media.matcher import MediaMatcher
+from trainguard.scan.media.store import fingerprint
+
+RATE = 16000
+
+
+def cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.process_time()
+    out = fn()
+    return time.process_time() - start, out
+
+
+def noisy(x: np.ndarray, snr_db: float) -> np.ndarray:
+    n = np.random.default_rng(0).standard_normal(x.size).astype(np.float32)
+    n *= np.sqrt(np.mean(x**2) / 10 ** (snr_db / 10) / np.mean(n**2))
+    return np.clip(x + n, -1, 1)
+
+
+AUDIO_TRANSFORMS: dict[str, Callable[[np.ndarray], bytes]] = {
+    "mp3 48 kbps": lambda x: S.encode_audio(x, RATE, "mp3", "libmp3lame", 48000),
+    "AAC 32 kbps": lambda x: S.encode_audio(x, RATE, "adts", "aac", 32000),
+    "Opus 16 kbps": lambda x: S.encode_audio(x, RATE, "ogg", "libopus", 16000, 48000),
+    "resampled 44.1 kHz": lambda x: S.encode_audio(x, RATE, "wav", "pcm_s16le", None, 44100),
+    "gain -10 dB": lambda x: S.encode_audio(x * 0.316, RATE),
+    "noise 10 dB SNR": lambda x: S.encode_audio(noisy(x, 10), RATE),
+}
+
+
+def crop(img: Any, f: float) -> Any:
+    w, h = img.size
+    return img.crop((int(w * f), int(h * f), w - int(w * f), h - int(h * f)))
+
+
+IMAGE_TRANSFORMS: dict[str, Callable[[Any], bytes]] = {
+    "JPEG q30": lambda s: S.image_bytes(s.convert("RGB"), "JPEG", quality=30),
+    "WebP q50": lambda s: S.image_bytes(s.convert("RGB"), "WEBP", quality=50),
+    "scaled 1/2": lambda s: S.image_bytes(s.resize((640, 360))),
+    "scaled 1/4": lambda s: S.image_bytes(s.resize((320, 180))),
+    "brightness +30%": lambda s: S.image_bytes(ImageEnhance.Brightness(s).enhance(1.3)),
+    "crop 2%": lambda s: S.image_bytes(crop(s, 0.02)),
+    "crop 5%": lambda s: S.image_bytes(crop(s, 0.05)),
+}
+
+
+def quality(base: Path, n_rec: int, n_slides: int) -> dict[str, Any]:
+    keys = KeyRing(base / "keys")
+    registry = MediaRegistry(base / "quality", keys)
+    recs = {f"r{s}": S.speech_like(s, 30, RATE) for s in range(n_rec)}
+    slides = {f"s{i}": S.slide(i, 3) for i in range(n_slides)}
+    entries = [(k, None, fingerprint(decode(S.encode_audio(x, RATE), k))) for k, x in recs.items()]
+    entries += [(k, None, fingerprint(decode(S.image_bytes(s), k))) for k, s in slides.items()]
+    registry.add("acme", entries)
+    matcher = MediaMatcher(registry, keys)
+
+    def top(data: bytes) -> list[str]:
+        return [s["item"] for s in matcher.find(fingerprint(decode(data, "q")))]
+
+    audio = {
+        n: sum(k in top(t(x)) for k, x in recs.items()) / len(recs)
+        for n, t in AUDIO_TRANSFORMS.items()
+    }
+    longer = S.speech_like(999, 60, RATE)
+    clips = 0
+    for k, x in recs.items():
+        mixed = longer.copy()
+        mixed[20 * RATE : 32 * RATE] = 0.3 * mixed[20 * RATE : 32 * RATE] + x[5 * RATE : 17 * RATE]
+        clips += k in top(S.encode_audio(np.clip(mixed, -1, 1), RATE, "mp3", "libmp3lame", 48000))
+    audio["12 s clip mixed into 60 s, mp3"] = clips / len(recs)
+    unreg = [
+        S.encode_audio(S.speech_like(s, 30, RATE), RATE, "mp3", "libmp3lame", 48000)
+        for s in range(1000, 1000 + 2 * n_rec)
+    ]
+    audio_fpr = sum(bool(top(d)) for d in unreg) / len(unreg)
+    images = {
+        n: sum(k in top(t(s)) for k, s in slides.items()) / len(slides)
+        for n, t in IMAGE_TRANSFORMS.items()
+    }
+    same_template = [S.image_bytes(S.slide(i, 3)) for i in range(1000, 1000 + 2 * n_slides)]
+    other_decks = [S.image_bytes(S.slide(i, d)) for d in (0, 1, 2, 4) for i in range(n_slides // 2)]
+    return {
+        "registered": {"recordings_30s": n_rec, "slides": n_slides},
+        "audio_recall": audio,
+        "audio_false_positive_rate_unregistered_recordings": audio_fpr,
+        "image_recall": images,
+        "image_false_positive_rate_same_template": sum(bool(top(d)) for d in same_template)
+        / len(same_template),
+        "image_false_positive_rate_other_decks": sum(bool(top(d)) for d in other_decks)
+        / len(other_decks),
+    }
+
+
+def throughput(base: Path, minutes: float) -> dict[str, Any]:
+    keys = KeyRing(base / "keys")
+    registry = MediaRegistry(base / "throughput", keys)
+    # Ten registered 30 s recordings and 100 slides; the scanned audio is other speech.
+    registry.add(
+        "acme",
+        [
+            (
+                f"r{s}",
+                None,
+                fingerprint(decode(S.encode_audio(S.speech_like(s, 30, RATE), RATE), "r")),
+            )
+            for s in range(10)
+        ],
+    )
+    registry.add(
+        "acme",
+        [
+            (f"s{i}", None, fingerprint(decode(S.image_bytes(S.slide(i, 3)), "s")))
+            for i in range(100)
+        ],
+    )
+    matcher = MediaMatcher(registry, keys)
+    five = S.speech_like(77, 300, RATE)
+    long = np.tile(five, max(1, round(minutes / 5)))
+    mp3 = S.encode_audio(long, RATE, "mp3", "libmp3lame", 48000)
+    seconds = long.size / RATE
+    decode_only, _ = cpu(lambda: decode_audio(mp3, "a.mp3"))
+    full, _ = cpu(lambda: matcher.find(fingerprint(decode(mp3, "a.mp3"))))
+    jpegs = [S.image_bytes(S.slide(i, 5).convert("RGB"), "JPEG", quality=85) for i in range(200)]
+    img_decode, _ = cpu(lambda: [image_frame(j, "j") for j in jpegs])
+    img_hash, _ = cpu(lambda: [dct_hash(image_frame(j, "j")[None]) for j in jpegs])
+    img_full, _ = cpu(lambda: [matcher.find(fingerprint(decode(j, "j"))) for j in jpegs])
+    disk = {p.name.split("-")[0]: 0 for p in (base / "throughput" / "media").glob("*.npy")}
+    for p in (base / "throughput" / "media").glob("*.npy"):
+        disk[p.name.split("-")[0]] += p.stat().st_size
+    return {
+        "audio": {
+            "hours_scanned": round(seconds / 3600, 3),
+            "decode_only_hours_per_core_hour": round(seconds / decode_only),
+            "scan_hours_per_core_hour": round(seconds / full),
+            "scan_over_decode": round(full / decode_only, 2),
+            "input": "mp3 48 kbps, 16 kHz mono",
+        },
+        "images": {
+            "count": len(jpegs),
+            "decode_per_s": round(len(jpegs) / img_decode),
+            "decode_and_hash_per_s": round(len(jpegs) / img_hash),
+            "scan_per_s": round(len(jpegs) / img_full),
+            "input": "1280x720 JPEG q85 slides",
+        },
+        "registry_bytes": {
+            "per_second_of_audio": round(disk.get("audio", 0) / 300, 1),
+            "per_image": round(disk.get("visual", 0) / 100, 1),
+        },
+    }
+
+
+def index(sizes: list[int], queries: int, linear_queries: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(0)
+    out = []
+    for n in sizes:
+        hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+        q = hashes[rng.integers(0, n, size=queries)] ^ (
+            np.uint64(1) << rng.integers(0, 64, size=queries).astype(np.uint64)
+        )
+        build, idx = cpu(lambda h=hashes: MultiIndex(h))
+        idx.search(q[:2], 5)
+        mih, res = cpu(lambda i=idx, q=q: i.search(q, 5))
+        lin, lres = cpu(lambda h=hashes, q=q: linear_search(h, q[:linear_queries], 5))
+        same = set(zip(*(r.tolist() for r in lres), strict=True)) <= set(
+            zip(*(r.tolist() for r in res), strict=True)
+        )
+        out.append(
+            {
+                "hashes": n,
+                "radius": 5,
+                "build_s": round(build, 2),
+                "mih_us_per_query": round(mih / queries * 1e6, 1),
+                "linear_us_per_query": round(lin / linear_queries * 1e6, 1),
+                "speedup": round((lin / linear_queries) / (mih / queries), 1),
+                "same_answers": bool(same),
+            }
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=20.0, help="minutes of audio to scan")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    args = parser.parse_args()
+    single_core()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        result = {
+            "machine": machine(),
+            "throughput": throughput(base, 5 if args.quick else args.minutes),
+            "quality": quality(base, 4 if args.quick else 12, 10 if args.quick else 40),
+            "index": index(
+                [100_000] if args.quick else [1_000_000, 10_000_000], 1000, 20 if args.quick else 50
+            ),
+        }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Media records of a corpus: files in folders, WebDataset-style tar shards, and the
+binary columns of Parquet files.
+
+A record is one piece of media: a file, a tar member, or one binary value of a
+Parquet row. Its kind is taken from its content, not its name. A record that
+cannot be read is a :class:`~trainguard.scan.corpus.Malformed` the scan counts
+and goes on from; a path that does not exist, or holds no media at all, is an
+input error.
+"""
+
+from __future__ import annotations
+
+import glob
+import tarfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ...errors import InputError
+from ..corpus import Malformed
+from .decode import MEDIA_SUFFIXES
+
+CONTAINERS = (".tar", ".parquet")
+ID_COLUMNS = ("id", "key", "__key__", "doc_id")
+MAX_RECORD_BYTES = 4 << 30  # a single record larger than this is refused, not read
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    source: str  # the file (or tar/Parquet file) it came from
+    id: str  # file path, tar member name, or Parquet id (else row:column)
+    data: bytes
+
+
+def expand_media(paths: Sequence[str]) -> list[Path]:
+    """The media files, tar shards and Parquet files under ``paths`` (sorted)."""
+    out: list[Path] = []
+    for raw in paths:
+        matches = sorted(glob.glob(raw)) if any(c in raw for c in "*?[") else [raw]
+        if not matches:
+            raise InputError(f"{raw}: matches no file")
+        for m in matches:
+            p = Path(m)
+            if p.is_dir():
+                out += sorted(f for f in p.rglob("*") if f.is_file() and _wanted(f))
+            elif p.is_file():
+                out.append(p)
+            else:
+                raise InputError(f"{raw}: no such file or folder")
+    if not out:
+        raise InputError(f"{', '.join(paths)}: no audio, video, image, tar or Parquet files")
+    return out
+
+
+def _wanted(f: Path) -> bool:
+    suffix = f.suffix.lower()
+    return suffix in MEDIA_SUFFIXES or suffix in CONTAINERS
+
+
+def read_records(path: Path) -> Iterator[MediaRecord | Malformed]:
+    """Every record of one file."""
+    suffix = path.suffix.lower()
+    if suffix == ".tar":
+        yield from _tar_records(path)
+    elif suffix == ".parquet":
+        yield from _parquet_records(path)
+    else:
+        try:
+            size = path.stat().st_size
+            if size > MAX_RECORD_BYTES:
+                yield Malformed(str(path), 1, f"{size:,} bytes: larger than one record may be")
+                return
+            yield MediaRecord(str(path), str(path), path.read_bytes())
+        except OSError as exc:
+            yield Malformed(str(path), 1, f"unreadable ({exc.strerror or exc})")
+
+
+def _tar_records(path: Path) -> Iterator[MediaRecord | Malformed]:
+    """Members of a tar shard whose names end in a media suffix (WebDataset keeps a
+    sample's parts as key.ext members; captions and JSON are skipped)."""
+    number = 0
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                if PurePosixPath(member.name).suffix.lower() not in MEDIA_SUFFIXES:
+                    continue
+                number += 1
+                if member.size > MAX_RECORD_BYTES:
+                    yield Malformed(str(path), number, f"{member.name}: too large")
+                    continue
+                f = tar.extractfile(member)
+                if f is None:
+                    continue
+                yield MediaRecord(str(path), member.name, f.read())
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        yield Malformed(str(path), number + 1, f"tar shard unreadable ({exc})")
+
+
+def _parquet_records(path: Path) -> Iterator[MediaRecord | Malformed]:
+    """Each non-null value of every binary column; its id from an id column if any."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        yield Malformed(str(path), 1, f"Parquet file unreadable ({exc})")
+        return
+    schema = pf.schema_arrow
+    binary = [
+        f.name for f in schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+    ]
+    if not binary:
+        raise InputError(f"{path}: no binary column to read media from")
+    id_column = next((c for c in ID_COLUMNS if c in schema.names), None)
+    row = 0
+    try:
+        for batch in pf.iter_batches(columns=binary + ([id_column] if id_column else [])):
+            ids = batch.column(id_column).to_pylist() if id_column else None
+            columns = {c: batch.column(c) for c in binary}
+            for i in range(batch.num_rows):
+                row += 1
+                for c in binary:
+                    value = columns[c][i].as_py()
+                    if value is None:
+                        continue
+                    name = f"{ids[i]}" if ids is not None else f"row {row}"
+                    if len(binary) > 1:
+                        name += f":{c}"
+                    yield MediaRecord(str(path), name, value)
+    except (OSError, pa.ArrowException) as exc:
+        yield Malformed(str(path), row + 1, f"Parquet file unreadable ({exc})")
