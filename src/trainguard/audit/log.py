@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numba
@@ -22,12 +23,14 @@ import numpy as np
 from sqlalchemy import Connection, insert, select, update
 
 from ..canonical import canonical_json_many
-from ..errors import IntegrityError, NotFoundError
+from ..errors import ConflictError, IntegrityError, NotFoundError
 from ..hashing import sha256_many
 from ..store import schema as t
 from ..timeutil import format_instant, now_utc, to_micros
+from .collect import REDACTED, LogScan
 from .merkle import MerkleFrontier, MerkleTree, leaf_hash
 from .note import Checkpoint, Signer, VerifierKey
+from .state import check_state, read_tables, redaction_record, redaction_refused
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -58,24 +61,33 @@ class AuditLog:
 
     # --- appending --------------------------------------------------------------------
 
-    def append(self, conn: Connection, kind: str, data: dict[str, Any]) -> int:
+    def append(
+        self, conn: Connection, kind: str, data: dict[str, Any], at: datetime | None = None
+    ) -> int:
         """Append one entry inside the caller's write transaction."""
-        return self.append_many(conn, [(kind, data)])[0]
+        return self.append_many(conn, [(kind, data)], at)[0]
 
     def append_many(
-        self, conn: Connection, items: Sequence[tuple[str, dict[str, Any]]]
+        self,
+        conn: Connection,
+        items: Sequence[tuple[str, dict[str, Any]]],
+        at: datetime | None = None,
     ) -> list[int]:
-        """Append entries inside the caller's write transaction (one commit for all)."""
+        """Append entries inside the caller's write transaction (one commit for all).
+
+        ``at`` (default now) is the entries' time; a state write passes the
+        instant it stores in its row, so the row's time is the logged one.
+        """
         if not items:
             return []
         # Row lock on PostgreSQL; on SQLite the write transaction already holds the lock.
         size = conn.execute(
             select(t.audit_head.c.size).where(t.audit_head.c.id == 1).with_for_update()
         ).scalar_one()
-        at = format_instant(now_utc())
+        stamp = format_instant(at or now_utc())
         bodies = canonical_json_many(
             [
-                {"index": size + i, "kind": kind, "at": at, "data": data}
+                {"index": size + i, "kind": kind, "at": stamp, "data": data}
                 for i, (kind, data) in enumerate(items)
             ]
         )
@@ -216,16 +228,41 @@ class AuditLog:
 
     # --- redaction and verification ---------------------------------------------------
 
-    def redact(self, index: int) -> None:
-        """Erase an entry's body; its leaf hash stays, so proofs still hold."""
+    def redact(self, index: int) -> int:
+        """Erase an entry's body; its leaf hash stays, so proofs still hold.
+
+        In the same transaction an ``audit.redacted`` entry logs the index, kind,
+        leaf hash and a digest of the erased data: `verify` accepts a missing
+        body only where such an entry says so, and still checks a consent row
+        whose entry was erased against the digest. Returns that entry's index.
+        """
+        now = now_utc()
         with self.store.write() as conn:
-            found = conn.execute(
+            row = conn.execute(
+                select(t.audit_entries.c.leaf_hash, t.audit_entries.c.kind, t.audit_entries.c.body)
+                .where(t.audit_entries.c.idx == index)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise NotFoundError(f"audit entry {index} does not exist")
+            if row.body is None:
+                raise ConflictError(f"audit entry {index} is already redacted")
+            refused = redaction_refused(row.kind)
+            if refused is not None:
+                raise ConflictError(f"audit entry {index} ({row.kind}): {refused}")
+            body, leaf = bytes(row.body), bytes(row.leaf_hash)
+            entry = json.loads(body) if leaf_hash(body) == leaf else None
+            # Erasing a tampered entry would launder it: only a sound one is erased.
+            if entry is None or entry.get("kind") != row.kind or entry.get("index") != index:
+                raise IntegrityError(
+                    f"audit entry {index} does not verify; run `trainguard audit verify`"
+                )
+            conn.execute(
                 update(t.audit_entries)
                 .where(t.audit_entries.c.idx == index)
-                .values(body=None, redacted_at_us=to_micros(now_utc()))
-            ).rowcount
-        if not found:
-            raise NotFoundError(f"audit entry {index} does not exist")
+                .values(body=None, redacted_at_us=to_micros(now))
+            )
+            return self.append(conn, REDACTED, redaction_record(index, entry, leaf), at=now)
 
     def verify(self, verifier: VerifierKey | None) -> VerifyReport:
         """Recompute every leaf and root; check every checkpoint. Names the first bad index.
@@ -239,14 +276,17 @@ class AuditLog:
         """
         report = VerifyReport()
         origin = self.origin()
+        scan = LogScan()
         # Millions of short-lived objects: the cyclic collector would rescan
         # them again and again and find nothing (none of them form cycles).
         with _collector_paused():
             sqlite_file = self._sqlite_file()
             if sqlite_file is not None and _arrow_reader_available():
-                head, checkpoints, chunks, fault = self._read_arrow(sqlite_file, report.redacted)
+                head, checkpoints, chunks, fault = self._read_arrow(
+                    sqlite_file, report.redacted, scan
+                )
             else:
-                head, checkpoints, chunks, fault = self._read_driver(report.redacted)
+                head, checkpoints, chunks, fault = self._read_driver(report.redacted, scan)
         leaves = np.concatenate(chunks) if chunks else np.empty((0, 32), dtype=np.uint8)
         report.size = size_stored = len(leaves)
         frontier, done = MerkleFrontier(), 0
@@ -272,6 +312,11 @@ class AuditLog:
                 f"checkpoint at size {size} but the log holds only {size_stored} entries (truncated)",
                 size_stored,
             )
+        # Every entry is sound: now the state tables must be what the log says.
+        with _collector_paused():
+            state_fault = check_state(scan)
+        if state_fault is not None:
+            return report.fail(*state_fault)
         return report
 
     def _sqlite_file(self) -> str | None:
@@ -280,12 +325,12 @@ class AuditLog:
             return None
         return str(url.database)
 
-    def _read_driver(self, redacted: list[int]) -> _Scanned:
+    def _read_driver(self, redacted: list[int], scan: LogScan) -> _Scanned:
         """Entries through the SQLAlchemy connection's own DBAPI cursor (any backend)."""
         chunks: list[np.ndarray] = []
         checked = 0
-        fault: tuple[str, int] | None = None
-        with self.store.read() as conn:
+        fault: tuple[str, int | None] | None = None
+        with self.store.read(snapshot=True) as conn:
             head = int(conn.execute(select(t.audit_head.c.size)).scalar_one())
             checkpoints = [
                 (int(r[0]), str(r[1]))
@@ -297,7 +342,7 @@ class AuditLog:
             ]
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             where = f"FROM {t.audit_entries.name} WHERE idx >= {mark} AND idx < {mark}"
-            fetch = f"SELECT leaf_hash, body {where} ORDER BY idx"
+            fetch = f"SELECT leaf_hash, body, kind {where} ORDER BY idx"
             while fault is None:
                 span = (checked, checked + _VERIFY_FETCH)
                 # The driver's own cursor: plain tuples, no result-row wrappers.
@@ -317,14 +362,15 @@ class AuditLog:
                     gap = _first_gap(ids, checked)
                     if gap is None and not rows:
                         break
-                good, fault = _check_rows(rows, checked, redacted, gap)
+                good, fault = _check_rows(rows, checked, redacted, gap, scan)
                 chunks.append(good)
                 checked += len(good)
                 if gap is None and len(rows) < _VERIFY_FETCH:
                     break
+            scan.tables = read_tables(lambda sql: conn.exec_driver_sql(sql).all())
         return head, checkpoints, chunks, fault
 
-    def _read_arrow(self, path: str, redacted: list[int]) -> _Scanned:
+    def _read_arrow(self, path: str, redacted: list[int], scan: LogScan) -> _Scanned:
         """SQLite entries as Arrow batches (ADBC): no Python object per row.
 
         Head, checkpoints and entries are read in one transaction of one
@@ -333,8 +379,13 @@ class AuditLog:
         import adbc_driver_sqlite.dbapi as adbc
 
         chunks: list[np.ndarray] = []
-        fault: tuple[str, int] | None = None
+        fault: tuple[str, int | None] | None = None
         checked = 0
+
+        def fetch(sql: str) -> list[tuple[Any, ...]]:
+            cursor.execute(sql)
+            return cursor.fetchall()
+
         with adbc.connect(path) as conn, conn.cursor() as cursor:
             cursor.execute(f"SELECT size FROM {t.audit_head.name} WHERE id = 1")
             row = cursor.fetchone()
@@ -343,10 +394,16 @@ class AuditLog:
             head = int(row[0])
             cursor.execute(f"SELECT size, note FROM {t.audit_checkpoints.name} ORDER BY size")
             checkpoints = [(int(r[0]), str(r[1])) for r in cursor.fetchall()]
+            scan.tables = read_tables(fetch)
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
-            cursor.execute(f"SELECT idx, leaf_hash, body FROM {t.audit_entries.name} ORDER BY idx")
+            cursor.execute(
+                f"SELECT idx, leaf_hash, body, kind FROM {t.audit_entries.name} ORDER BY idx"
+            )
             for batch in cursor.fetch_record_batch():
                 good, fault = _check_arrow_batch(batch, checked, redacted)
+                kind_fault = scan.take_arrow(batch, checked, len(good))
+                if kind_fault is not None:  # within the sound rows, so before any other fault
+                    fault = kind_fault
                 chunks.append(good)
                 checked += len(good)
                 if fault is not None:
@@ -354,7 +411,7 @@ class AuditLog:
         return head, checkpoints, chunks, fault
 
 
-_Scanned = tuple[int, list[tuple[int, str]], list[np.ndarray], tuple[str, int] | None]
+_Scanned = tuple[int, list[tuple[int, str]], list[np.ndarray], tuple[str, int | None] | None]
 _VERIFY_FETCH = 100_000
 
 
@@ -388,12 +445,12 @@ def _first_gap(indexes: list[int], start: int) -> int | None:
 
 
 def _check_rows(
-    rows: Sequence[Any], start: int, redacted: list[int], gap: int | None
-) -> tuple[np.ndarray, tuple[str, int] | None]:
-    """Check (leaf, body) rows from index ``start``, with a hole at ``gap`` if any."""
+    rows: Sequence[Any], start: int, redacted: list[int], gap: int | None, scan: LogScan
+) -> tuple[np.ndarray, tuple[str, int | None] | None]:
+    """Check (leaf, body, kind) rows from index ``start``, with a hole at ``gap`` if any."""
     good = len(rows) if gap is None else gap - start
     rows = rows[:good]
-    leaves, bodies = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [])
+    leaves, bodies, kinds = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [], [])
     if any(len(leaf) != 32 for leaf in leaves):
         bad = next(i for i, leaf in enumerate(leaves) if len(leaf) != 32)
         return _stored_leaves(leaves[:bad]), (
@@ -412,6 +469,10 @@ def _check_rows(
     ok, fault = _check_arrays(
         stored, data, offsets, present, start, redacted, lambda i: bytes(bodies[i])
     )
+    n = len(ok)
+    kind_fault = scan.take_rows(start, leaves[:n], bodies[:n], kinds[:n])
+    if kind_fault is not None:  # within the sound rows, so before any other fault
+        return ok, kind_fault
     if fault is None and gap is not None:
         fault = (f"entry {gap} is missing", gap)
     return ok, fault

@@ -116,7 +116,8 @@ def verify(
     verifier = _load_verifier(pubkey, key)
     report = open_store(ctx).audit.verify(verifier)
     if not report.ok:
-        console.print(f"FAILED at index {report.bad_index}: {report.problem}", markup=False)
+        where = "" if report.bad_index is None else f" at index {report.bad_index}"
+        console.print(f"FAILED{where}: {report.problem}", markup=False)
         raise typer.Exit(1)
     signed = (
         f"{report.checkpoints} checkpoints verified"
@@ -144,8 +145,10 @@ def _load_verifier(pubkey: str | None, key: Path | None) -> VerifierKey | None:
 @audit_app.command("redact")
 def redact(ctx: typer.Context, index: int) -> None:
     """Erase entry INDEX's body (personal data); its leaf hash stays and proofs still hold."""
-    open_store(ctx).audit.redact(index)
-    console.print(f"entry {index}: body erased, leaf hash kept")
+    logged = open_store(ctx).audit.redact(index)
+    console.print(
+        f"entry {index}: body erased, leaf hash kept (redaction logged at entry {logged})"
+    )
 
 
 @audit_app.command("append", hidden=True)

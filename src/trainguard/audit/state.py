@@ -1,0 +1,470 @@
+"""The state decisions read, held to the log that recorded it.
+
+Every row of the tables a decision reads — policy versions, tenant families,
+settings, taxonomy extensions, consent events — and of the model registry is
+written in the same transaction as the log entry that records it. Replaying
+the state-bearing entries in log order must therefore give back every row,
+column for column: `audit verify` compares each table with that replay, in
+one pass per table, and names the first row that was changed, deleted, or
+inserted without an entry. A body erased by ``audit redact`` is accepted only
+where an ``audit.redacted`` entry says so; a consent row whose entry was erased
+is held to the digest that entry logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ..canonical import canonical_json
+from ..store import schema as t
+from ..timeutil import to_micros
+from .collect import (
+    CONSENT_GRANT,
+    CONSENT_WITHDRAW,
+    DEFAULT_FAMILY,
+    LOG_ORIGIN,
+    MODEL_REGISTER,
+    POLICY_ADDED,
+    REDACTABLE_STATE_KINDS,
+    REDACTED,
+    STATE_KINDS,
+    TAXONOMY_EXTENDED,
+    TENANT_FAMILY,
+    Fault,
+    LogScan,
+)
+
+Row = Sequence[Any]
+
+
+@dataclass
+class StateTables:
+    """Every state table, read in bulk in the snapshot the entries were read in."""
+
+    settings: list[Row]
+    policies: list[Row]
+    tenants: list[Row]
+    taxonomy: list[Row]
+    consent: list[Row]
+    models: list[Row]
+    manifests: list[Row]
+
+
+_QUERIES = {
+    "settings": f'SELECT "key", "value" FROM {t.settings.name}',
+    "policies": f"SELECT hash, family, version, effective_at_us, body, source, added_at_us "
+    f"FROM {t.policy_versions.name}",
+    "tenants": f"SELECT tenant, family FROM {t.tenant_families.name}",
+    "taxonomy": f'SELECT "key", kind, description FROM {t.taxonomy_keys.name}',
+    "consent": f"SELECT seq, id, tenant, kind, subject, role, at_us, body, recorded_at_us "
+    f"FROM {t.consent_events.name} ORDER BY seq",
+    "models": f"SELECT name, trained_at_us, registered_at_us FROM {t.models.name}",
+    "manifests": f'SELECT model, position, path, root, "use", at_us, records, admitted '
+    f"FROM {t.model_manifests.name} ORDER BY model, position",
+}
+
+
+def read_tables(fetch: Callable[[str], Sequence[Row]]) -> StateTables:
+    """Each table in one query, through the caller's cursor (so in its snapshot)."""
+    return StateTables(**{name: list(fetch(sql)) for name, sql in _QUERIES.items()})
+
+
+def redaction_record(index: int, entry: dict[str, Any], leaf: bytes) -> dict[str, Any]:
+    """What an ``audit.redacted`` entry logs about the entry it erases.
+
+    The digest is of the erased data, so a row that entry set can still be
+    checked; the leaf hash and kind pin the row of the log itself.
+    """
+    return {
+        "index": index,
+        "kind": entry["kind"],
+        "at": entry["at"],
+        "leaf_hash": leaf.hex(),
+        "data_digest": data_digest(entry["data"]),
+    }
+
+
+def data_digest(data: Any) -> str:
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def redaction_refused(kind: str) -> str | None:
+    """Why an entry of this kind may not be erased, or None."""
+    if kind == REDACTED:
+        return "a redaction entry cannot itself be redacted"
+    if kind in STATE_KINDS and kind not in REDACTABLE_STATE_KINDS:
+        return f"a {kind} entry sets state that decisions read; it cannot be erased"
+    return None
+
+
+# --- replay --------------------------------------------------------------------------
+
+
+@dataclass
+class _Replayed:
+    """The state the log describes, each item with the index of the entry that set it."""
+
+    origin_at: int | None = None
+    settings: dict[str, tuple[str, int]] = field(default_factory=dict)
+    policies: dict[str, tuple[int, str, dict[str, Any]]] = field(default_factory=dict)
+    tenants: dict[str, tuple[str, int]] = field(default_factory=dict)
+    taxonomy: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    consent: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    models: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    redactions: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+
+    def current(self, index: int) -> bool:
+        """Entries after the origin was logged carry every column (source, row times)."""
+        return self.origin_at is not None and index > self.origin_at
+
+
+def _replay(scan: LogScan) -> tuple[_Replayed, Fault | None]:
+    log = _Replayed()
+    for index, body in scan.entries:
+        try:
+            entry = orjson.loads(body)
+            kind, at, data = entry["kind"], entry["at"], entry["data"]
+            _apply(log, index, kind, at, data)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return log, (f"entry {index}: not a well-formed {kind_of(body)} entry", index)
+    return log, None
+
+
+def kind_of(body: bytes) -> str:
+    at = body.rfind(b',"kind":')
+    return body[at + 8 : -1].decode("utf-8", "replace") if at >= 0 else "log"
+
+
+def _apply(log: _Replayed, index: int, kind: str, at: str, data: dict[str, Any]) -> None:
+    if kind in (CONSENT_GRANT, CONSENT_WITHDRAW):
+        log.consent.append((index, at, data))
+    elif kind == POLICY_ADDED:
+        log.policies[str(data["hash"])] = (index, at, data)
+        log.settings.setdefault("default_family", (str(data["family"]), index))
+    elif kind == DEFAULT_FAMILY:
+        log.settings["default_family"] = (str(data["family"]), index)
+    elif kind == TENANT_FAMILY:
+        log.tenants[str(data["tenant"])] = (str(data["family"]), index)
+    elif kind == TAXONOMY_EXTENDED:
+        for key in data["keys"]:
+            log.taxonomy[(key["key"], key["kind"])] = (key["description"], index)
+    elif kind == MODEL_REGISTER:
+        log.models[str(data["name"])] = (index, data)
+    elif kind == LOG_ORIGIN:
+        if log.origin_at is None:
+            log.origin_at = index
+        log.settings["audit_origin"] = (str(data["origin"]), index)
+    elif kind == REDACTED:
+        log.redactions[int(data["index"])] = (index, data)
+
+
+# --- the checks ----------------------------------------------------------------------
+
+
+def check_state(scan: LogScan) -> Fault | None:
+    """The first row of the log or of a state table that the log does not account for."""
+    log, fault = _replay(scan)
+    if fault is not None:
+        return fault
+    tables: StateTables = scan.tables
+    try:
+        return (
+            _check_erasures(log, scan)
+            or _check_settings(log, tables)
+            or _check_policies(log, tables)
+            or _check_tenants(log, tables)
+            or _check_taxonomy(log, tables)
+            or _check_consent(log, scan, tables)
+            or _check_models(log, tables)
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        # Only an entry written around the store's code (body and leaf forged
+        # together) lacks what the store always logs.
+        return (
+            f"a state-bearing entry lacks what it must carry ({type(exc).__name__}: {exc})",
+            None,
+        )
+
+
+def _check_erasures(log: _Replayed, scan: LogScan) -> Fault | None:
+    for index in sorted(scan.erased):
+        kind, leaf = scan.erased[index]
+        found = log.redactions.get(index)
+        if found is None:
+            return (f"entry {index}: body is erased but no redaction is logged", index)
+        by, data = found
+        if by <= index:
+            return (f"entry {index}: its redaction at entry {by} comes before it", index)
+        if data.get("kind") != kind:
+            return (
+                f"entry {index}: kind column says {kind!r} but the redaction at entry {by} "
+                f"logged {data.get('kind')!r}",
+                index,
+            )
+        if data.get("leaf_hash") != leaf.hex():
+            return (
+                f"entry {index}: leaf hash is not the one the redaction at entry {by} logged",
+                index,
+            )
+        refused = redaction_refused(kind)
+        if refused is not None:
+            return (f"entry {index}: body is erased, but {refused}", index)
+    for index in sorted(set(log.redactions) - set(scan.erased)):
+        by = log.redactions[index][0]
+        return (f"entry {index}: logged as redacted at entry {by} but holds a body", index)
+    return None
+
+
+def _deleted(table: str, row: str, index: int) -> Fault:
+    return (f"{table} row {row}: deleted (logged at entry {index})", None)
+
+
+def _inserted(table: str, row: str) -> Fault:
+    return (f"{table} row {row}: matches no logged entry (inserted, or changed after)", None)
+
+
+def _changed(table: str, row: str, column: str, index: int) -> Fault:
+    return (f"{table} row {row}: {column} is not what entry {index} logged", None)
+
+
+def _check_settings(log: _Replayed, tables: StateTables) -> Fault | None:
+    table = t.settings.name
+    stored = {str(r[0]): str(r[1]) for r in tables.settings}
+    if "audit_origin" in stored and "audit_origin" not in log.settings:
+        return (
+            f"{table} row audit_origin: not recorded in the log "
+            "(a store made before it was logged: run `trainguard init` to log it)",
+            None,
+        )
+    for key in sorted(set(stored) | set(log.settings)):
+        if key not in log.settings:
+            return _inserted(table, key)
+        value, index = log.settings[key]
+        if key not in stored:
+            return _deleted(table, key, index)
+        if stored[key] != value:
+            return _changed(table, key, "value", index)
+    return None
+
+
+def _check_policies(log: _Replayed, tables: StateTables) -> Fault | None:
+    table = t.policy_versions.name
+    rows = {str(r[0]): r for r in tables.policies}
+    for h, (index, at, data) in sorted(log.policies.items(), key=lambda kv: kv[1][0]):
+        name = h[:16]
+        row = rows.pop(h, None)
+        if row is None:
+            return _deleted(table, name, index)
+        _, family, version, effective_us, body, source, added_us = row
+        expected: list[tuple[str, Any, Any]] = [
+            ("family", family, data["family"]),
+            ("version", version, data["version"]),
+            ("effective_at_us", effective_us, _micros(str(data["effective_at"]))),
+        ]
+        if log.current(index):
+            expected += [
+                ("source", source, data.get("source")),
+                ("added_at_us", added_us, _micros(at)),
+            ]
+        for column, got, want in expected:
+            if got != want:
+                return _changed(table, name, column, index)
+        try:
+            same = data_digest(json.loads(body)) == h
+        except (ValueError, TypeError):
+            same = False
+        if not same:
+            return (
+                f"{table} row {name}: body does not hash to {h[:16]} (logged at entry {index})",
+                None,
+            )
+    for h in sorted(rows):
+        return _inserted(table, h[:16])
+    return None
+
+
+def _check_tenants(log: _Replayed, tables: StateTables) -> Fault | None:
+    table = t.tenant_families.name
+    stored = {str(r[0]): str(r[1]) for r in tables.tenants}
+    for tenant in sorted(set(stored) | set(log.tenants)):
+        if tenant not in log.tenants:
+            return _inserted(table, tenant)
+        family, index = log.tenants[tenant]
+        if tenant not in stored:
+            return _deleted(table, tenant, index)
+        if stored[tenant] != family:
+            return _changed(table, tenant, "family", index)
+    return None
+
+
+def _check_taxonomy(log: _Replayed, tables: StateTables) -> Fault | None:
+    table = t.taxonomy_keys.name
+    stored = {(str(r[0]), str(r[1])): str(r[2]) for r in tables.taxonomy}
+    for key in sorted(set(stored) | set(log.taxonomy)):
+        name = f"{key[0]} ({key[1]})"
+        if key not in log.taxonomy:
+            return _inserted(table, name)
+        description, index = log.taxonomy[key]
+        if key not in stored:
+            return _deleted(table, name, index)
+        if stored[key] != description:
+            return _changed(table, name, "description", index)
+    return None
+
+
+def _check_consent(log: _Replayed, scan: LogScan, tables: StateTables) -> Fault | None:
+    """Rows by id against the visible entries, the rest against erased entries' digests;
+    then ``seq`` must list the rows in log order (it is the order they are read in)."""
+    table = t.consent_events.name
+    rows = {r[1]: r for r in tables.consent}
+    at_index: dict[str, int] = {}
+    micros = _MicrosCache()
+    for index, at, data in log.consent:
+        event_id = data["id"]
+        row = rows.pop(event_id, None)
+        if row is None:
+            return _deleted(table, event_id, index)
+        body = dict(data)
+        del body["id"]
+        column = _consent_column_off(row, body, micros, at if log.current(index) else None)
+        if column is not None:
+            return _changed(table, event_id, column, index)
+        at_index[event_id] = index
+    erased = {
+        str(data["data_digest"]): (target, str(data["at"]))
+        for target, (_, data) in log.redactions.items()
+        if data.get("kind") in REDACTABLE_STATE_KINDS and target in scan.erased
+    }
+    for event_id, row in sorted(rows.items(), key=lambda kv: int(kv[1][0])):
+        try:
+            body = json.loads(row[7])
+            digest = data_digest({"id": event_id, **body})
+        except (ValueError, TypeError):
+            return _inserted(table, str(event_id))
+        found = erased.pop(digest, None)
+        if found is None:
+            return _inserted(table, str(event_id))
+        target, at = found
+        column = _consent_column_off(row, body, micros, at if log.current(target) else None)
+        if column is not None:
+            return _changed(table, str(event_id), column, target)
+        at_index[event_id] = target
+    # Erased consent entries whose row is gone.
+    for target, _ in sorted(erased.values()):
+        return (
+            f"{table} row of redacted entry {target}: deleted, or changed from the digest "
+            f"its redaction logged",
+            None,
+        )
+    last = -1
+    for row in tables.consent:
+        index = at_index[row[1]]
+        if index < last:
+            return (f"{table} row {row[1]}: seq {row[0]} is out of log order (entry {index})", None)
+        last = index
+    return None
+
+
+_CONSENT_COLUMNS = ("tenant", "kind", "subject", "role")
+
+
+def _consent_column_off(
+    row: Row, body: dict[str, Any], micros: _MicrosCache, recorded_at: str | None
+) -> str | None:
+    """The first column of a consent row that differs from the event ``body``, or None."""
+    if (row[2], row[3], row[4], row[5]) != (
+        body.get("tenant"),
+        body.get("kind"),
+        body.get("subject"),
+        body.get("role"),
+    ):
+        return next(c for i, c in enumerate(_CONSENT_COLUMNS, 2) if row[i] != body.get(c))
+    if row[6] != micros(body.get("at")):
+        return "at_us"
+    try:
+        stored = orjson.loads(row[7])
+    except orjson.JSONDecodeError:
+        return "body"
+    if stored != body:
+        return "body"
+    if recorded_at is not None and row[8] != micros(recorded_at):
+        return "recorded_at_us"
+    return None
+
+
+def _check_models(log: _Replayed, tables: StateTables) -> Fault | None:
+    models = {str(r[0]): r for r in tables.models}
+    manifests: dict[str, list[Row]] = {}
+    for part in tables.manifests:
+        manifests.setdefault(str(part[0]), []).append(part)
+    for name, (index, data) in sorted(log.models.items(), key=lambda kv: kv[1][0]):
+        row = models.pop(name, None)
+        if row is None:
+            return _deleted(t.models.name, name, index)
+        trained = data.get("trained_at")
+        if row[1] != (_micros(trained) if trained is not None else None):
+            return _changed(t.models.name, name, "trained_at_us", index)
+        if row[2] != _micros(str(data["registered_at"])):
+            return _changed(t.models.name, name, "registered_at_us", index)
+        parts = manifests.pop(name, [])
+        logged = data["manifests"]
+        for position, m in enumerate(logged):
+            label = f"{name}#{position}"
+            if position >= len(parts):
+                return _deleted(t.model_manifests.name, label, index)
+            part = parts[position]
+            want = (
+                name,
+                position,
+                m["path"],
+                m["root"],
+                m["use"],
+                _micros(str(m["at"])),
+                m["records"],
+                m["admitted"],
+            )
+            for column, got, expect in zip(_MANIFEST_COLUMNS, part, want, strict=True):
+                if got != expect:
+                    return _changed(t.model_manifests.name, label, column, index)
+        if len(parts) > len(logged):
+            return _inserted(t.model_manifests.name, f"{name}#{parts[len(logged)][1]}")
+    for name in sorted(models):
+        return _inserted(t.models.name, name)
+    for name in sorted(manifests):
+        return _inserted(t.model_manifests.name, f"{name}#{manifests[name][0][1]}")
+    return None
+
+
+_MANIFEST_COLUMNS = ("model", "position", "path", "root", "use", "at_us", "records", "admitted")
+
+
+def _micros(text: str) -> int:
+    """Microseconds of a logged instant (``format_instant``'s form: UTC, ``Z``)."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return to_micros(value)
+
+
+class _MicrosCache:
+    """:func:`_micros` remembering the last few answers: a batch shares its time."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def __call__(self, text: Any) -> int | None:
+        if not isinstance(text, str):
+            return None
+        hit = self._seen.get(text)
+        if hit is None:
+            if len(self._seen) > 4096:
+                self._seen.clear()
+            hit = self._seen[text] = _micros(text)
+        return hit
