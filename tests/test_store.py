@@ -45,8 +45,8 @@ def test_policies_consent_and_decisions_round_trip(
     assert decide(
         any_store.context(), rec, "train.first_party", datetime(2023, 8, 9, tzinfo=UTC)
     ).allowed
-    # Every change is in the audit log: 4 policies and 1 consent event.
-    assert any_store.audit.size() == 5
+    # Every change is in the audit log: the origin, 4 policies and 1 consent event.
+    assert any_store.audit.size() == 6
 
 
 def test_tenant_families_and_unknown_references(
