@@ -264,7 +264,7 @@ class AuditLog:
             )
             return self.append(conn, REDACTED, redaction_record(index, entry, leaf), at=now)
 
-    def verify(self, verifier: VerifierKey | None) -> VerifyReport:
+    def verify(self, verifier: VerifierKey | None, *, state: bool = True) -> VerifyReport:
         """Recompute every leaf and root; check every checkpoint. Names the first bad index.
 
         Rows are checked a chunk at a time: leaves hashed in one native loop,
@@ -276,7 +276,7 @@ class AuditLog:
         """
         report = VerifyReport()
         origin = self.origin()
-        scan = LogScan()
+        scan = LogScan() if state else None
         # Millions of short-lived objects: the cyclic collector would rescan
         # them again and again and find nothing (none of them form cycles).
         with _collector_paused():
@@ -312,11 +312,12 @@ class AuditLog:
                 f"checkpoint at size {size} but the log holds only {size_stored} entries (truncated)",
                 size_stored,
             )
-        # Every entry is sound: now the state tables must be what the log says.
-        with _collector_paused():
-            state_fault = check_state(scan)
-        if state_fault is not None:
-            return report.fail(*state_fault)
+        if scan is not None:
+            # Every entry is sound: now the state tables must be what the log says.
+            with _collector_paused():
+                state_fault = check_state(scan)
+            if state_fault is not None:
+                return report.fail(*state_fault)
         return report
 
     def _sqlite_file(self) -> str | None:
@@ -325,7 +326,7 @@ class AuditLog:
             return None
         return str(url.database)
 
-    def _read_driver(self, redacted: list[int], scan: LogScan) -> _Scanned:
+    def _read_driver(self, redacted: list[int], scan: LogScan | None) -> _Scanned:
         """Entries through the SQLAlchemy connection's own DBAPI cursor (any backend)."""
         chunks: list[np.ndarray] = []
         checked = 0
@@ -342,7 +343,8 @@ class AuditLog:
             ]
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             where = f"FROM {t.audit_entries.name} WHERE idx >= {mark} AND idx < {mark}"
-            fetch = f"SELECT leaf_hash, body, kind {where} ORDER BY idx"
+            columns = "leaf_hash, body" if scan is None else "leaf_hash, body, kind"
+            fetch = f"SELECT {columns} {where} ORDER BY idx"
             while fault is None:
                 span = (checked, checked + _VERIFY_FETCH)
                 # The driver's own cursor: plain tuples, no result-row wrappers.
@@ -367,10 +369,11 @@ class AuditLog:
                 checked += len(good)
                 if gap is None and len(rows) < _VERIFY_FETCH:
                     break
-            scan.tables = read_tables(lambda sql: conn.exec_driver_sql(sql).all())
+            if scan is not None:
+                scan.tables = read_tables(lambda sql: _fetch_all(conn, sql))
         return head, checkpoints, chunks, fault
 
-    def _read_arrow(self, path: str, redacted: list[int], scan: LogScan) -> _Scanned:
+    def _read_arrow(self, path: str, redacted: list[int], scan: LogScan | None) -> _Scanned:
         """SQLite entries as Arrow batches (ADBC): no Python object per row.
 
         Head, checkpoints and entries are read in one transaction of one
@@ -383,8 +386,10 @@ class AuditLog:
         checked = 0
 
         def fetch(sql: str) -> list[tuple[Any, ...]]:
+            # Column-wise through Arrow: ADBC's own fetchall builds each row in Python.
             cursor.execute(sql)
-            return cursor.fetchall()
+            columns = [c.to_pylist() for c in cursor.fetch_arrow_table().columns]
+            return list(zip(*columns, strict=True))
 
         with adbc.connect(path) as conn, conn.cursor() as cursor:
             cursor.execute(f"SELECT size FROM {t.audit_head.name} WHERE id = 1")
@@ -394,21 +399,31 @@ class AuditLog:
             head = int(row[0])
             cursor.execute(f"SELECT size, note FROM {t.audit_checkpoints.name} ORDER BY size")
             checkpoints = [(int(r[0]), str(r[1])) for r in cursor.fetchall()]
-            scan.tables = read_tables(fetch)
+            if scan is not None:
+                scan.tables = read_tables(fetch)
+            columns = "idx, leaf_hash, body" if scan is None else "idx, leaf_hash, body, kind"
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
-            cursor.execute(
-                f"SELECT idx, leaf_hash, body, kind FROM {t.audit_entries.name} ORDER BY idx"
-            )
+            cursor.execute(f"SELECT {columns} FROM {t.audit_entries.name} ORDER BY idx")
             for batch in cursor.fetch_record_batch():
                 good, fault = _check_arrow_batch(batch, checked, redacted)
-                kind_fault = scan.take_arrow(batch, checked, len(good))
-                if kind_fault is not None:  # within the sound rows, so before any other fault
+                kind_fault = scan and scan.take_arrow(batch, checked, len(good))
+                if kind_fault:  # within the sound rows, so before any other fault
                     fault = kind_fault
                 chunks.append(good)
                 checked += len(good)
                 if fault is not None:
                     break
         return head, checkpoints, chunks, fault
+
+
+def _fetch_all(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """All rows through the driver's own cursor: plain tuples, no result-row wrappers."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 _Scanned = tuple[int, list[tuple[int, str]], list[np.ndarray], tuple[str, int | None] | None]
@@ -445,12 +460,18 @@ def _first_gap(indexes: list[int], start: int) -> int | None:
 
 
 def _check_rows(
-    rows: Sequence[Any], start: int, redacted: list[int], gap: int | None, scan: LogScan
+    rows: Sequence[Any],
+    start: int,
+    redacted: list[int],
+    gap: int | None,
+    scan: LogScan | None,
 ) -> tuple[np.ndarray, tuple[str, int | None] | None]:
-    """Check (leaf, body, kind) rows from index ``start``, with a hole at ``gap`` if any."""
+    """Check (leaf, body[, kind]) rows from index ``start``, with a hole at ``gap`` if any."""
     good = len(rows) if gap is None else gap - start
     rows = rows[:good]
-    leaves, bodies, kinds = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [], [])
+    width = 2 if scan is None else 3
+    columns = [list(col) for col in zip(*rows, strict=True)] if rows else [[]] * width
+    leaves, bodies, kinds = columns[0], columns[1], columns[-1]
     if any(len(leaf) != 32 for leaf in leaves):
         bad = next(i for i, leaf in enumerate(leaves) if len(leaf) != 32)
         return _stored_leaves(leaves[:bad]), (
@@ -470,8 +491,8 @@ def _check_rows(
         stored, data, offsets, present, start, redacted, lambda i: bytes(bodies[i])
     )
     n = len(ok)
-    kind_fault = scan.take_rows(start, leaves[:n], bodies[:n], kinds[:n])
-    if kind_fault is not None:  # within the sound rows, so before any other fault
+    kind_fault = scan and scan.take_rows(start, leaves[:n], bodies[:n], kinds[:n])
+    if kind_fault:  # within the sound rows, so before any other fault
         return ok, kind_fault
     if fault is None and gap is not None:
         fault = (f"entry {gap} is missing", gap)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ..canonical import canonical_json
@@ -127,14 +128,21 @@ class _Replayed:
 
 def _replay(scan: LogScan) -> tuple[_Replayed, Fault | None]:
     log = _Replayed()
+    loads, consent, append = orjson.loads, _CONSENT_KINDS, log.consent.append
     for index, body in scan.entries:
         try:
-            entry = orjson.loads(body)
-            kind, at, data = entry["kind"], entry["at"], entry["data"]
-            _apply(log, index, kind, at, data)
+            entry = loads(body)
+            kind = entry["kind"]
+            if kind in consent:  # the bulk of the state: kept lean
+                append((index, entry["at"], entry["data"]))
+            else:
+                _apply(log, index, kind, entry["at"], entry["data"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return log, (f"entry {index}: not a well-formed {kind_of(body)} entry", index)
     return log, None
+
+
+_CONSENT_KINDS = frozenset({CONSENT_GRANT, CONSENT_WITHDRAW})
 
 
 def kind_of(body: bytes) -> str:
@@ -321,22 +329,35 @@ def _check_taxonomy(log: _Replayed, tables: StateTables) -> Fault | None:
 
 def _check_consent(log: _Replayed, scan: LogScan, tables: StateTables) -> Fault | None:
     """Rows by id against the visible entries, the rest against erased entries' digests;
-    then ``seq`` must list the rows in log order (it is the order they are read in)."""
+    then ``seq`` must list the rows in log order (it is the order they are read in).
+
+    Tens of thousands of rows: the times are compared as arrays, the rest row by row.
+    """
     table = t.consent_events.name
     rows = {r[1]: r for r in tables.consent}
-    at_index: dict[str, int] = {}
-    micros = _MicrosCache()
+    # (entry index, row, the event as logged, the entry's time if the row must carry it)
+    matched: list[tuple[int, Row, dict[str, Any], str | None]] = []
+    keep, pop, loads = matched.append, rows.pop, orjson.loads
+    origin = log.origin_at if log.origin_at is not None else 2**63
     for index, at, data in log.consent:
-        event_id = data["id"]
-        row = rows.pop(event_id, None)
+        row = pop(data["id"], None)
         if row is None:
-            return _deleted(table, event_id, index)
-        body = dict(data)
-        del body["id"]
-        column = _consent_column_off(row, body, micros, at if log.current(index) else None)
-        if column is not None:
-            return _changed(table, event_id, column, index)
-        at_index[event_id] = index
+            return _deleted(table, str(data["id"]), index)
+        # The common case in one expression; a row that differs is looked at again below.
+        try:
+            stored = loads(row[7])
+            stored["id"] = row[1]
+        except (orjson.JSONDecodeError, TypeError):
+            stored = None
+        if stored != data or (row[2], row[3], row[4], row[5]) != (
+            data["tenant"],
+            data["kind"],
+            data["subject"],
+            data["role"],
+        ):
+            column = _consent_column_off(row, data) or "body"
+            return _changed(table, str(data["id"]), column, index)
+        keep((index, row, data, at if index > origin else None))
     erased = {
         str(data["data_digest"]): (target, str(data["at"]))
         for target, (_, data) in log.redactions.items()
@@ -344,59 +365,89 @@ def _check_consent(log: _Replayed, scan: LogScan, tables: StateTables) -> Fault 
     }
     for event_id, row in sorted(rows.items(), key=lambda kv: int(kv[1][0])):
         try:
-            body = json.loads(row[7])
-            digest = data_digest({"id": event_id, **body})
+            data = {**json.loads(row[7]), "id": event_id}
+            found = erased.pop(data_digest(data), None)
         except (ValueError, TypeError):
-            return _inserted(table, str(event_id))
-        found = erased.pop(digest, None)
+            found = None
         if found is None:
             return _inserted(table, str(event_id))
         target, at = found
-        column = _consent_column_off(row, body, micros, at if log.current(target) else None)
-        if column is not None:
-            return _changed(table, str(event_id), column, target)
-        at_index[event_id] = target
-    # Erased consent entries whose row is gone.
+        off = _consent_column_off(row, data)  # the body matched the digest
+        if off is not None:
+            return _changed(table, str(event_id), off, target)
+        keep((target, row, data, at if log.current(target) else None))
     for target, _ in sorted(erased.values()):
         return (
             f"{table} row of redacted entry {target}: deleted, or changed from the digest "
             f"its redaction logged",
             None,
         )
-    last = -1
-    for row in tables.consent:
-        index = at_index[row[1]]
-        if index < last:
-            return (f"{table} row {row[1]}: seq {row[0]} is out of log order (entry {index})", None)
-        last = index
+    matched.sort(key=lambda m: m[0])
+    bad = _consent_times_off(matched)
+    if bad >= 0:
+        index, row, data, _ = matched[bad]
+        column = "at_us" if row[6] != _micros_or_none(data.get("at")) else "recorded_at_us"
+        return _changed(table, str(row[1]), column, index)
+    seqs = np.array([m[1][0] for m in matched], dtype=np.int64)
+    out_of_order = np.flatnonzero(np.diff(seqs) <= 0)
+    if len(out_of_order):
+        index, row, _, _ = matched[int(out_of_order[0]) + 1]
+        return (f"{table} row {row[1]}: seq {row[0]} is out of log order (entry {index})", None)
     return None
 
 
 _CONSENT_COLUMNS = ("tenant", "kind", "subject", "role")
 
 
-def _consent_column_off(
-    row: Row, body: dict[str, Any], micros: _MicrosCache, recorded_at: str | None
-) -> str | None:
-    """The first column of a consent row that differs from the event ``body``, or None."""
-    if (row[2], row[3], row[4], row[5]) != (
-        body.get("tenant"),
-        body.get("kind"),
-        body.get("subject"),
-        body.get("role"),
-    ):
-        return next(c for i, c in enumerate(_CONSENT_COLUMNS, 2) if row[i] != body.get(c))
-    if row[6] != micros(body.get("at")):
-        return "at_us"
-    try:
-        stored = orjson.loads(row[7])
-    except orjson.JSONDecodeError:
-        return "body"
-    if stored != body:
-        return "body"
-    if recorded_at is not None and row[8] != micros(recorded_at):
-        return "recorded_at_us"
+def _consent_column_off(row: Row, data: dict[str, Any]) -> str | None:
+    """The first of a consent row's tenant, kind, subject and role that differs from the
+    logged event, or None."""
+    for i, column in enumerate(_CONSENT_COLUMNS, 2):
+        if row[i] != data.get(column):
+            return column
     return None
+
+
+def _consent_times_off(matched: list[tuple[int, Row, dict[str, Any], str | None]]) -> int:
+    """Position of the first row whose at_us or recorded_at_us is not the logged time (−1: none)."""
+    if not matched:
+        return -1
+    got_at = np.array([m[1][6] for m in matched], dtype=np.int64)
+    want_at = _micros_many([m[2].get("at") for m in matched])
+    carried = [i for i, m in enumerate(matched) if m[3] is not None]
+    got_recorded = np.array([matched[i][1][8] for i in carried], dtype=np.int64)
+    want_recorded = _micros_many([matched[i][3] for i in carried])
+    bad = np.flatnonzero(got_at != want_at)
+    first = int(bad[0]) if len(bad) else len(matched)
+    bad = np.flatnonzero(got_recorded != want_recorded)
+    if len(bad):
+        first = min(first, carried[int(bad[0])])
+    return first if first < len(matched) else -1
+
+
+def _micros_many(texts: list[Any]) -> np.ndarray:
+    """Microseconds of many logged instants at once (numpy parses ISO 8601 in C).
+
+    Logged instants are UTC with a ``Z`` (``format_instant``); numpy is given
+    them without it. Anything else gets a value no row holds (−2^63).
+    """
+    if all(isinstance(x, str) and x.endswith("Z") for x in texts):
+        try:
+            parsed = np.array([x[:-1] for x in texts], dtype="datetime64[us]")
+            return parsed.astype(np.int64)
+        except ValueError:
+            pass
+    return np.array([_micros_or_none(x) for x in texts], dtype=np.int64)
+
+
+def _micros_or_none(text: Any) -> int:
+    try:
+        return _micros(text) if isinstance(text, str) else _NO_TIME
+    except ValueError:
+        return _NO_TIME
+
+
+_NO_TIME = -(2**63)
 
 
 def _check_models(log: _Replayed, tables: StateTables) -> Fault | None:
@@ -451,20 +502,3 @@ def _micros(text: str) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return to_micros(value)
-
-
-class _MicrosCache:
-    """:func:`_micros` remembering the last few answers: a batch shares its time."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, int] = {}
-
-    def __call__(self, text: Any) -> int | None:
-        if not isinstance(text, str):
-            return None
-        hit = self._seen.get(text)
-        if hit is None:
-            if len(self._seen) > 4096:
-                self._seen.clear()
-            hit = self._seen[text] = _micros(text)
-        return hit
