@@ -8,11 +8,14 @@ readers (Arrow and the driver).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -609,3 +612,43 @@ def test_cli_refuses_to_redact_state_with_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--db", db, "audit", "redact", "0"])
     assert result.exit_code == 2
     assert "audit entry 0 (log.origin)" in result.stderr
+
+
+# --- a property: any import verifies, and losing any one row is named ------------------
+
+
+@settings(max_examples=12)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(["alice", "bob", "carol"]),
+            st.sampled_from(["grant", "withdraw"]),
+            st.integers(min_value=0, max_value=59),
+        ),
+        min_size=1,
+        max_size=12,
+        unique=True,
+    ),
+    batch=st.integers(min_value=1, max_value=5),
+    lost=st.integers(min_value=0),
+)
+def test_any_import_verifies_and_any_lost_row_is_named(
+    events: list[tuple[str, str, int]], batch: int, lost: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        from trainguard.demo import copy_policy_files
+
+        store = Store(str(Path(tmp) / "p.db"))
+        store.init()
+        v2 = copy_policy_files(Path(tmp))[1]
+        store.add_policies([(load_policy_file(v2), str(v2))])
+        made = [event(store, kind, who, "self", minute) for who, kind, minute in events]
+        for start in range(0, len(made), batch):
+            store.add_consent_events(made[start : start + batch])
+        assert store.audit.verify(None).ok
+        gone = made[lost % len(made)].event_id
+        sql(store, f"DELETE FROM {CE} WHERE id = '{gone}'")
+        report = store.audit.verify(None)
+        assert not report.ok
+        assert report.problem is not None and report.problem.startswith(f"{CE} row {gone}: deleted")
+        store.engine.dispose()

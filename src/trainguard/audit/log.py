@@ -302,9 +302,10 @@ class AuditLog:
         if fault is not None:
             return report.fail(*fault)
         if size_stored != head:
+            how = "truncated" if size_stored < head else "entries past the head"
             return report.fail(
-                f"log head says {head} entries but {size_stored} are stored (truncated)",
-                size_stored,
+                f"log head says {head} entries but {size_stored} are stored ({how})",
+                min(size_stored, head),
             )
         if report.checkpoints < len(checkpoints):
             size = checkpoints[report.checkpoints][0]

@@ -112,7 +112,9 @@ def verify(
     ),
     key: Path | None = _KEY,
 ) -> None:
-    """Recompute every leaf and root and check every checkpoint. Exit 1 names the first bad index."""
+    """Recompute every leaf and root, check every checkpoint, and hold every state table
+    (policies, tenants, settings, taxonomy, consent, models) to the log. Exit 1 names the
+    first bad entry, or the table and row."""
     verifier = _load_verifier(pubkey, key)
     report = open_store(ctx).audit.verify(verifier)
     if not report.ok:
@@ -144,7 +146,10 @@ def _load_verifier(pubkey: str | None, key: Path | None) -> VerifierKey | None:
 
 @audit_app.command("redact")
 def redact(ctx: typer.Context, index: int) -> None:
-    """Erase entry INDEX's body (personal data); its leaf hash stays and proofs still hold."""
+    """Erase entry INDEX's body (personal data); its leaf hash stays and proofs still hold.
+
+    The erasure is logged (an audit.redacted entry). Entries that set policy, tenant,
+    taxonomy, model or log state cannot be erased; a consent event's row stays."""
     logged = open_store(ctx).audit.redact(index)
     console.print(
         f"entry {index}: body erased, leaf hash kept (redaction logged at entry {logged})"
