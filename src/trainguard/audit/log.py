@@ -480,6 +480,8 @@ def _check_rows(
             start + bad,
         )
     stored = _stored_leaves(leaves)
+    if any(isinstance(b, str) for b in bodies):  # a body written as text: hash its bytes
+        bodies = [b.encode("utf-8", "surrogateescape") if isinstance(b, str) else b for b in bodies]
     if None in bodies:  # redacted entries: no body, the stored leaf stands
         present = np.array([b is not None for b in bodies], dtype=bool)
         raw = [b"" if b is None else b for b in bodies]

@@ -412,10 +412,10 @@ def _consent_times_off(matched: list[tuple[int, Row, dict[str, Any], str | None]
     """Position of the first row whose at_us or recorded_at_us is not the logged time (−1: none)."""
     if not matched:
         return -1
-    got_at = np.array([m[1][6] for m in matched], dtype=np.int64)
+    got_at = _integers([m[1][6] for m in matched])
     want_at = _micros_many([m[2].get("at") for m in matched])
     carried = [i for i, m in enumerate(matched) if m[3] is not None]
-    got_recorded = np.array([matched[i][1][8] for i in carried], dtype=np.int64)
+    got_recorded = _integers([matched[i][1][8] for i in carried])
     want_recorded = _micros_many([matched[i][3] for i in carried])
     bad = np.flatnonzero(got_at != want_at)
     first = int(bad[0]) if len(bad) else len(matched)
@@ -423,6 +423,18 @@ def _consent_times_off(matched: list[tuple[int, Row, dict[str, Any], str | None]
     if len(bad):
         first = min(first, carried[int(bad[0])])
     return first if first < len(matched) else -1
+
+
+def _integers(values: list[Any]) -> np.ndarray:
+    """Stored integers as an array; a value that is not one (SQLite stores any type in any
+    column) becomes one no logged time converts to, so its row is named."""
+    try:
+        return np.array(values, dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):
+        return np.array([v if type(v) is int else _NOT_AN_INTEGER for v in values], np.int64)
+
+
+_NOT_AN_INTEGER = -(2**63) + 1
 
 
 def _micros_many(texts: list[Any]) -> np.ndarray:
