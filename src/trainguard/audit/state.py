@@ -117,7 +117,7 @@ class _Replayed:
     policies: dict[str, tuple[int, str, dict[str, Any]]] = field(default_factory=dict)
     tenants: dict[str, tuple[str, int]] = field(default_factory=dict)
     taxonomy: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
-    consent: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    consent: list[tuple[int, bytes]] = field(default_factory=list)  # checked as bytes
     models: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     redactions: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
@@ -128,21 +128,21 @@ class _Replayed:
 
 def _replay(scan: LogScan) -> tuple[_Replayed, Fault | None]:
     log = _Replayed()
-    loads, consent, append = orjson.loads, _CONSENT_KINDS, log.consent.append
+    loads, append = orjson.loads, log.consent.append
     for index, body in scan.entries:
         try:
+            # The bulk of the state: consent entries are compared as bytes, unparsed.
+            if body.endswith(_CONSENT_TAILS):
+                append((index, body))
+                continue
             entry = loads(body)
-            kind = entry["kind"]
-            if kind in consent:  # the bulk of the state: kept lean
-                append((index, entry["at"], entry["data"]))
-            else:
-                _apply(log, index, kind, entry["at"], entry["data"])
+            _apply(log, index, entry["kind"], entry["at"], entry["data"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return log, (f"entry {index}: not a well-formed {kind_of(body)} entry", index)
     return log, None
 
 
-_CONSENT_KINDS = frozenset({CONSENT_GRANT, CONSENT_WITHDRAW})
+_CONSENT_TAILS = tuple(b',"kind":"' + k.encode() + b'"}' for k in (CONSENT_GRANT, CONSENT_WITHDRAW))
 
 
 def kind_of(body: bytes) -> str:
@@ -151,9 +151,7 @@ def kind_of(body: bytes) -> str:
 
 
 def _apply(log: _Replayed, index: int, kind: str, at: str, data: dict[str, Any]) -> None:
-    if kind in (CONSENT_GRANT, CONSENT_WITHDRAW):
-        log.consent.append((index, at, data))
-    elif kind == POLICY_ADDED:
+    if kind == POLICY_ADDED:
         log.policies[str(data["hash"])] = (index, at, data)
         log.settings.setdefault("default_family", (str(data["family"]), index))
     elif kind == DEFAULT_FAMILY:
@@ -331,33 +329,44 @@ def _check_consent(log: _Replayed, scan: LogScan, tables: StateTables) -> Fault 
     """Rows by id against the visible entries, the rest against erased entries' digests;
     then ``seq`` must list the rows in log order (it is the order they are read in).
 
-    Tens of thousands of rows: the times are compared as arrays, the rest row by row.
+    A hundred thousand rows and more, so the common case is bytes: a row's body
+    with its id, serialized canonically, must be the very bytes of the entry's
+    ``data``; times are compared as arrays. A row that differs is looked at again
+    to name the column.
     """
     table = t.consent_events.name
     rows = {r[1]: r for r in tables.consent}
-    # (entry index, row, the event as logged, the entry's time if the row must carry it)
-    matched: list[tuple[int, Row, dict[str, Any], str | None]] = []
-    keep, pop, loads = matched.append, rows.pop, orjson.loads
+    # (entry index, row, the event's time, the entry's time if the row must carry it)
+    matched: list[tuple[int, Row, Any, str | None]] = []
+    keep, pop, loads, dumps = matched.append, rows.pop, orjson.loads, orjson.dumps
     origin = log.origin_at if log.origin_at is not None else 2**63
-    for index, at, data in log.consent:
-        row = pop(data["id"], None)
+    for index, body in log.consent:
+        # {"at":"<time>","data":{…,"id":"<id>",…},"index":N,"kind":"consent.…"}
+        at_end = body.find(b'","data":{', 7)
+        id_at = body.find(b'"id":"', at_end)
+        data_end = body.rfind(b',"index":')
+        if min(at_end, id_at, data_end) < 0:
+            return (f"entry {index}: not a well-formed consent entry", index)
+        event_id = body[id_at + 6 : body.find(b'"', id_at + 6)].decode()
+        row = pop(event_id, None)
         if row is None:
-            return _deleted(table, str(data["id"]), index)
-        # The common case in one expression; a row that differs is looked at again below.
+            return _deleted(table, event_id, index)
         try:
             stored = loads(row[7])
             stored["id"] = row[1]
-        except (orjson.JSONDecodeError, TypeError):
-            stored = None
-        if stored != data or (row[2], row[3], row[4], row[5]) != (
-            data["tenant"],
-            data["kind"],
-            data["subject"],
-            data["role"],
+            same = dumps(stored, option=orjson.OPT_SORT_KEYS) == body[at_end + 9 : data_end]
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError):
+            same = False
+        if not same or (row[2], row[3], row[4], row[5]) != (
+            stored.get("tenant"),
+            stored.get("kind"),
+            stored.get("subject"),
+            stored.get("role"),
         ):
+            data = loads(body)["data"]
             column = _consent_column_off(row, data) or "body"
-            return _changed(table, str(data["id"]), column, index)
-        keep((index, row, data, at if index > origin else None))
+            return _changed(table, event_id, column, index)
+        keep((index, row, stored.get("at"), body[7:at_end].decode() if index > origin else None))
     erased = {
         str(data["data_digest"]): (target, str(data["at"]))
         for target, (_, data) in log.redactions.items()
@@ -375,7 +384,7 @@ def _check_consent(log: _Replayed, scan: LogScan, tables: StateTables) -> Fault 
         off = _consent_column_off(row, data)  # the body matched the digest
         if off is not None:
             return _changed(table, str(event_id), off, target)
-        keep((target, row, data, at if log.current(target) else None))
+        keep((target, row, data.get("at"), at if log.current(target) else None))
     for target, _ in sorted(erased.values()):
         return (
             f"{table} row of redacted entry {target}: deleted, or changed from the digest "
@@ -385,10 +394,10 @@ def _check_consent(log: _Replayed, scan: LogScan, tables: StateTables) -> Fault 
     matched.sort(key=lambda m: m[0])
     bad = _consent_times_off(matched)
     if bad >= 0:
-        index, row, data, _ = matched[bad]
-        column = "at_us" if row[6] != _micros_or_none(data.get("at")) else "recorded_at_us"
+        index, row, at, _ = matched[bad]
+        column = "at_us" if row[6] != _micros_or_none(at) else "recorded_at_us"
         return _changed(table, str(row[1]), column, index)
-    seqs = np.array([m[1][0] for m in matched], dtype=np.int64)
+    seqs = _integers([m[1][0] for m in matched])
     out_of_order = np.flatnonzero(np.diff(seqs) <= 0)
     if len(out_of_order):
         index, row, _, _ = matched[int(out_of_order[0]) + 1]
@@ -408,12 +417,12 @@ def _consent_column_off(row: Row, data: dict[str, Any]) -> str | None:
     return None
 
 
-def _consent_times_off(matched: list[tuple[int, Row, dict[str, Any], str | None]]) -> int:
+def _consent_times_off(matched: list[tuple[int, Row, Any, str | None]]) -> int:
     """Position of the first row whose at_us or recorded_at_us is not the logged time (−1: none)."""
     if not matched:
         return -1
     got_at = _integers([m[1][6] for m in matched])
-    want_at = _micros_many([m[2].get("at") for m in matched])
+    want_at = _micros_many([m[2] for m in matched])
     carried = [i for i, m in enumerate(matched) if m[3] is not None]
     got_recorded = _integers([matched[i][1][8] for i in carried])
     want_recorded = _micros_many([matched[i][3] for i in carried])
@@ -441,15 +450,14 @@ def _micros_many(texts: list[Any]) -> np.ndarray:
     """Microseconds of many logged instants at once (numpy parses ISO 8601 in C).
 
     Logged instants are UTC with a ``Z`` (``format_instant``); numpy is given
-    them without it. Anything else gets a value no row holds (−2^63).
+    them without it. Any other form is converted one by one, exactly.
     """
-    if all(isinstance(x, str) and x.endswith("Z") for x in texts):
-        try:
-            parsed = np.array([x[:-1] for x in texts], dtype="datetime64[us]")
-            return parsed.astype(np.int64)
-        except ValueError:
-            pass
-    return np.array([_micros_or_none(x) for x in texts], dtype=np.int64)
+    try:
+        # "!" makes numpy refuse the batch when a text does not end with Z.
+        bare = [x[:-1] if x[-1:] == "Z" else "!" for x in texts]
+        return np.array(bare, dtype="datetime64[us]").astype(np.int64)
+    except (ValueError, TypeError):
+        return np.array([_micros_or_none(x) for x in texts], dtype=np.int64)
 
 
 def _micros_or_none(text: Any) -> int:
