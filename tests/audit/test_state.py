@@ -652,3 +652,10 @@ def test_any_import_verifies_and_any_lost_row_is_named(
         assert not report.ok
         assert report.problem is not None and report.problem.startswith(f"{CE} row {gone}: deleted")
         store.engine.dispose()
+
+
+def test_state_false_checks_the_entries_alone(store: Store) -> None:
+    """The floor the bench compares against: entries and checkpoints, no tables."""
+    sql(store, f"UPDATE {ST} SET value = 'elsewhere' WHERE key = 'audit_origin'")
+    assert store.audit.verify(None, state=False).ok
+    assert not store.audit.verify(None).ok

@@ -138,14 +138,14 @@ def _replay(scan: LogScan) -> tuple[_Replayed, Fault | None]:
             entry = loads(body)
             _apply(log, index, entry["kind"], entry["at"], entry["data"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            return log, (f"entry {index}: not a well-formed {kind_of(body)} entry", index)
+            return log, (f"entry {index}: not a well-formed {_kind_of(body)} entry", index)
     return log, None
 
 
 _CONSENT_TAILS = tuple(b',"kind":"' + k.encode() + b'"}' for k in (CONSENT_GRANT, CONSENT_WITHDRAW))
 
 
-def kind_of(body: bytes) -> str:
+def _kind_of(body: bytes) -> str:
     at = body.rfind(b',"kind":')
     return body[at + 8 : -1].decode("utf-8", "replace") if at >= 0 else "log"
 
