@@ -659,3 +659,20 @@ def test_state_false_checks_the_entries_alone(store: Store) -> None:
     sql(store, f"UPDATE {ST} SET value = 'elsewhere' WHERE key = 'audit_origin'")
     assert store.audit.verify(None, state=False).ok
     assert not store.audit.verify(None).ok
+
+
+def test_the_pinned_key_settings_are_held_to_the_key_entries(store: Store) -> None:
+    """audit_key / audit_max_unsigned are kept beside audit.key_pinned and
+    audit.key_rotated entries: the last such entry decides both."""
+    with store.write() as conn:
+        store.audit.append(conn, "audit.key_pinned", {"key": "k1", "max_unsigned": 100})
+        store.audit.append(conn, "audit.key_rotated", {"key": "k2", "max_unsigned": 50})
+        sql_rows = [("audit_key", "k2"), ("audit_max_unsigned", "50")]
+        for key, value in sql_rows:
+            conn.execute(text(f"INSERT INTO {ST} (key, value) VALUES ('{key}', '{value}')"))
+    assert store.audit.verify(None).ok
+    sql(store, f"UPDATE {ST} SET value = 'k1' WHERE key = 'audit_key'")
+    report = store.audit.verify(None)
+    assert report.problem == "tg_settings row audit_key: value is not what entry 2 logged"
+    with pytest.raises(ConflictError, match="sets state"):
+        store.audit.redact(2)

@@ -29,8 +29,14 @@ CONSENT_GRANT = "consent.grant"
 CONSENT_WITHDRAW = "consent.withdraw"
 MODEL_REGISTER = "model.register"
 REDACTED = "audit.redacted"
+# The signing key the log pins, and each hand-over to a new one: the writer
+# keeps the key in force in tg_settings (audit_key, audit_max_unsigned).
+KEY_PINNED = "audit.key_pinned"
+KEY_ROTATED = "audit.key_rotated"
 STATE_KINDS = frozenset(
     {
+        KEY_PINNED,
+        KEY_ROTATED,
         LOG_ORIGIN,
         POLICY_ADDED,
         DEFAULT_FAMILY,

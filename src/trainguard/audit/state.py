@@ -30,6 +30,8 @@ from .collect import (
     CONSENT_GRANT,
     CONSENT_WITHDRAW,
     DEFAULT_FAMILY,
+    KEY_PINNED,
+    KEY_ROTATED,
     LOG_ORIGIN,
     MODEL_REGISTER,
     POLICY_ADDED,
@@ -169,6 +171,9 @@ def _apply(log: _Replayed, index: int, kind: str, at: str, data: dict[str, Any])
         log.settings["audit_origin"] = (str(data["origin"]), index)
     elif kind == REDACTED:
         log.redactions[int(data["index"])] = (index, data)
+    elif kind in (KEY_PINNED, KEY_ROTATED):
+        log.settings["audit_key"] = (str(data["key"]), index)
+        log.settings["audit_max_unsigned"] = (str(int(data["max_unsigned"])), index)
 
 
 # --- the checks ----------------------------------------------------------------------
