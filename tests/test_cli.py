@@ -94,8 +94,8 @@ def test_grant_then_decide_follows_the_timeline(db: Path) -> None:
     )
     assert code == 1
     assert "DENIED" in out and "DENIED_AT_USE" in out
-    # Both decisions are in the audit log, after 3 policies and 1 consent event.
-    code, out, _ = run(db, "audit", "show", "5")
+    # Both decisions are in the audit log, after the origin, 3 policies and 1 consent event.
+    code, out, _ = run(db, "audit", "show", "6")
     assert code == 0 and json.loads(out)["kind"] == "decision"
 
 

@@ -48,8 +48,8 @@ def test_policies_consent_and_decisions_round_trip(
     )
     any_store.assign_tenant("acme", "meetco-terms")
     assert decide(any_store.context(), rec, "train.first_party", aug_9).allowed
-    # Every change is in the audit log: 4 policies, 1 consent event, 1 assignment.
-    assert any_store.audit.size() == 6
+    # Every change is in the audit log: the origin, 4 policies, 1 consent event, 1 assignment.
+    assert any_store.audit.size() == 7
 
 
 def test_tenant_families_and_unknown_references(

@@ -120,7 +120,7 @@ def register_model(
             ],
         )
         model = Model(name, when, registered, tuple(entries))
-        store.audit.append(conn, "model.register", model.to_json())
+        store.audit.append(conn, "model.register", model.to_json(), at=registered)
     return model
 
 

@@ -35,9 +35,10 @@ def signer() -> Signer:
 
 @pytest.fixture
 def pinned(any_store: Store, signer: Signer) -> Store:
-    """A store whose log pins ``signer`` (entry 0) and holds ten signed entries after it."""
+    """A store whose log pins ``signer`` (entry 1, after the log's origin) and holds
+    nine signed entries after it: eleven in all."""
     any_store.audit.pin_key(signer)
-    fill(any_store, 10)
+    fill(any_store, 9)
     any_store.audit.checkpoint(signer)
     return any_store
 
@@ -117,8 +118,11 @@ def test_the_log_refuses_keys_it_does_not_pin(pinned: Store, signer: Signer) -> 
         pinned.audit.pin_key(stranger)
     with pytest.raises(InputError, match="is not the key the audit log pins"):
         pinned.audit.rotate_key(stranger, Signer.generate("x"))
-    with pytest.raises(InputError, match="cannot be erased"):
-        pinned.audit.redact(0)
+    pin = next(
+        i for i in range(pinned.audit.size()) if pinned.audit.entry(i)["kind"] == "audit.key_pinned"
+    )
+    with pytest.raises(InputError, match="a key event .* cannot be erased"):
+        pinned.audit.redact(pin)
 
 
 # --- checkpoints dropped -------------------------------------------------------------------
@@ -199,7 +203,7 @@ def test_entries_beyond_the_unsigned_limit(any_store: Store, signer: Signer) -> 
     assert any_store.audit.verify().ok
     append_raw(any_store, "test.event", {"i": 5})
     failed(
-        any_store, "entries 1..6 are not covered by a signed checkpoint (the log allows at most 5)"
+        any_store, "entries 2..7 are not covered by a signed checkpoint (the log allows at most 5)"
     )
     any_store.audit.checkpoint(signer)
     assert any_store.audit.verify().ok
@@ -255,7 +259,7 @@ def _repin(store: Store, key: Signer) -> None:
 def test_checkpoints_resigned_with_a_fresh_key(pinned: Store, signer: Signer) -> None:
     fresh = Signer.generate("test-log")
     _resign_checkpoints(pinned, fresh)
-    failed(pinned, "checkpoint at size 1:", "no signature by key")
+    failed(pinned, "checkpoint at size 2:", "no signature by key")
     failed(
         pinned,
         f"is not a key this log pins (pinned key test-log+{signer.verifier.key_id})",
@@ -298,14 +302,15 @@ def test_a_second_pin(pinned: Store) -> None:
 
 
 def test_a_relabelled_pin_is_still_found(pinned: Store) -> None:
-    # The kind column is not hashed; the body is. Relabel the pin, drop the checkpoints.
+    # The kind column is not hashed; the body is, and verify holds the column to it.
+    # Relabel the pin, drop the checkpoints: the log does not look unpinned.
     execute(
         pinned,
-        update(t.audit_entries).where(t.audit_entries.c.idx == 0).values(kind="test.event"),
+        update(t.audit_entries).where(t.audit_entries.c.idx == 1).values(kind="test.event"),
         delete(t.audit_checkpoints),
         update(t.audit_head).values(signed_size=0),
     )
-    failed(pinned, "no signed checkpoint")
+    failed(pinned, "entry 1: kind column says 'test.event' but the entry is 'audit.key_pinned'")
 
 
 # --- a checkpoint seen before ---------------------------------------------------------------
@@ -484,7 +489,7 @@ def test_a_log_from_before_pinning_is_upgraded_and_pinned(tmp_path: Path, signer
             (5, root, signer.sign(Checkpoint("example.org/old", 5, root))),
         )
     store.init()  # upgrades to the current schema
-    assert store.audit.signed_size() == (5, 5)
+    assert store.audit.signed_size() == (5, 6)  # the origin and five entries
     with pytest.raises(InputError, match="signed by another key"):
         store.audit.pin_key(Signer.generate("other"))
     assert store.audit.pin_key(signer)

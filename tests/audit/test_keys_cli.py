@@ -54,7 +54,7 @@ def test_writes_are_signed_as_they_happen_and_rotation_verifies(
     for i in range(3):
         tg("audit", "append", "test.event", f'{{"i": {i}}}')
     out, _ = tg("audit", "verify")
-    assert "OK: 4 entries, 4 checkpoints verified" in out
+    assert "OK: 5 entries, 4 checkpoints verified" in out
     assert "0 entries after the latest (at most 1000)" in out
     new = tmp_path / "next.key"
     out, _ = tg("audit", "rotate-key", "--new-key", str(new))
@@ -73,7 +73,7 @@ def test_init_pins_a_configured_key(tmp_path: Path, key: Path) -> None:
     out, _ = cli("init")
     assert "pinned audit key ops+" in out
     out, _ = cli("audit", "verify")
-    assert "OK: 1 entries, 1 checkpoints verified (pinned key ops+" in out
+    assert "OK: 2 entries, 1 checkpoints verified (pinned key ops+" in out
 
 
 def test_a_fresh_key_beside_the_store_is_not_trusted(tg: Cli, tmp_path: Path) -> None:
@@ -93,18 +93,18 @@ def test_a_fresh_key_beside_the_store_is_not_trusted(tg: Cli, tmp_path: Path) ->
     out, _ = tg("audit", "verify", "--pubkey", fresh.verifier.text, code=1)
     assert "FAILED: --pubkey" in out
     out, _ = tg("audit", "verify", code=1)
-    assert "FAILED at index 0: checkpoint at size 1: no signature by key" in out
+    assert "FAILED at index 1: checkpoint at size 2: no signature by key" in out
 
 
 def test_witness_remembers_the_latest_checkpoint(tg: Cli, tmp_path: Path) -> None:
     witness = tmp_path / "seen.txt"
     out, _ = tg("audit", "verify", "--witness", str(witness))
-    assert "now holds the checkpoint at size 1" in out
+    assert "now holds the checkpoint at size 2" in out
     for i in range(2):
         tg("audit", "append", "test.event", f'{{"i": {i}}}')
     out, _ = tg("audit", "verify", "--witness", str(witness))
     assert f"consistent with the checkpoint in {witness}" in out
-    assert "now holds the checkpoint at size 3" in out
+    assert "now holds the checkpoint at size 4" in out
     # Roll back the latest checkpoint, its entries and every marker of them.
     store = store_of(tg)
     with store.write() as conn:
@@ -113,8 +113,8 @@ def test_witness_remembers_the_latest_checkpoint(tg: Cli, tmp_path: Path) -> Non
         conn.execute(update(t.audit_head).values(size=2, signed_size=2))
     assert "OK:" in tg("audit", "verify")[0]
     out, _ = tg("audit", "verify", "--witness", str(witness), code=1)
-    assert "log shrank: a checkpoint seen before signs 3 entries, the log now holds 2" in out
-    assert witness.read_text().split("\n")[1] == "3"  # kept: a failed run does not replace it
+    assert "log shrank: a checkpoint seen before signs 4 entries, the log now holds 2" in out
+    assert witness.read_text().split("\n")[1] == "4"  # kept: a failed run does not replace it
 
 
 def test_since_and_witness_are_one_or_the_other(tg: Cli, tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_a_key_the_log_does_not_pin_leaves_a_warning(
     Signer.generate("other").save(other)
     monkeypatch.setenv("TRAINGUARD_AUDIT_KEY", str(other))
     out, err = tg("audit", "append", "test.event", "{}")
-    assert out.strip() == "1"  # the entry is committed
+    assert out.strip() == "2"  # the entry is committed (after the origin and the pin)
     assert err.startswith("trainguard: warning: new audit entries not checkpointed: signing key")
     _, err = tg("audit", "checkpoint", code=2)
     assert "is not the key the audit log pins" in err
@@ -146,6 +146,6 @@ def test_keygen_takes_a_limit_and_verify_enforces_it(tmp_path: Path, key: Path) 
     store = store_of(cli)
     store.audit.record_many([("test.event", {"i": i}) for i in range(3)])  # not through the CLI
     out, _ = cli("audit", "verify", code=1)
-    assert "entries 1..3 are not covered by a signed checkpoint (the log allows at most 2)" in out
+    assert "entries 2..4 are not covered by a signed checkpoint (the log allows at most 2)" in out
     _, err = cli("audit", "keygen", "--max-unsigned", "0", code=2)
     assert err.count("\n") == 1

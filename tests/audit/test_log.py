@@ -22,9 +22,11 @@ from trainguard.verify import verify_proof
 
 
 def fill(store: Store, n: int, batch: int = 10) -> None:
-    for start in range(0, n, batch):
+    """Append n entries whose data names their own index (entry 0 is the log's origin)."""
+    base = store.audit.size()
+    for start in range(base, base + n, batch):
         store.audit.record_many(
-            [("test.event", {"i": i}) for i in range(start, min(n, start + batch))]
+            [("test.event", {"i": i}) for i in range(start, min(base + n, start + batch))]
         )
 
 
@@ -34,7 +36,7 @@ def signer() -> Signer:
 
 
 def test_appends_are_gap_free_and_proofs_verify_offline(any_store: Store, signer: Signer) -> None:
-    fill(any_store, 37)
+    fill(any_store, 36)
     assert any_store.audit.size() == 37
     note = any_store.audit.checkpoint(signer)  # pins the signer first: entry 37
     for i in (0, 17, 37):
@@ -112,7 +114,7 @@ def test_tampering_is_detected_and_named(
         monkeypatch.setattr("trainguard.audit.log._arrow_reader_available", lambda: False)
     elif any_store.engine.url.get_backend_name() != "sqlite":
         pytest.skip("the Arrow reader is for SQLite files")
-    fill(any_store, 10)
+    fill(any_store, 9)
     any_store.audit.checkpoint(signer)  # pins the key at entry 10, signs size 11
     _tamper(any_store, how)
     report = any_store.audit.verify(signer.verifier)
@@ -127,18 +129,18 @@ def test_redaction_keeps_the_leaf_and_the_proofs(
 ) -> None:
     if reader == "driver":
         monkeypatch.setattr("trainguard.audit.log._arrow_reader_available", lambda: False)
-    fill(any_store, 12)
+    fill(any_store, 11)
     note = any_store.audit.checkpoint(signer)
     any_store.audit.redact(4)
     assert any_store.audit.entry(4)["entry"] is None
     report = any_store.audit.verify(signer.verifier)
     assert report.ok and report.redacted == [4]
-    assert "redacted" in verify_proof(signer.verifier, note, any_store.audit.inclusion_proof(4))
+    assert "redacted" in verify_proof(signer.verifier, note, any_store.audit.inclusion_proof(4, 13))
 
 
 def test_policy_and_consent_changes_are_logged(timeline_store: Store) -> None:
     kinds = [timeline_store.audit.entry(i)["kind"] for i in range(timeline_store.audit.size())]
-    assert kinds == ["policy.added"] * 3 + ["policy.default_family"]
+    assert kinds == ["log.origin"] + ["policy.added"] * 3 + ["policy.default_family"]
 
 
 WRITER = """
@@ -175,7 +177,7 @@ def test_a_killed_writer_loses_no_acknowledged_append(tmp_path: Path) -> None:
     report = store.audit.verify(None)
     assert report.ok, report.problem
     assert report.size >= acked
-    assert report.size % 100 == 0  # batches are all-or-nothing
+    assert (report.size - 1) % 100 == 0  # the origin, then batches all-or-nothing
 
 
 runner = CliRunner()
@@ -197,9 +199,10 @@ def test_cli_end_to_end_with_the_standalone_verifier(
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     (tmp_path / "cp.txt").write_text(tg("audit", "checkpoint", "--key", str(key)))
     tg("audit", "prove", "2", "--out", str(tmp_path / "p.json"))
-    # keygen pinned the key (entry 4) and signed size 5; checkpoint prints that note.
-    assert "OK: 5 entries, 1 checkpoints verified" in tg("audit", "verify", "--key", str(key))
-    tg("audit", "redact", "2")
+    # The origin, 4 policies, and the pin keygen made: 6 entries, signed at size 6.
+    assert "OK: 6 entries, 1 checkpoints verified" in tg("audit", "verify", "--key", str(key))
+    tg("audit", "append", "note", '{"who": "alice"}')
+    assert "redaction logged at entry 7" in tg("audit", "redact", "6")
     assert "redacted" in tg("audit", "verify", "--key", str(key))
     pub = str(key) + ".pub"
     base = [
@@ -233,7 +236,7 @@ def test_cli_verify_failure_exits_1_naming_the_index(tmp_path: Path) -> None:
     db = str(tmp_path / "a.db")
     store = Store(db)
     store.init()
-    fill(store, 6)
+    fill(store, 5)
     _tamper(store, "flip_body")
     result = runner.invoke(app, ["--db", db, "audit", "verify"])
     assert result.exit_code == 1

@@ -122,7 +122,7 @@ def logged(text_file: Path, where: list[str], tmp_path: Path) -> str:
     code, out, err = run("--db", db, "registry", "add", str(text_file), "--tenant", "acme",
                          "--category", "customer.chat", *where)  # fmt: skip
     assert code == 0, err
-    assert "(audit entry 0)" in out
+    assert "(audit entry 1)" in out
     return db
 
 
@@ -137,7 +137,9 @@ def test_every_registry_change_is_in_the_audit_log_with_its_resulting_state(
     assert run("--db", logged, "registry", "compact", *where)[0] == 0
     assert run("--db", logged, "registry", "remove", item.id, "--tenant", "acme", *where)[0] == 0
     store = Store(logged)
-    entries = [store.audit.entry(i)["entry"] for i in range(store.audit.size())]
+    entries = [
+        store.audit.entry(i)["entry"] for i in range(1, store.audit.size())
+    ]  # after the origin
     store.engine.dispose()
     assert [e["kind"] for e in entries] == ["registry.add", "registry.compact", "registry.remove"]
     add = entries[0]["data"]
@@ -158,7 +160,7 @@ def test_registry_verify_passes_on_the_state_the_log_recorded(
 ) -> None:
     code, out, err = run("--db", logged, "registry", "verify", *where)
     assert code == 0, err
-    assert "6 files match their checksums; MAC valid; the state audit entry 0 recorded" in out
+    assert "6 files match their checksums; MAC valid; the state audit entry 1 recorded" in out
 
 
 def test_a_registry_rolled_back_to_an_earlier_state_fails_verify(
@@ -174,7 +176,7 @@ def test_a_registry_rolled_back_to_an_earlier_state_fails_verify(
     shutil.copytree(tmp_path / "before", registry)
     code, _, err = run("--db", logged, "registry", "verify", *where)
     assert code == 1, err
-    assert "not the state audit entry 1 recorded (edited or rolled back since)" in err
+    assert "not the state audit entry 2 recorded (edited or rolled back since)" in err
     assert err.count("\n") == 1
 
 
@@ -219,8 +221,8 @@ def test_the_library_records_changes_without_the_cli(tmp_path: Path) -> None:
     store.init()
     registry = Registry(tmp_path / "registry", KeyRing(tmp_path / "keys"), store)
     registry.add("acme", [("a-1", TEXT, None)])
-    assert registry.last_audit_entry == 0
-    registry.add_reference(["some public words " * 8])
     assert registry.last_audit_entry == 1
-    assert verify_against_log(Registry(registry.path, registry.keys), store) == 1
+    registry.add_reference(["some public words " * 8])
+    assert registry.last_audit_entry == 2
+    assert verify_against_log(Registry(registry.path, registry.keys), store) == 2
     store.engine.dispose()

@@ -241,7 +241,7 @@ def test_registrations_and_scans_are_recorded_in_the_audit_log(
         "acme", "--text-field", "turns", "--id-field", "meeting_id", *where,
     )  # fmt: skip
     assert code == 0, err
-    assert "(audit entry 0)" in out
+    assert "(audit entry 1)" in out  # after the log's origin
     code, out, err = run(
         "--db", str(db), "scan", str(setup["corpus"] / "b.jsonl.gz"), "--out",
         str(tmp_path / "f.jsonl"), *where,
@@ -249,8 +249,8 @@ def test_registrations_and_scans_are_recorded_in_the_audit_log(
     assert code == 0, err
     store = Store(str(db))
     kinds = [store.audit.entry(i)["kind"] for i in range(store.audit.size())]
-    assert kinds == ["registry.add", "scan.run"]
-    scan = store.audit.entry(1)["entry"]["data"]
+    assert kinds == ["log.origin", "registry.add", "scan.run"]
+    scan = store.audit.entry(2)["entry"]["data"]
     assert scan["findings"] == 1 and len(scan["findings_sha256"]) == 64
     store.engine.dispose()
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numba
@@ -37,6 +38,7 @@ from ..hashing import sha256_many
 from ..store import schema as t
 from ..store.schema import KEY_EVENTS_CONDITION
 from ..timeutil import format_instant, now_utc, to_micros
+from .collect import REDACTED, LogScan
 from .keys import (
     DEFAULT_MAX_UNSIGNED,
     KEY_KINDS,
@@ -51,6 +53,7 @@ from .keys import (
 )
 from .merkle import MerkleFrontier, MerkleTree, leaf_hash
 from .note import Checkpoint, Signer, VerifierKey, parse_body
+from .state import check_state, read_tables, redaction_record, redaction_refused
 
 if TYPE_CHECKING:
     from ..store.store import Store
@@ -86,24 +89,33 @@ class AuditLog:
 
     # --- appending --------------------------------------------------------------------
 
-    def append(self, conn: Connection, kind: str, data: dict[str, Any]) -> int:
+    def append(
+        self, conn: Connection, kind: str, data: dict[str, Any], at: datetime | None = None
+    ) -> int:
         """Append one entry inside the caller's write transaction."""
-        return self.append_many(conn, [(kind, data)])[0]
+        return self.append_many(conn, [(kind, data)], at)[0]
 
     def append_many(
-        self, conn: Connection, items: Sequence[tuple[str, dict[str, Any]]]
+        self,
+        conn: Connection,
+        items: Sequence[tuple[str, dict[str, Any]]],
+        at: datetime | None = None,
     ) -> list[int]:
-        """Append entries inside the caller's write transaction (one commit for all)."""
+        """Append entries inside the caller's write transaction (one commit for all).
+
+        ``at`` (default now) is the entries' time; a state write passes the
+        instant it stores in its row, so the row's time is the logged one.
+        """
         if not items:
             return []
         # Row lock on PostgreSQL; on SQLite the write transaction already holds the lock.
         size = conn.execute(
             select(t.audit_head.c.size).where(t.audit_head.c.id == 1).with_for_update()
         ).scalar_one()
-        at = format_instant(now_utc())
+        stamp = format_instant(at or now_utc())
         bodies = canonical_json_many(
             [
-                {"index": size + i, "kind": kind, "at": at, "data": data}
+                {"index": size + i, "kind": kind, "at": stamp, "data": data}
                 for i, (kind, data) in enumerate(items)
             ]
         )
@@ -393,22 +405,44 @@ class AuditLog:
 
     # --- redaction and verification ---------------------------------------------------
 
-    def redact(self, index: int) -> None:
-        """Erase an entry's body; its leaf hash stays, so proofs still hold."""
+    def redact(self, index: int) -> int:
+        """Erase an entry's body; its leaf hash stays, so proofs still hold.
+
+        In the same transaction an ``audit.redacted`` entry logs the index, kind,
+        leaf hash and a digest of the erased data: `verify` accepts a missing
+        body only where such an entry says so, and still checks a consent row
+        whose entry was erased against the digest. Returns that entry's index.
+        """
+        now = now_utc()
         with self.store.write() as conn:
-            kind = conn.execute(
-                select(t.audit_entries.c.kind).where(t.audit_entries.c.idx == index)
-            ).scalar()
-            if kind in KEY_KINDS:
+            row = conn.execute(
+                select(t.audit_entries.c.leaf_hash, t.audit_entries.c.kind, t.audit_entries.c.body)
+                .where(t.audit_entries.c.idx == index)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise NotFoundError(f"audit entry {index} does not exist")
+            if row.body is None:
+                raise ConflictError(f"audit entry {index} is already redacted")
+            if row.kind in KEY_KINDS:
                 # The log's keys are public, and verification needs them.
-                raise InputError(f"audit entry {index}: a key event ({kind}) cannot be erased")
-            found = conn.execute(
+                raise InputError(f"audit entry {index}: a key event ({row.kind}) cannot be erased")
+            refused = redaction_refused(row.kind)
+            if refused is not None:
+                raise ConflictError(f"audit entry {index} ({row.kind}): {refused}")
+            body, leaf = bytes(row.body), bytes(row.leaf_hash)
+            entry = json.loads(body) if leaf_hash(body) == leaf else None
+            # Erasing a tampered entry would launder it: only a sound one is erased.
+            if entry is None or entry.get("kind") != row.kind or entry.get("index") != index:
+                raise IntegrityError(
+                    f"audit entry {index} does not verify; run `trainguard audit verify`"
+                )
+            conn.execute(
                 update(t.audit_entries)
                 .where(t.audit_entries.c.idx == index)
-                .values(body=None, redacted_at_us=to_micros(now_utc()))
-            ).rowcount
-        if not found:
-            raise NotFoundError(f"audit entry {index} does not exist")
+                .values(body=None, redacted_at_us=to_micros(now))
+            )
+            return self.append(conn, REDACTED, redaction_record(index, entry, leaf), at=now)
 
     def verify(
         self,
@@ -416,6 +450,7 @@ class AuditLog:
         *,
         since: str | None = None,
         source: str = "the given key",
+        state: bool = True,
     ) -> VerifyReport:
         """Recompute every leaf and root; check every checkpoint. Names the first bad index.
 
@@ -435,14 +470,17 @@ class AuditLog:
         report = VerifyReport()
         origin = self.origin()
         seen = _seen_checkpoint(since)
+        scan = LogScan() if state else None
         # Millions of short-lived objects: the cyclic collector would rescan
         # them again and again and find nothing (none of them form cycles).
         with _collector_paused():
             sqlite_file = self._sqlite_file()
             if sqlite_file is not None and _arrow_reader_available():
-                head, checkpoints, chunks, fault = self._read_arrow(sqlite_file, report.redacted)
+                head, checkpoints, chunks, fault = self._read_arrow(
+                    sqlite_file, report.redacted, scan
+                )
             else:
-                head, checkpoints, chunks, fault = self._read_driver(report.redacted)
+                head, checkpoints, chunks, fault = self._read_driver(report.redacted, scan)
         leaves = np.concatenate(chunks) if chunks else np.empty((0, 32), dtype=np.uint8)
         report.size = size_stored = len(leaves)
         try:
@@ -478,9 +516,10 @@ class AuditLog:
                 shrank = problem.startswith("log shrank")
                 return report.fail(problem, size_stored if shrank else None)
         if size_stored != head:
+            how = "truncated" if size_stored < head else "entries past the head"
             return report.fail(
-                f"log head says {head} entries but {size_stored} are stored (truncated)",
-                size_stored,
+                f"log head says {head} entries but {size_stored} are stored ({how})",
+                min(size_stored, head),
             )
         if report.checkpoints < len(checkpoints):
             size = checkpoints[report.checkpoints][0]
@@ -495,6 +534,12 @@ class AuditLog:
             fault = _coverage_fault(keys, signed, size_stored, bool(checkpoints))
         if fault is not None:
             return report.fail(*fault)
+        if scan is not None:
+            # Every entry is sound: now the state tables must be what the log says.
+            with _collector_paused():
+                state_fault = check_state(scan)
+            if state_fault is not None:
+                return report.fail(*state_fault)
         return report
 
     def _key_chain(self, origin: str, leaves: np.ndarray) -> KeyChain:
@@ -581,12 +626,12 @@ class AuditLog:
             return None
         return str(url.database)
 
-    def _read_driver(self, redacted: list[int]) -> _Scanned:
+    def _read_driver(self, redacted: list[int], scan: LogScan | None) -> _Scanned:
         """Entries through the SQLAlchemy connection's own DBAPI cursor (any backend)."""
         chunks: list[np.ndarray] = []
         checked = 0
-        fault: tuple[str, int] | None = None
-        with self.store.read() as conn:
+        fault: tuple[str, int | None] | None = None
+        with self.store.read(snapshot=True) as conn:
             head = int(conn.execute(select(t.audit_head.c.size)).scalar_one())
             checkpoints = [
                 (int(r[0]), str(r[1]))
@@ -598,7 +643,8 @@ class AuditLog:
             ]
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             where = f"FROM {t.audit_entries.name} WHERE idx >= {mark} AND idx < {mark}"
-            fetch = f"SELECT leaf_hash, body {where} ORDER BY idx"
+            columns = "leaf_hash, body" if scan is None else "leaf_hash, body, kind"
+            fetch = f"SELECT {columns} {where} ORDER BY idx"
             while fault is None:
                 span = (checked, checked + _VERIFY_FETCH)
                 # The driver's own cursor: plain tuples, no result-row wrappers.
@@ -618,14 +664,16 @@ class AuditLog:
                     gap = _first_gap(ids, checked)
                     if gap is None and not rows:
                         break
-                good, fault = _check_rows(rows, checked, redacted, gap)
+                good, fault = _check_rows(rows, checked, redacted, gap, scan)
                 chunks.append(good)
                 checked += len(good)
                 if gap is None and len(rows) < _VERIFY_FETCH:
                     break
+            if scan is not None:
+                scan.tables = read_tables(lambda sql: _fetch_all(conn, sql))
         return head, checkpoints, chunks, fault
 
-    def _read_arrow(self, path: str, redacted: list[int]) -> _Scanned:
+    def _read_arrow(self, path: str, redacted: list[int], scan: LogScan | None) -> _Scanned:
         """SQLite entries as Arrow batches (ADBC): no Python object per row.
 
         Head, checkpoints and entries are read in one transaction of one
@@ -634,8 +682,15 @@ class AuditLog:
         import adbc_driver_sqlite.dbapi as adbc
 
         chunks: list[np.ndarray] = []
-        fault: tuple[str, int] | None = None
+        fault: tuple[str, int | None] | None = None
         checked = 0
+
+        def fetch(sql: str) -> list[tuple[Any, ...]]:
+            # Column-wise through Arrow: ADBC's own fetchall builds each row in Python.
+            cursor.execute(sql)
+            columns = [c.to_pylist() for c in cursor.fetch_arrow_table().columns]
+            return list(zip(*columns, strict=True))
+
         with adbc.connect(path) as conn, conn.cursor() as cursor:
             cursor.execute(f"SELECT size FROM {t.audit_head.name} WHERE id = 1")
             row = cursor.fetchone()
@@ -644,10 +699,16 @@ class AuditLog:
             head = int(row[0])
             cursor.execute(f"SELECT size, note FROM {t.audit_checkpoints.name} ORDER BY size")
             checkpoints = [(int(r[0]), str(r[1])) for r in cursor.fetchall()]
+            if scan is not None:
+                scan.tables = read_tables(fetch)
+            columns = "idx, leaf_hash, body" if scan is None else "idx, leaf_hash, body, kind"
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
-            cursor.execute(f"SELECT idx, leaf_hash, body FROM {t.audit_entries.name} ORDER BY idx")
+            cursor.execute(f"SELECT {columns} FROM {t.audit_entries.name} ORDER BY idx")
             for batch in cursor.fetch_record_batch():
                 good, fault = _check_arrow_batch(batch, checked, redacted)
+                kind_fault = scan and scan.take_arrow(batch, checked, len(good))
+                if kind_fault:  # within the sound rows, so before any other fault
+                    fault = kind_fault
                 chunks.append(good)
                 checked += len(good)
                 if fault is not None:
@@ -655,7 +716,17 @@ class AuditLog:
         return head, checkpoints, chunks, fault
 
 
-_Scanned = tuple[int, list[tuple[int, str]], list[np.ndarray], tuple[str, int] | None]
+def _fetch_all(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """All rows through the driver's own cursor: plain tuples, no result-row wrappers."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+_Scanned = tuple[int, list[tuple[int, str]], list[np.ndarray], tuple[str, int | None] | None]
 _VERIFY_FETCH = 100_000
 
 
@@ -689,12 +760,18 @@ def _first_gap(indexes: list[int], start: int) -> int | None:
 
 
 def _check_rows(
-    rows: Sequence[Any], start: int, redacted: list[int], gap: int | None
-) -> tuple[np.ndarray, tuple[str, int] | None]:
-    """Check (leaf, body) rows from index ``start``, with a hole at ``gap`` if any."""
+    rows: Sequence[Any],
+    start: int,
+    redacted: list[int],
+    gap: int | None,
+    scan: LogScan | None,
+) -> tuple[np.ndarray, tuple[str, int | None] | None]:
+    """Check (leaf, body[, kind]) rows from index ``start``, with a hole at ``gap`` if any."""
     good = len(rows) if gap is None else gap - start
     rows = rows[:good]
-    leaves, bodies = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [])
+    width = 2 if scan is None else 3
+    columns = [list(col) for col in zip(*rows, strict=True)] if rows else [[]] * width
+    leaves, bodies, kinds = columns[0], columns[1], columns[-1]
     if any(len(leaf) != 32 for leaf in leaves):
         bad = next(i for i, leaf in enumerate(leaves) if len(leaf) != 32)
         return _stored_leaves(leaves[:bad]), (
@@ -702,6 +779,8 @@ def _check_rows(
             start + bad,
         )
     stored = _stored_leaves(leaves)
+    if any(isinstance(b, str) for b in bodies):  # a body written as text: hash its bytes
+        bodies = [b.encode("utf-8", "surrogateescape") if isinstance(b, str) else b for b in bodies]
     if None in bodies:  # redacted entries: no body, the stored leaf stands
         present = np.array([b is not None for b in bodies], dtype=bool)
         raw = [b"" if b is None else b for b in bodies]
@@ -713,6 +792,10 @@ def _check_rows(
     ok, fault = _check_arrays(
         stored, data, offsets, present, start, redacted, lambda i: bytes(bodies[i])
     )
+    n = len(ok)
+    kind_fault = scan and scan.take_rows(start, leaves[:n], bodies[:n], kinds[:n])
+    if kind_fault:  # within the sound rows, so before any other fault
+        return ok, kind_fault
     if fault is None and gap is not None:
         fault = (f"entry {gap} is missing", gap)
     return ok, fault

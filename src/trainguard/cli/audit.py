@@ -226,8 +226,9 @@ def verify(
         "then replaced by the newest verified checkpoint.",
     ),
 ) -> None:
-    """Recompute every leaf and root and check every checkpoint against the pinned keys.
-    Exit 1 names the first bad index."""
+    """Recompute every leaf and root, check every checkpoint against the pinned keys, and
+    hold every state table (policies, tenants, settings, taxonomy, consent, models) to the
+    log. Exit 1 names the first bad entry, or the table and row."""
     if since is not None and witness is not None:
         raise InputError("--since and --witness: give one of them")
     verifier, source = _load_verifier(pubkey, key)
@@ -294,9 +295,14 @@ def _note_size(note: str) -> str:
 
 @audit_app.command("redact")
 def redact(ctx: typer.Context, index: int = _INDEX) -> None:
-    """Erase entry INDEX's body (personal data); its leaf hash stays and proofs still hold."""
-    open_store(ctx).audit.redact(index)
-    console.print(f"entry {index}: body erased, leaf hash kept")
+    """Erase entry INDEX's body (personal data); its leaf hash stays and proofs still hold.
+
+    The erasure is logged (an audit.redacted entry). Entries that set policy, tenant,
+    taxonomy, model or log state cannot be erased; a consent event's row stays."""
+    logged = open_store(ctx).audit.redact(index)
+    console.print(
+        f"entry {index}: body erased, leaf hash kept (redaction logged at entry {logged})"
+    )
 
 
 @audit_app.command("append", hidden=True)

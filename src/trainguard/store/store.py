@@ -112,9 +112,14 @@ class Store:
             yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+    def read(self, snapshot: bool = False) -> Iterator[Connection]:
+        """A read transaction; ``snapshot``: every statement sees the same committed state
+        (SQLite's read transactions always do; PostgreSQL needs REPEATABLE READ)."""
+        with self.engine.connect() as conn:
+            if snapshot and not self.is_sqlite:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     # --- schema ------------------------------------------------------------------------
 
@@ -135,9 +140,21 @@ class Store:
         except OperationalError as exc:
             raise InputError(f"database {self.display_url}: {_first_line(exc)}") from None
         with self.write() as conn:
-            if self._setting(conn, "audit_origin") is None:
+            origin = self._setting(conn, "audit_origin")
+            if origin is None:
                 origin = f"trainguard.local/{secrets.token_hex(6)}"
                 conn.execute(insert(t.settings).values(key="audit_origin", value=origin))
+                self.audit.append(conn, "log.origin", {"origin": origin})
+            elif not self._origin_logged(conn):
+                # A store made before the origin was logged: log it now, so that
+                # `audit verify` can hold the setting to the log from here on.
+                self.audit.append(conn, "log.origin", {"origin": origin})
+
+    def _origin_logged(self, conn: Connection) -> bool:
+        found = conn.execute(
+            select(t.audit_entries.c.idx).where(t.audit_entries.c.kind == "log.origin").limit(1)
+        ).first()
+        return found is not None
 
     @property
     def display_url(self) -> str:
@@ -207,6 +224,7 @@ class Store:
             except InputError as exc:
                 raise InputError(f"{source}: {exc}") from None
         out: list[tuple[str, bool]] = []
+        now = now_utc()
         with self.write() as conn:
             for version, source in versions:
                 h = version.content_hash
@@ -245,7 +263,7 @@ class Store:
                         effective_at_us=eff,
                         body=body,
                         source=Path(source).name,
-                        added_at_us=to_micros(now_utc()),
+                        added_at_us=to_micros(now),
                     )
                 )
                 self.audit.append(
@@ -256,7 +274,9 @@ class Store:
                         "family": version.family,
                         "version": version.version,
                         "effective_at": format_instant(version.effective_at),
+                        "source": Path(source).name,
                     },
+                    at=now,
                 )
                 out.append((h, True))
         return out
@@ -337,7 +357,8 @@ class Store:
                 check_withdrawals_match(batch, self.consent_events(), taxonomy)
                 raise
         added = 0
-        now = to_micros(now_utc())
+        when = now_utc()  # the row's recorded_at is the entry's time
+        now = to_micros(when)
         with self.write() as conn:
             ids = [e.event_id for e in batch]
             existing: set[str] = set()
@@ -369,7 +390,7 @@ class Store:
                 entries.append(("consent." + e.kind, {"id": e.event_id, **canonical}))
             if rows:
                 conn.execute(insert(t.consent_events), rows)
-                self.audit.append_many(conn, entries)
+                self.audit.append_many(conn, entries, at=when)
                 added = len(rows)
         return added, len(batch) - added
 
