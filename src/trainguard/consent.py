@@ -174,6 +174,25 @@ class Ledger:
         items.append(StoredEvent(event.event_id, event, to_micros(event.at)))
         items.sort(key=lambda s: (s.at_micros, s.id))
 
+    def extended(self, events: Iterable[ConsentEvent]) -> Ledger:
+        """A new ledger with ``events`` added, this one left as it is: readers of
+        this one (decisions in flight on other threads) never see a half-sorted
+        list. Only the lists of the tenants concerned are copied."""
+        out = Ledger()
+        out._by_tenant.update(self._by_tenant)
+        touched: set[str] = set()
+        for e in events:
+            if e.tenant not in touched:
+                out._by_tenant[e.tenant] = list(self._by_tenant.get(e.tenant, []))
+                touched.add(e.tenant)
+            out._by_tenant[e.tenant].append(StoredEvent(e.event_id, e, to_micros(e.at)))
+        for tenant in touched:
+            out._by_tenant[tenant].sort(key=lambda s: (s.at_micros, s.id))
+        return out
+
+    def event_ids(self) -> set[str]:
+        return {s.id for items in self._by_tenant.values() for s in items}
+
     def tenant_events(self, tenant: str) -> list[StoredEvent]:
         return self._by_tenant.get(tenant, [])
 
