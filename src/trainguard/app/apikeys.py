@@ -96,7 +96,7 @@ def revoke_key(store: Store, key_id: str) -> ApiKey:
             return _key(row)
         now = to_micros(now_utc())
         conn.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(revoked_at_us=now))
-        key = _key(row._replace(revoked_at_us=now))
+        key = _key({**row._mapping, "revoked_at_us": now})
         store.audit.append(conn, "apikey.revoked", _entry(key))
     return key
 
@@ -148,13 +148,15 @@ class KeyCache:
 
 
 def _key(row: Any) -> ApiKey:
+    r = row if isinstance(row, dict) else row._mapping
+    revoked = r["revoked_at_us"]
     return ApiKey(
-        row.id,
-        row.tenant,
-        row.role,
-        row.name,
-        from_micros(row.created_at_us),
-        from_micros(row.revoked_at_us) if row.revoked_at_us is not None else None,
+        r["id"],
+        r["tenant"],
+        r["role"],
+        r["name"],
+        from_micros(r["created_at_us"]),
+        from_micros(revoked) if revoked is not None else None,
     )
 
 

@@ -24,9 +24,11 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from ..consent import ConsentEvent
 from ..decide import DecisionContext
+from ..errors import TrainguardError
 from ..store import Store
 from ..store import schema as t
 
@@ -36,6 +38,10 @@ CONSENT_PREFIX = "consent."
 APIKEY_PREFIX = "apikey."
 # Entries the service writes at volume; never state, so never read back.
 SKIPPED_KINDS = ("decision", "decision.batch")
+
+
+class NotReady(TrainguardError):
+    """The store is not there or not initialized: nothing the client did."""
 
 
 class ContextCache:
@@ -53,7 +59,12 @@ class ContextCache:
 
     def get(self) -> DecisionContext:
         """The current context: as of the log's size when called."""
-        size = self.store.audit.size()
+        try:
+            size = self.store.audit.size()
+        except OperationalError:
+            raise NotReady(
+                f"database {self.store.display_url} is not initialized (run `trainguard init`)"
+            ) from None
         with self._lock:
             if self._ctx is None or size < self._seen:
                 return self._load()

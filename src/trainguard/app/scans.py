@@ -83,6 +83,11 @@ class ScanJobs:
         with self._lock:
             return self._jobs.get(job_id)
 
+    def wait_idle(self) -> None:
+        """Wait until every scan submitted so far has finished (one worker: a no-op
+        queued now runs after them)."""
+        self._pool.submit(lambda: None).result()
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 

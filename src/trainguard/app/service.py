@@ -98,7 +98,7 @@ class Application:
         return self.keys.authenticate(token)
 
     def health(self) -> dict[str, Any]:
-        self.store.check_ready()
+        self.contexts.get()
         return {"status": "ok", "store": self.store.display_url}
 
     def context(self) -> DecisionContext:

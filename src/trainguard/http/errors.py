@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from ..app.access import Forbidden, Unauthenticated
+from ..app.context import NotReady
 from ..app.scans import Busy
 from ..errors import ConflictError, IntegrityError, NotFoundError, TrainguardError
 
@@ -28,7 +29,7 @@ MAX_MESSAGE_CHARS = 500
 class ErrorDetail(BaseModel):
     code: str = Field(
         description="unauthenticated, forbidden, not_found, conflict, too_large, "
-        "invalid_input, invalid_request, method_not_allowed, busy, integrity or internal."
+        "invalid_input, invalid_request, method_not_allowed, busy, integrity, not_ready or internal."
     )
     message: str = Field(description="One line naming the input and the problem.")
     field: str | None = Field(description="The request field it is about, if one is.")
@@ -51,6 +52,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _doc("Bad input: does not fit the schema, or a value the library refused"),
     429: _doc("Too many scans waiting"),
     500: _doc("Stored data fails verification"),
+    503: _doc("The store is not initialized"),
 }
 
 
@@ -84,6 +86,8 @@ def library_status(exc: TrainguardError) -> tuple[int, str]:
         return 429, "busy"
     if isinstance(exc, IntegrityError):
         return 500, "integrity"
+    if isinstance(exc, NotReady):
+        return 503, "not_ready"
     return 422, "invalid_input"
 
 
