@@ -18,13 +18,24 @@ def events(n: int, policy: str) -> list[ConsentEvent]:
     start = datetime(2023, 8, 8, tzinfo=UTC)
     return [
         ConsentEvent.model_validate(
-            {**grant(subject=f"person-{i}", role="self", categories=["customer.chat"], mode="explicit"), "policy_version": policy, "at": start + timedelta(seconds=i)}
+            {
+                **grant(
+                    subject=f"person-{i}",
+                    role="self",
+                    categories=["customer.chat"],
+                    mode="explicit",
+                ),
+                "policy_version": policy,
+                "at": start + timedelta(seconds=i),
+            }
         )
         for i in range(n)
     ]
 
 
-def test_20000_consent_events_are_read_once_not_per_decision(timeline_store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_20000_consent_events_are_read_once_not_per_decision(
+    timeline_store: Store, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     from trainguard.http import create_app
 
     v2 = timeline_store.policy_set().resolve("meetco-terms@2023-08-07").hash
@@ -49,7 +60,12 @@ def test_the_cache_decides_as_a_fresh_load_does(timeline_store: Store, tmp_path)
     application.context()
     v2 = timeline_store.policy_set().resolve("meetco-terms@2023-08-07").hash
     start = datetime(2023, 8, 8, tzinfo=UTC)
-    grants = [ConsentEvent.model_validate({**grant(tenant=f"t-{i}"), "policy_version": v2, "at": start + timedelta(seconds=i)}) for i in range(50)]
+    grants = [
+        ConsentEvent.model_validate(
+            {**grant(tenant=f"t-{i}"), "policy_version": v2, "at": start + timedelta(seconds=i)}
+        )
+        for i in range(50)
+    ]
     timeline_store.add_consent_events(grants[:25])
     application.context()
     timeline_store.add_consent_events(grants[25:])
@@ -72,11 +88,15 @@ def test_a_change_of_terms_rebuilds_the_context(timeline_store: Store, tmp_path)
     assert application.contexts.loads == 2 and after.policies.family_for("globex") is None
 
 
-def test_decisions_appended_by_the_service_are_skipped_unread(timeline_store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_decisions_appended_by_the_service_are_skipped_unread(
+    timeline_store: Store, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     application = Application(timeline_store, tmp_path / "r", tmp_path / "k")
     token = create_key(timeline_store, "service", "acme")[1]
     who = application.authenticate(token)
     for _ in range(3):
-        application.decide(who, categories=["customer.chat"], use="train.first_party", collected_at="2023-05-01")
+        application.decide(
+            who, categories=["customer.chat"], use="train.first_party", collected_at="2023-05-01"
+        )
     assert application.contexts.loads == 1
     application.close()

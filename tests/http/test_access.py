@@ -14,10 +14,18 @@ from trainguard.app import revoke_key
 from .conftest import Service, chat, error_of, grant
 
 
-@pytest.mark.parametrize("header", [None, "Bearer nonsense", "Bearer tgk_0123456789abcdef_" + "A" * 43, "Basic dXNlcjpwdw=="])
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer nonsense", "Bearer tgk_0123456789abcdef_" + "A" * 43, "Basic dXNlcjpwdw=="],
+)
 def test_no_key_or_a_bad_one_is_401(service: Service, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    for method, url in [("POST", "/v1/decisions"), ("GET", "/v1/consent/events"), ("GET", "/v1/audit/checkpoint"), ("GET", "/v1/policies")]:
+    for method, url in [
+        ("POST", "/v1/decisions"),
+        ("GET", "/v1/consent/events"),
+        ("GET", "/v1/audit/checkpoint"),
+        ("GET", "/v1/policies"),
+    ]:
         response = service.api(None).request(method, url, headers=headers, json=chat())
         assert response.status_code == 401 and error_of(response)["code"] == "unauthenticated"
         assert response.headers["www-authenticate"] == "Bearer"
@@ -69,26 +77,39 @@ ROLE_CASES = [
 
 
 @pytest.mark.parametrize(("who", "method", "url", "body", "status"), ROLE_CASES)
-def test_each_role_may_do_what_it_is_for_and_nothing_else(service: Service, who: str, method: str, url: str, body: object, status: int) -> None:
-    response = service.api(who).request(method, url, json=body) if body is not None else service.api(who).request(method, url)
+def test_each_role_may_do_what_it_is_for_and_nothing_else(
+    service: Service, who: str, method: str, url: str, body: object, status: int
+) -> None:
+    response = (
+        service.api(who).request(method, url, json=body)
+        if body is not None
+        else service.api(who).request(method, url)
+    )
     assert response.status_code == status, response.text
     if status == 403:
         assert error_of(response)["code"] == "forbidden"
 
 
 def test_another_tenants_consent_is_invisible(service: Service) -> None:
-    service.api("globex:admin").post("/v1/consent/events", json={"events": [grant(tenant="globex", subject="gina")]})
+    service.api("globex:admin").post(
+        "/v1/consent/events", json={"events": [grant(tenant="globex", subject="gina")]}
+    )
     acme = service.api("acme:admin")
     assert acme.get("/v1/consent/events").json() == []
     assert acme.get("/v1/consent/subjects/gina").json()["in_effect"] == []
     # Writing into globex with acme's key: not found, whether globex exists or not.
     for other in ("globex", "no-such-tenant"):
         response = acme.post("/v1/consent/events", json={"events": [grant(tenant=other)]})
-        assert response.status_code == 404 and error_of(response)["message"] == "events.0.tenant: no such tenant for this key"
+        assert (
+            response.status_code == 404
+            and error_of(response)["message"] == "events.0.tenant: no such tenant for this key"
+        )
 
 
 def test_another_tenants_consent_never_decides_for_this_one(service: Service) -> None:
-    service.api("globex:admin").post("/v1/consent/events", json={"events": [grant(tenant="globex")]})
+    service.api("globex:admin").post(
+        "/v1/consent/events", json={"events": [grant(tenant="globex")]}
+    )
     decided = service.api("acme:service").post("/v1/decisions", json=chat()).json()
     assert decided["allowed"] is False and decided["reasons"] == ["CONSENT_MISSING"]
 
@@ -105,25 +126,38 @@ def test_audit_entries_are_readable_only_by_their_tenant_and_the_operator(servic
     assert auditor.get(f"/v1/audit/proofs/inclusion/{globex}").status_code == 404
     assert auditor.get("/v1/audit/entries/0").status_code == 404  # a platform entry (policy.added)
     operator = service.api("operator")
-    assert operator.get(f"/v1/audit/entries/{globex}").json()["entry"]["data"]["record"]["tenant"] == "globex"
+    assert (
+        operator.get(f"/v1/audit/entries/{globex}").json()["entry"]["data"]["record"]["tenant"]
+        == "globex"
+    )
     assert operator.get(f"/v1/audit/proofs/inclusion/{globex}").status_code == 200
 
 
 def test_another_tenants_registry_items_are_invisible_and_untouchable(service: Service) -> None:
     text = " ".join(f"word{i}" for i in range(40))
-    added = service.api("globex:admin").post("/v1/registry/items", json={"items": [{"id": "g-1", "text": text}]})
+    added = service.api("globex:admin").post(
+        "/v1/registry/items", json={"items": [{"id": "g-1", "text": text}]}
+    )
     assert added.status_code == 200 and added.json()["added"] == 1
     acme = service.api("acme:admin")
     assert acme.get("/v1/registry/items").json() == []
     removed = acme.delete("/v1/registry/items/g-1")
-    assert removed.status_code == 404 and error_of(removed)["message"] == error_of(acme.delete("/v1/registry/items/nothing"))["message"].replace("nothing", "g-1")
-    assert [i["id"] for i in service.api("globex:auditor").get("/v1/registry/items").json()] == ["g-1"]
+    assert removed.status_code == 404 and error_of(removed)["message"] == error_of(
+        acme.delete("/v1/registry/items/nothing")
+    )["message"].replace("nothing", "g-1")
+    assert [i["id"] for i in service.api("globex:auditor").get("/v1/registry/items").json()] == [
+        "g-1"
+    ]
 
 
 def test_another_tenants_scans_are_not_found(service: Service) -> None:
     text = " ".join(f"word{i}" for i in range(40))
-    service.api("globex:admin").post("/v1/registry/items", json={"items": [{"id": "g-1", "text": text}]})
-    job = service.api("globex:service").post("/v1/scans", json={"documents": [{"id": "d", "text": text}]})
+    service.api("globex:admin").post(
+        "/v1/registry/items", json={"items": [{"id": "g-1", "text": text}]}
+    )
+    job = service.api("globex:service").post(
+        "/v1/scans", json={"documents": [{"id": "d", "text": text}]}
+    )
     assert job.status_code == 202
     scan_id = job.json()["id"]
     acme = service.api("acme:auditor")
@@ -135,8 +169,12 @@ def test_another_tenants_scans_are_not_found(service: Service) -> None:
 def test_a_scan_reports_only_the_submitting_tenants_content(service: Service) -> None:
     acme_text = " ".join(f"alpha{i}" for i in range(40))
     globex_text = " ".join(f"gamma{i}" for i in range(40))
-    service.api("acme:admin").post("/v1/registry/items", json={"items": [{"id": "a-1", "text": acme_text}]})
-    service.api("globex:admin").post("/v1/registry/items", json={"items": [{"id": "g-1", "text": globex_text}]})
+    service.api("acme:admin").post(
+        "/v1/registry/items", json={"items": [{"id": "a-1", "text": acme_text}]}
+    )
+    service.api("globex:admin").post(
+        "/v1/registry/items", json={"items": [{"id": "g-1", "text": globex_text}]}
+    )
     pasted = f"first {acme_text}. Then {globex_text}."
     for who, mine in (("acme:service", "a-1"), ("globex:service", "g-1")):
         api = service.api(who)

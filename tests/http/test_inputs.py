@@ -23,8 +23,12 @@ def test_a_lookalike_of_the_keys_tenant_is_not_found(service: Service, name: str
     assert response.status_code == 404 and error_of(response)["field"] == "tenant"
 
 
-@pytest.mark.parametrize(("change", "field"), [({"subjects": ["bob", "bob "]}, "subjects.1"), ({"id": "r\u202e1"}, "id")])
-def test_lookalike_subjects_and_ids_are_422_naming_the_field(service: Service, change: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"), [({"subjects": ["bob", "bob "]}, "subjects.1"), ({"id": "r\u202e1"}, "id")]
+)
+def test_lookalike_subjects_and_ids_are_422_naming_the_field(
+    service: Service, change: dict[str, Any], field: str
+) -> None:
     response = service.api("acme:service").post("/v1/decisions", json=chat(**change))
     assert response.status_code == 422 and error_of(response)["message"].startswith(field)
 
@@ -36,16 +40,28 @@ def test_a_key_of_an_unassigned_tenant_is_denied_unknown_tenant(service: Service
 
 
 def post_events(api: Api, raw: str, **params: Any) -> Any:
-    return api.post("/v1/consent/events", content=raw.encode(), params=params, headers={"content-type": "application/json"})
+    return api.post(
+        "/v1/consent/events",
+        content=raw.encode(),
+        params=params,
+        headers={"content-type": "application/json"},
+    )
 
 
 def test_consent_events_are_read_strictly_and_all_or_nothing(service: Service) -> None:
     admin = service.api("acme:admin")
-    duplicate = json.dumps({"events": [grant()]}).replace('"subject": "alice"', '"subject": "mallory", "subject": "alice"')
+    duplicate = json.dumps({"events": [grant()]}).replace(
+        '"subject": "alice"', '"subject": "mallory", "subject": "alice"'
+    )
     response = post_events(admin, duplicate)
-    assert response.status_code == 422 and error_of(response)["message"] == "body: duplicate key 'subject'"
+    assert (
+        response.status_code == 422
+        and error_of(response)["message"] == "body: duplicate key 'subject'"
+    )
     response = post_events(admin, json.dumps({"events": [grant(tenant="ACME")]}))
-    assert response.status_code == 422 and error_of(response)["message"].startswith("body: events[0]: tenant 'ACME'")
+    assert response.status_code == 422 and error_of(response)["message"].startswith(
+        "body: events[0]: tenant 'ACME'"
+    )
     response = post_events(admin, json.dumps({"events": [grant(), grant(tenant="globex")]}))
     assert response.status_code == 404 and error_of(response)["field"] == "events.1.tenant"
     assert service.store.consent_events() == []
@@ -64,13 +80,28 @@ def test_a_withdrawal_for_nobody_on_record_is_refused_unless_asked(service: Serv
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_read(service: Service) -> None:
-    response = service.api("acme:service").post("/v1/decisions", content=b"{" + b" " * (2 * 1024 * 1024) + b"}", headers={"content-type": "application/json"})
+    response = service.api("acme:service").post(
+        "/v1/decisions",
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 413 and error_of(response)["code"] == "too_large"
 
 
-@pytest.mark.parametrize("raw", ['{"categories": ["customer.chat"], "use": "train.first_party", "collected_at": NaN}', '{"use": "\\ud800"}', "[1e999]", "{", '"x"'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"categories": ["customer.chat"], "use": "train.first_party", "collected_at": NaN}',
+        '{"use": "\\ud800"}',
+        "[1e999]",
+        "{",
+        '"x"',
+    ],
+)
 def test_hostile_bodies_are_422_not_500(service: Service, raw: str) -> None:
-    response = service.api("acme:service").post("/v1/decisions", content=raw.encode(), headers={"content-type": "application/json"})
+    response = service.api("acme:service").post(
+        "/v1/decisions", content=raw.encode(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422 and error_of(response)["code"] == "invalid_request"
 
 
@@ -78,10 +109,14 @@ def test_a_batch_with_a_lone_surrogate_or_bad_time_is_422(service: Service) -> N
     api = service.api("acme:service")
     records = {"id": ["\ud800"], "categories": [["customer.chat"]], "collected_at": ["2023-05-01"]}
     raw = json.dumps({"use": "train.first_party", "records": records})
-    response = api.post("/v1/decisions/batch", content=raw.encode(), headers={"content-type": "application/json"})
+    response = api.post(
+        "/v1/decisions/batch", content=raw.encode(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422 and "records.id" in error_of(response)["message"]
     records = {"id": ["a"], "categories": [["customer.chat"]], "collected_at": ["yesterday"]}
-    response = api.post("/v1/decisions/batch", json={"use": "train.first_party", "records": records})
+    response = api.post(
+        "/v1/decisions/batch", json={"use": "train.first_party", "records": records}
+    )
     assert response.status_code == 422, response.text
 
 

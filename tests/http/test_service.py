@@ -13,7 +13,10 @@ def test_health_and_schema_need_no_key(service: Service) -> None:
     api = service.api(None)
     assert api.get("/healthz").json()["status"] == "ok"
     schema = api.get("/openapi.json").json()
-    assert "/v1/decisions" in schema["paths"] and "/v1/audit/proofs/inclusion/{index}" in schema["paths"]
+    assert (
+        "/v1/decisions" in schema["paths"]
+        and "/v1/audit/proofs/inclusion/{index}" in schema["paths"]
+    )
 
 
 def test_the_timeline_over_http_each_decision_an_audit_entry(service: Service) -> None:
@@ -56,7 +59,14 @@ def test_batch_decides_every_record_and_logs_their_root(service: Service) -> Non
 
 
 def test_batch_columns_of_different_lengths_are_refused(service: Service) -> None:
-    body = {"use": "train.first_party", "records": {"id": ["a", "b"], "categories": [["customer.chat"]], "collected_at": ["2023-05-01", "2023-05-01"]}}
+    body = {
+        "use": "train.first_party",
+        "records": {
+            "id": ["a", "b"],
+            "categories": [["customer.chat"]],
+            "collected_at": ["2023-05-01", "2023-05-01"],
+        },
+    }
     out = service.api("acme:service").post("/v1/decisions/batch", json=body)
     assert out.status_code == 422 and "records.categories" in error_of(out)["message"]
 
@@ -103,6 +113,9 @@ def test_a_proof_fetched_over_http_verifies_offline(service: Service) -> None:
 def test_metrics_count_requests_by_route_and_decisions_by_outcome(service: Service) -> None:
     service.api("acme:service").post("/v1/decisions", json=chat())
     text = service.api(None).get("/metrics").text
-    assert 'trainguard_http_requests_total{method="POST",route="/v1/decisions",status="200"} 1.0' in text
+    assert (
+        'trainguard_http_requests_total{method="POST",route="/v1/decisions",status="200"} 1.0'
+        in text
+    )
     assert 'trainguard_decisions_total{outcome="denied"} 1.0' in text
     assert "trainguard_context_loads_total" in text

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import yaml
 
 from ..audit.merkle import MerkleTree, leaf_hash
 from ..batch import decide_batch
@@ -24,7 +25,7 @@ from ..canonical import canonical_json_many
 from ..consent import UnmatchedWithdrawalError
 from ..consent_input import read_events_body
 from ..decide import DecisionContext, Record, decide
-from ..errors import InputError, NotFoundError
+from ..errors import InputError, NotFoundError, PolicyFileError
 from ..explain import diff, notice
 from ..identity import check_family, check_model_name, check_record_id, check_subject
 from ..lineage import get_model, impact, list_models, register_model
@@ -251,7 +252,11 @@ class Application:
 
     def add_policy(self, who: Principal, text: str, source: str) -> dict[str, Any]:
         who.require(*OPERATOR)
-        version = parse_policy(text, source, self.store.taxonomy())
+        try:
+            version = parse_policy(text, source, self.store.taxonomy())
+        except yaml.YAMLError as exc:  # the reader's own refusals (control characters…)
+            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise PolicyFileError(f"yaml: {problem}") from None
         [(digest, added)] = self.store.add_policies([(version, source)])
         return {
             "hash": digest,

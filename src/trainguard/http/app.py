@@ -26,7 +26,7 @@ from ..app import Application, BatchColumns, Principal
 from ..consent_input import MAX_BODY_BYTES as MAX_CONSENT_BODY_BYTES
 from ..errors import InputError
 from . import schemas as s
-from .errors import ERROR_RESPONSES, install
+from .errors import ERROR_RESPONSES, FieldError, install
 from .metrics import Metrics, MetricsMiddleware
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -59,6 +59,7 @@ _bearer = HTTPBearer(
     description="An API key from `trainguard apikey create`: `Authorization: Bearer tgk_…`.",
 )
 
+
 def caller(
     request: Request, creds: HTTPAuthorizationCredentials | None = Security(_bearer)
 ) -> Principal:
@@ -68,6 +69,27 @@ def caller(
 
 
 Caller = Annotated[Principal, Depends(caller)]
+
+
+def known_query(request: Request) -> None:
+    """Refuse query parameters a route does not take: a misspelt ``?sise=`` must
+    not be quietly ignored (the answer would be for another question)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = {p.alias for p in _all_query_params(dependant)}
+    for name in request.query_params:
+        if name not in known:
+            raise FieldError(name or "query", f"query parameter {name!r}: not taken by this route")
+
+
+def _all_query_params(dependant: Any) -> list[Any]:
+    out = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        out += _all_query_params(sub)
+    return out
+
 
 _CONSENT_BODY = {
     "requestBody": {
@@ -116,6 +138,7 @@ def create_app(
         description="Decisions, consent, terms, registry, scans, models and audit proofs "
         "for the promise that customer content never trains AI models.",
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(known_query)],
     )
     app.state.application = core
     metrics = Metrics(core)

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from ..app.access import Forbidden, Unauthenticated
 from ..app.context import NotReady
 from ..app.scans import Busy
-from ..errors import ConflictError, IntegrityError, NotFoundError, TrainguardError
+from ..errors import ConflictError, InputError, IntegrityError, NotFoundError, TrainguardError
 
 MAX_MESSAGE_CHARS = 500
 
@@ -44,6 +44,7 @@ def _doc(text: str) -> dict[str, Any]:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc("A body the JSON reader could not take (not UTF-8, say)"),
     401: _doc("No API key, or an unknown, malformed or revoked one"),
     403: _doc("The key's role may not do this"),
     404: _doc("Not there, or not the key's tenant's"),
@@ -54,6 +55,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: _doc("Stored data fails verification"),
     503: _doc("The store is not initialized"),
 }
+
+
+class FieldError(InputError):
+    """Bad input in one named request field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def one_line(message: str) -> str:
