@@ -66,8 +66,10 @@ class ContextCache:
                 f"database {self.store.display_url} is not initialized (run `trainguard init`)"
             ) from None
         with self._lock:
-            if self._ctx is None or size < self._seen:
+            if self._ctx is None:
                 return self._load()
+            # size < seen: another thread's entries were noted while this one
+            # waited for the lock; the log never shrinks, so nothing is new.
             if size > self._seen:
                 self._catch_up(size)
             assert self._ctx is not None
