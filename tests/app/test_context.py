@@ -100,3 +100,31 @@ def test_decisions_appended_by_the_service_are_skipped_unread(
         )
     assert application.contexts.loads == 1
     application.close()
+
+
+def test_a_decision_reads_only_its_partys_consent_events(
+    monkeypatch, timeline_store: Store
+) -> None:  # type: ignore[no-untyped-def]
+    """Counted, not timed: with 2,000 other people's grants on record, deciding for
+    one person looks at that person's events (and, once, at who else granted)."""
+    v2 = timeline_store.policy_set().resolve("meetco-terms@2023-08-07").hash
+    timeline_store.add_consent_events(events(2_000, v2))
+    ctx = timeline_store.context()
+    looked_at = 0
+    covers = ConsentEvent.covers
+
+    def counted(self: ConsentEvent, category: str, use: str) -> bool:
+        nonlocal looked_at
+        looked_at += 1
+        return covers(self, category, use)
+
+    monkeypatch.setattr(ConsentEvent, "covers", counted)
+    at = datetime(2023, 8, 9, tzinfo=UTC)
+    record = Record(
+        "r", "acme", ("customer.chat",), datetime(2023, 5, 1, tzinfo=UTC), ("person-7",)
+    )
+    decide(ctx, record, "train.first_party", at)  # builds the indexes: reads every event once
+    looked_at = 0
+    for _ in range(10):
+        decide(ctx, record, "train.first_party", at)
+    assert looked_at <= 10 * 2
