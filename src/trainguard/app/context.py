@@ -19,8 +19,10 @@ and the context still follows changes made by any process on the same store.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -49,6 +51,8 @@ class ContextCache:
         self.store = store
         self.on_keys_changed = on_keys_changed
         self._lock = threading.Lock()
+        self._size_lock = threading.Lock()
+        self._sqlite: sqlite3.Connection | None = None
         self._ctx: DecisionContext | None = None
         self._event_ids: set[str] = set()
         self._seen = 0
@@ -60,8 +64,8 @@ class ContextCache:
     def get(self) -> DecisionContext:
         """The current context: as of the log's size when called."""
         try:
-            size = self.store.audit.size()
-        except OperationalError:
+            size = self._log_size()
+        except (OperationalError, sqlite3.Error):
             raise NotReady(
                 f"database {self.store.display_url} is not initialized (run `trainguard init`)"
             ) from None
@@ -75,6 +79,30 @@ class ContextCache:
             assert self._ctx is not None
             return self._ctx
 
+    def close(self) -> None:
+        with self._size_lock:
+            if self._sqlite is not None:
+                self._sqlite.close()
+                self._sqlite = None
+
+    def _log_size(self) -> int:
+        """The log's size, read on every request: on SQLite through one connection
+        kept open for it (opening one costs more than the query), elsewhere
+        through the store's connection pool."""
+        path = self.store.engine.url.database
+        if not self.store.is_sqlite or not path or path == ":memory:":
+            return self.store.audit.size()
+        with self._size_lock:
+            if self._sqlite is None:
+                # mode=rw: never create the file (a missing store is not ready).
+                uri = f"file:{Path(path).resolve().as_posix()}?mode=rw"
+                self._sqlite = sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, isolation_level=None
+                )
+                self._sqlite.execute("PRAGMA busy_timeout=30000")
+            row = self._sqlite.execute(f"SELECT size FROM {t.audit_head.name}").fetchone()
+            return int(row[0])
+
     def note_appended(self, first: int, count: int) -> None:
         """Entries [first, first+count) were written by this process and hold no
         state (decisions): skip them without reading them back."""
@@ -85,7 +113,7 @@ class ContextCache:
     def _load(self) -> DecisionContext:
         # The size first: whatever is committed after it is replayed, and a
         # consent event that the load already saw is recognized by its id.
-        size = self.store.audit.size()
+        size = self._log_size()
         ctx = self.store.context()
         self._event_ids = ctx.ledger.event_ids()
         self._ctx, self._seen = ctx, size

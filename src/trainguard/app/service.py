@@ -89,6 +89,7 @@ class Application:
     def close(self) -> None:
         self.journal.close()
         self.scans.close()
+        self.contexts.close()
 
     # --- who is asking ----------------------------------------------------------------
 
