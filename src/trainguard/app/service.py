@@ -21,7 +21,6 @@ import yaml
 
 from ..audit.merkle import MerkleTree, leaf_hash
 from ..batch import decide_batch
-from ..canonical import canonical_json_many
 from ..consent import UnmatchedWithdrawalError
 from ..consent_input import read_events_body
 from ..decide import DecisionContext, Record, decide
@@ -146,8 +145,8 @@ class Application:
         """Decide many records of the caller's tenant for one use at one time.
 
         The log gets one entry for the batch, holding the Merkle root over the
-        canonical JSON of each answered decision (in order): any one decision
-        can later be shown to be part of what was logged."""
+        answered decisions (in order, each as compact JSON with sorted keys): any
+        one decision can later be shown to be part of what was logged."""
         mine = who.own_tenant(*DECIDE)
         who.check_tenant(tenant)
         n = len(records.id)
@@ -161,7 +160,9 @@ class Application:
         table = _batch_table(mine, records)
         result = decide_batch(self.context(), table, use, when)
         rows = result.to_pylist()
-        leaves = [leaf_hash(body) for body in canonical_json_many(rows)]
+        # Each leaf: the decision as compact JSON with sorted keys (its values are
+        # strings, booleans and lists of strings, for which that is canonical).
+        leaves = [leaf_hash(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)) for r in rows]
         tree = MerkleTree()
         tree.extend(leaves)
         allowed = sum(1 for r in rows if r["allowed"])
