@@ -14,6 +14,7 @@ BENCHMARKS = (
     "bench_scan.py",
     "bench_scan_tenants.py",
     "measure_scan_defaults.py",
+    "bench_http.py",
 )
 
 
