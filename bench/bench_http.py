@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -205,6 +206,15 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
             timeout=120,
         )
         rss_before = rss_mb(server.pid)
+        samples: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:  # the server's memory every 5 s while under load
+            while not stop.wait(5.0):
+                samples.append(rss_mb(server.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         single = load(
             base,
             "/v1/decisions",
@@ -234,6 +244,8 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
         batch["records_per_s"] = round(batch["requests_per_s"] * n)
         batch["records_per_request"] = n
         rss_after = rss_mb(server.pid)
+        stop.set()
+        sampler.join()
         metrics = httpx.get(f"{base}/metrics").text
         loads = [
             line
@@ -248,7 +260,11 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
         "consent_events": opts.consent,
         "single": single,
         "batch": batch,
-        "server_rss_mb": {"after_warmup": rss_before, "after_load": rss_after},
+        "server_rss_mb": {
+            "after_warmup": rss_before,
+            "after_load": rss_after,
+            "every_5s_under_load": samples,
+        },
         "context_loads": loads[0].split()[-1] if loads else None,
         "in_process_decide_per_s": round(floor(url, token, 3.0)),
     }
