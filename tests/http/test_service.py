@@ -3,6 +3,8 @@ and logged, consent appended and read back, terms, batches, proofs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from trainguard.audit.note import Signer
 from trainguard.verify import verify_proof
 
@@ -119,3 +121,30 @@ def test_metrics_count_requests_by_route_and_decisions_by_outcome(service: Servi
     )
     assert 'trainguard_decisions_total{outcome="denied"} 1.0' in text
     assert "trainguard_context_loads_total" in text
+
+
+def test_the_operator_changes_the_terms_and_decisions_follow_at_once(
+    service: Service, policy_files: dict[str, Path]
+) -> None:
+    operator, svc = service.api("operator"), service.api("globex:service")
+    assert svc.post("/v1/decisions", json=chat()).json()["reasons"] == ["CONSENT_MISSING"]
+    yaml_text = policy_files["v4"].read_text()
+    assert (
+        service.api("acme:admin").post("/v1/policies", json={"yaml": yaml_text}).status_code == 403
+    )
+    added = operator.post("/v1/policies", json={"yaml": yaml_text, "source": "v4.yaml"})
+    assert added.status_code == 200 and added.json()["added"] is True
+    assert "2023-08-11" in [v["version"] for v in svc.get("/v1/policies").json()]
+    loads = service.application.contexts.loads
+    other = {"yaml": yaml_text.replace("meetco-terms", "other-terms"), "source": "other.yaml"}
+    assert operator.post("/v1/policies", json=other).status_code == 200
+    assert (
+        operator.put("/v1/tenants/globex/family", json={"family": "other-terms"}).status_code == 200
+    )
+    decided = svc.post("/v1/decisions", json=chat()).json()
+    assert decided["reasons"] == [
+        "NO_POLICY_IN_FORCE"
+    ]  # the other family starts after the content was collected
+    assert (
+        service.application.contexts.loads > loads
+    )  # a change of terms rebuilt the cached context
