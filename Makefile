@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck bench clean
+.PHONY: demo serve test check lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,15 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/trainguard demo
+
+# A store with the demo's terms, an API key for tenant acme (printed once), and
+# the service on http://127.0.0.1:8000 (docs/http.md has the curl calls).
+serve: $(STAMP)
+	$(BIN)/trainguard --db serve-demo.db init
+	$(BIN)/trainguard --db serve-demo.db policy add $(wildcard src/trainguard/demo_policies/v[123]-*.yaml)
+	$(BIN)/trainguard --db serve-demo.db tenant assign acme meetco-terms
+	$(BIN)/trainguard --db serve-demo.db apikey create --role admin --tenant acme --name make-serve
+	$(BIN)/trainguard --db serve-demo.db serve
 
 test: $(STAMP)
 	$(BIN)/pytest -q

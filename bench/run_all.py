@@ -15,6 +15,7 @@ BENCHMARKS = (
     "bench_scan_tenants.py",
     "measure_scan_defaults.py",
     "bench_media.py",
+    "bench_http.py",
 )
 
 

@@ -172,11 +172,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     (base / "cwd").mkdir()
     # Building the click command from the Typer app costs more than most commands take:
     # build it once. `serve` is fuzzed up to its option parsing: no application is built
-    # (tests/test_server_fuzz.py fuzzes that one) and uvicorn is not started.
+    # (tests/http/test_fuzz.py fuzzes that one) and uvicorn is not started.
     with (
         pytest.MonkeyPatch.context() as patch,
         mock.patch("typer.testing._get_command", lambda _app: command),
-        mock.patch("trainguard.server.create_app", lambda *a, **k: None),
+        mock.patch("trainguard.http.create_app", lambda *a, **k: None),
         mock.patch("uvicorn.run", lambda *a, **k: None),
     ):
         patch.chdir(base / "cwd")

@@ -150,6 +150,15 @@ def check_strings(data: Any, source: str, path: str = "") -> None:
             check_strings(value, source, f"{path}[{i}]")
 
 
+Party = tuple[str, str]
+_NEVER = 2**63 - 1
+
+
+def _party_key(role: str, subject: str) -> Party:
+    # Who can act for whom: an admin for the tenant, a person for themselves.
+    return (role, subject if role == "self" else "")
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     """An event as the ledger holds it: with its id and a sortable time."""
@@ -168,11 +177,68 @@ class Ledger:
             self._by_tenant[e.tenant].append(StoredEvent(e.event_id, e, to_micros(e.at)))
         for items in self._by_tenant.values():
             items.sort(key=lambda s: (s.at_micros, s.id))
+        # Indexes built on first use, per tenant (see party_events, first_grant_micros).
+        self._parties: dict[str, dict[Party, list[StoredEvent]]] = {}
+        self._first_grant: dict[tuple[str, str, str], int] = {}
 
     def add(self, event: ConsentEvent) -> None:
         items = self._by_tenant[event.tenant]
         items.append(StoredEvent(event.event_id, event, to_micros(event.at)))
         items.sort(key=lambda s: (s.at_micros, s.id))
+        self._parties.pop(event.tenant, None)
+        self._first_grant = {k: v for k, v in self._first_grant.items() if k[0] != event.tenant}
+
+    def party_events(self, tenant: str, role: str, subject: str | None) -> list[StoredEvent]:
+        """The tenant's events by one party, in ledger order: an admin acts for the
+        tenant (every admin's events), a person for themselves (``subject``'s own)."""
+        index = self._parties.get(tenant)
+        if index is None:
+            index = {}
+            for s in self._by_tenant.get(tenant, []):
+                index.setdefault(_party_key(s.event.role, s.event.subject), []).append(s)
+            self._parties[tenant] = index
+        return index.get(_party_key(role, subject or ""), [])
+
+    def first_grant_micros(self, tenant: str, category: str, use: str) -> int:
+        """When the tenant's first grant covering (category, use) was given, by
+        anyone (the largest int64 when none was)."""
+        key = (tenant, category, use)
+        found = self._first_grant.get(key)
+        if found is None:
+            found = min(
+                (
+                    s.at_micros
+                    for s in self._by_tenant.get(tenant, [])
+                    if s.event.kind == "grant" and s.event.covers(category, use)
+                ),
+                default=_NEVER,
+            )
+            self._first_grant[key] = found
+        return found
+
+    def extended(self, events: Iterable[ConsentEvent]) -> Ledger:
+        """A new ledger with ``events`` added, this one left as it is: readers of
+        this one (decisions in flight on other threads) never see a half-sorted
+        list. Only the lists of the tenants concerned are copied."""
+        new = list(events)
+        touched = {e.tenant for e in new}
+        out = Ledger()
+        out._by_tenant.update(self._by_tenant)
+        # The untouched tenants' indexes still hold.
+        out._parties = {t: v for t, v in self._parties.items() if t not in touched}
+        out._first_grant = {k: v for k, v in self._first_grant.items() if k[0] not in touched}
+        copied: set[str] = set()
+        for e in new:
+            if e.tenant not in copied:
+                out._by_tenant[e.tenant] = list(self._by_tenant.get(e.tenant, []))
+                copied.add(e.tenant)
+            out._by_tenant[e.tenant].append(StoredEvent(e.event_id, e, to_micros(e.at)))
+        for tenant in touched:
+            out._by_tenant[tenant].sort(key=lambda s: (s.at_micros, s.id))
+        return out
+
+    def event_ids(self) -> set[str]:
+        return {s.id for items in self._by_tenant.values() for s in items}
 
     def tenant_events(self, tenant: str) -> list[StoredEvent]:
         return self._by_tenant.get(tenant, [])

@@ -182,8 +182,11 @@ class ModelImpact:
         return out
 
 
-def impact(store: Store, model: str | None = None, at: datetime | None = None) -> list[ModelImpact]:
-    """Re-decide every admitted record of each model's manifests at ``at`` (default now)."""
+def impact(
+    store: Store, model: str | None = None, at: datetime | None = None, tenant: str | None = None
+) -> list[ModelImpact]:
+    """Re-decide every admitted record of each model's manifests at ``at`` (default now);
+    with ``tenant``, only that tenant's records (counted and listed)."""
     models = [get_model(store, model)] if model else list_models(store)
     ctx = store.context()
     when = ensure_utc(at, "--at") if at else now_utc()
@@ -197,6 +200,8 @@ def impact(store: Store, model: str | None = None, at: datetime | None = None) -
                     f"model {m.name!r}: manifest {part.path} changed since it was registered"
                 )
             trained = table.filter(pc.field("allowed"))
+            if tenant is not None:
+                trained = trained.filter(pc.field("tenant") == tenant)
             result.records += trained.num_rows
             if trained.num_rows == 0:
                 continue

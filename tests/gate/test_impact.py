@@ -62,3 +62,15 @@ def test_a_manifest_changed_after_registration_is_refused(trained: Store, tmp_pa
     pq.write_table(pq.read_table(path).slice(1), path)
     with pytest.raises(IntegrityError, match="changed since it was registered"):
         impact(trained, "m1")
+
+
+def test_impact_for_one_tenant_counts_and_lists_only_its_records(
+    trained: Store, policy_files: dict[str, Path]
+) -> None:
+    """What a tenant's key sees over HTTP: its own records, never another tenant's ids."""
+    trained.add_policies([(load_policy_file(policy_files["v3"]), str(policy_files["v3"]))])
+    [everyone] = impact(trained, at=AUG_15)
+    [acme] = impact(trained, at=AUG_15, tenant="acme")
+    [other] = impact(trained, at=AUG_15, tenant="globex")
+    assert acme.to_json() == everyone.to_json()  # every record here is acme's
+    assert other.records == 0 and other.record_ids == [] and not other.affected

@@ -1,4 +1,4 @@
-"""serve: the HTTP service (trainguard.server) under uvicorn."""
+"""serve: the HTTP service (trainguard.http) under uvicorn."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def serve(
     try:
         import uvicorn
 
-        from ..server import create_app
+        from ..http import create_app
     except ImportError:
         raise InputError("serve needs the server extra: pip install 'trainguard[server]'") from None
     if not 0 < port < 65536:

@@ -167,3 +167,17 @@ notice_events = Table(
     Column("recorded_at_us", BigInteger, nullable=False),
     Index("ix_notice_events_tenant_subject", "tenant", "subject"),
 )
+
+# Keys of the HTTP service. Only the SHA-256 of each secret is kept; the tenant
+# is null for the platform's operator keys, which are bound to no tenant.
+api_keys = Table(
+    "tg_api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("tenant", String(200), nullable=True),
+    Column("role", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+)

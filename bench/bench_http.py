@@ -1,0 +1,315 @@
+"""The HTTP service under load on loopback: single decisions/s with p50/p99
+latency, batch records/s, errors, and the server's memory before and after —
+on SQLite and (when a URL is given) PostgreSQL, with the in-process ``decide``
+rate beside them as the floor.
+
+The server is `trainguard serve` (one uvicorn process); the load comes from
+separate processes, each a pool of threads with keep-alive connections
+(httpx), for a fixed time and at most a fixed number of requests.
+
+Run: python bench/bench_http.py [--seconds S] [--clients C] [--procs P]
+     [--consent N] [--pg URL]. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from _common import emit
+from trainguard.app import Application, create_key
+from trainguard.consent import ConsentEvent
+from trainguard.demo import copy_policy_files
+from trainguard.policy import load_policy_file
+from trainguard.store import Store
+
+TRAINGUARD = str(Path(sys.executable).with_name("trainguard"))
+DECISION = {
+    "categories": ["customer.chat"],
+    "use": "train.first_party",
+    "collected_at": "2023-05-01",
+    "subjects": ["person-7"],
+    "at": "2023-08-09",
+    "id": "chat-1",
+}
+
+
+def prepare(url: str, consent: int) -> str:
+    """A store with v1-v3, acme under them, ``consent`` events, and a service key."""
+    store = Store(url)
+    store.init()
+    folder = Path(tempfile.mkdtemp())
+    files = sorted(copy_policy_files(folder))[:3]
+    store.add_policies([(load_policy_file(f), str(f)) for f in files])
+    store.assign_tenant("acme", "meetco-terms")
+    v2 = store.policy_set().resolve("2023-08-07").hash
+    start = datetime(2023, 8, 8, tzinfo=UTC)
+    events = [
+        ConsentEvent.model_validate(
+            {
+                "tenant": "acme",
+                "kind": "grant",
+                "subject": f"person-{i}",
+                "role": "self",
+                "categories": ["customer.chat"],
+                "uses": ["train.*"],
+                "mode": "explicit",
+                "policy_version": v2,
+                "at": start + timedelta(seconds=i),
+            }
+        )
+        for i in range(consent)
+    ]
+    for i in range(0, len(events), 10_000):
+        store.add_consent_events(events[i : i + 10_000])
+    token = create_key(store, "service", "acme")[1]
+    store.engine.dispose()
+    shutil.rmtree(folder)
+    return token
+
+
+def floor(url: str, token: str, seconds: float) -> float:
+    """Decisions/s in process through the application layer's cached context, no HTTP
+    and no log entry: what the service could at most approach."""
+    from trainguard.decide import Record, decide
+    from trainguard.timeutil import parse_instant
+
+    application = Application(url)
+    ctx = application.context()
+    record = Record(
+        "chat-1", "acme", ("customer.chat",), parse_instant("2023-05-01", "c"), ("person-7",)
+    )
+    at = parse_instant("2023-08-09", "at")
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(200):
+            decide(ctx, record, "train.first_party", at)
+        n += 200
+    rate = n / (time.perf_counter() - start)
+    application.store.engine.dispose()
+    return rate
+
+
+def _client(args: tuple[str, str, str, dict[str, Any], float, int, int]) -> dict[str, Any]:
+    base, path, token, body, seconds, threads, max_requests = args
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.perf_counter() + seconds
+    per_thread = max(1, max_requests // threads)
+
+    def worker(_: int) -> tuple[list[float], int]:
+        latencies: list[float] = []
+        errors = 0
+        with httpx.Client(base_url=base, headers=headers, timeout=30.0) as client:
+            while time.perf_counter() < deadline and len(latencies) < per_thread:
+                t0 = time.perf_counter()
+                try:
+                    r = client.post(path, json=body)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+        return latencies, errors
+
+    began = time.time()
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(worker, range(threads)))
+    return {
+        "latencies": [x for r in results for x in r[0]],
+        "errors": sum(r[1] for r in results),
+        "began": began,
+        "ended": time.time(),
+    }
+
+
+def load(
+    base: str,
+    path: str,
+    token: str,
+    body: dict[str, Any],
+    seconds: float,
+    procs: int,
+    threads: int,
+    max_requests: int,
+) -> dict[str, Any]:
+    job = (base, path, token, body, seconds, threads, max_requests // procs)
+    with mp.get_context("spawn").Pool(procs) as pool:
+        parts = pool.map(_client, [job] * procs)
+    # From the first load process's start to the last one's end (not counting
+    # the time to start the processes).
+    elapsed = max(p["ended"] for p in parts) - min(p["began"] for p in parts)
+    latencies = sorted(x for p in parts for x in p["latencies"])
+    n = len(latencies)
+    return {
+        "requests": n,
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(n / elapsed, 1),
+        "p50_ms": round(1000 * statistics.median(latencies), 2) if n else None,
+        "p99_ms": round(1000 * latencies[int(0.99 * (n - 1))], 2) if n else None,
+        "errors": sum(p["errors"] for p in parts),
+    }
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [TRAINGUARD, "--db", url, "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(f"{base}/healthz", timeout=1.0)
+            return server, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("trainguard serve did not start")
+
+
+def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]:
+    token = prepare(url, opts.consent)
+    server, base = serve(url)
+    try:
+        # Warm up: the first request loads the context (and compiles what needs it).
+        httpx.post(
+            f"{base}/v1/decisions",
+            json=DECISION,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+        )
+        rss_before = rss_mb(server.pid)
+        samples: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:  # the server's memory every 5 s while under load
+            while not stop.wait(5.0):
+                samples.append(rss_mb(server.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        single = load(
+            base,
+            "/v1/decisions",
+            token,
+            DECISION,
+            opts.seconds,
+            opts.procs,
+            opts.clients,
+            opts.max_requests,
+        )
+        n = opts.batch
+        batch_body = {
+            "use": "train.first_party",
+            "at": "2023-08-09",
+            "records": {
+                "id": [f"r{i}" for i in range(n)],
+                "categories": [
+                    ["customer.chat"] if i % 3 else ["service.telemetry"] for i in range(n)
+                ],
+                "collected_at": ["2023-05-01"] * n,
+                "subjects": [[f"person-{i % 100}"] for i in range(n)],
+            },
+        }
+        batch = load(
+            base, "/v1/decisions/batch", token, batch_body, opts.seconds, 1, 2, opts.max_requests
+        )
+        batch["records_per_s"] = round(batch["requests_per_s"] * n)
+        batch["records_per_request"] = n
+        rss_after = rss_mb(server.pid)
+        stop.set()
+        sampler.join()
+        metrics = httpx.get(f"{base}/metrics").text
+        loads = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("trainguard_context_loads_total")
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "backend": name,
+        "consent_events": opts.consent,
+        "single": single,
+        "batch": batch,
+        "server_rss_mb": {
+            "after_warmup": rss_before,
+            "after_load": rss_after,
+            "every_5s_under_load": samples,
+        },
+        "context_loads": loads[0].split()[-1] if loads else None,
+        "in_process_decide_per_s": round(floor(url, token, 3.0)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0, help="per load run")
+    parser.add_argument("--procs", type=int, default=2, help="load-generating processes")
+    parser.add_argument("--clients", type=int, default=8, help="threads (connections) per process")
+    parser.add_argument("--max-requests", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=10_000, help="records per batch request")
+    parser.add_argument("--consent", type=int, default=20_000, help="consent events on record")
+    parser.add_argument("--pg", default=os.environ.get("TRAINGUARD_TEST_DATABASE_URL"))
+    opts = parser.parse_args()
+    results = []
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        results.append(run_backend("sqlite", f"sqlite:///{tmp / 'bench.db'}", opts))
+        if opts.pg:
+            schema = f"tg_bench_{uuid.uuid4().hex[:8]}"
+            admin = Store(opts.pg).engine
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            sep = "&" if "?" in opts.pg else "?"
+            url = f"{opts.pg}{sep}options=-csearch_path%3D{schema}"
+            try:
+                results.append(run_backend("postgresql", url, opts))
+            finally:
+                with admin.begin() as conn:
+                    conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+                admin.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    emit(
+        "http",
+        {
+            "command": "python bench/bench_http.py " + " ".join(sys.argv[1:]),
+            "load_average": os.getloadavg(),
+            "settings": {k: v for k, v in vars(opts).items() if k != "pg"},
+            "results": results,
+        },
+    )
+    json.dumps(results)  # everything above is plain JSON
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Who is asking, and what each role may do.
+
+A caller is a :class:`Principal`: a role and, for every role but ``operator``,
+the one tenant it is bound to. The operations of :mod:`trainguard.app` take a
+principal and check it here, so every adapter enforces the same rules:
+
+=========  =============================================================
+role       may
+=========  =============================================================
+admin      its tenant's consent (append, list, state) and registry; its
+           tenant's decisions, scans, audit entries and model impact
+service    decisions and registry writes for its tenant; its scans
+auditor    read only: its tenant's consent, registry, scans, audit entries,
+           proofs and model impact
+operator   the platform: policies, tenant assignment, models, every audit
+           entry and proof; bound to no tenant, so no tenant's consent,
+           registry, decisions or scans
+=========  =============================================================
+
+Everyone with a key may read the terms (policies, notices, diffs), the latest
+checkpoint and consistency proofs: they say nothing about any one tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import NotFoundError, TrainguardError
+
+ROLES = ("admin", "service", "auditor", "operator")
+TENANT_ROLES = ("admin", "service", "auditor")
+
+
+class Unauthenticated(TrainguardError):
+    """No key, or a key that is unknown, malformed or revoked."""
+
+
+class Forbidden(TrainguardError):
+    """A known key whose role may not do this (on its own tenant)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    role: str
+    tenant: str | None  # None only for the operator
+
+    def require(self, *roles: str) -> None:
+        """Refuse unless this principal has one of ``roles``."""
+        if self.role not in roles:
+            raise Forbidden(
+                f"key {self.key_id}: role {self.role} may not do this (needs {' or '.join(roles)})"
+            )
+
+    def own_tenant(self, *roles: str) -> str:
+        """The tenant this principal acts for, refusing the operator and other roles."""
+        self.require(*roles)
+        assert self.tenant is not None  # every role but operator is bound to a tenant
+        return self.tenant
+
+    def check_tenant(self, tenant: str | None, field: str = "tenant") -> None:
+        """A tenant named in a request must be the key's own. Another tenant's is
+        answered as if it did not exist, whether it does or not: 404, never 403,
+        so a key cannot learn which other tenants there are."""
+        if tenant is not None and tenant != self.tenant:
+            raise FieldNotFound(field, f"{field}: no such tenant for this key")
+
+    def sees_everything(self) -> bool:
+        return self.role == "operator"
+
+
+class FieldNotFound(NotFoundError):
+    """Not found, about one named request field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
