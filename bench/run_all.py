@@ -14,6 +14,9 @@ BENCHMARKS = (
     "bench_scan.py",
     "bench_scan_tenants.py",
     "measure_scan_defaults.py",
+    "measure_rerendered.py",
+    "bench_checkpoint.py",
+    "bench_registry_open.py",
     "bench_media.py",
     "bench_http.py",
 )

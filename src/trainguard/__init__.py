@@ -93,7 +93,7 @@ class _Package(ModuleType):
 
 sys.modules[__name__].__class__ = _Package
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "DECISION_SCHEMA",
