@@ -21,7 +21,6 @@ if TYPE_CHECKING:
         Record,
         decide,
         explain_decision,
-        inherit_categories,
     )
     from .errors import (
         ConflictError,
@@ -53,7 +52,6 @@ _HOMES = {
     "Record": "decide",
     "decide": "decide",
     "explain_decision": "decide",
-    "inherit_categories": "decide",
     "ConflictError": "errors",
     "ConsentError": "errors",
     "InputError": "errors",
@@ -123,7 +121,6 @@ __all__ = [
     "decide",
     "decide_batch",
     "explain_decision",
-    "inherit_categories",
     "load_policy_file",
     "parse_policy",
 ]

@@ -411,14 +411,6 @@ def _withdrawn(
     return False
 
 
-def inherit_categories(record: Record, sources: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
-    """The record's own categories plus those of everything it was derived from."""
-    cats = set(record.categories)
-    for src in record.derived_from:
-        cats.update(sources.get(src, ()))
-    return tuple(sorted(cats))
-
-
 def explain_decision(decision: Decision) -> list[str]:
     """Plain-language lines that say what the decision is and why."""
     c = decision.core
