@@ -90,3 +90,11 @@ def test_uninitialized_database_says_so(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="is not initialized"):
         Store(str(tmp_path / "empty.db")).check_ready()
+
+
+def test_a_path_or_sqlite_url_that_would_open_another_file_is_refused() -> None:
+    from trainguard.errors import InputError
+
+    for db in ("?=0", "a#b", "sqlite:///x.db?mode=ro"):
+        with pytest.raises(InputError, match="database"):
+            Store(db)

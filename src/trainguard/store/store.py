@@ -42,6 +42,10 @@ def resolve_url(db: str | None) -> str:
     """``--db`` / ``TRAINGUARD_DB`` / ./trainguard.db, accepting plain paths for SQLite."""
     raw = db or os.environ.get("TRAINGUARD_DB") or DEFAULT_URL
     if "://" not in raw:
+        if "?" in raw or "#" in raw:
+            # In a URL these start a query or a fragment: the file opened would not
+            # be the one named.
+            raise InputError(f"database {raw!r}: a store path may not hold '?' or '#'")
         return f"sqlite:///{raw}"
     if raw.startswith(("postgresql://", "postgres://")):
         # psycopg 3 is the driver we ship with the postgres extra.
@@ -86,6 +90,10 @@ class Store:
     @staticmethod
     def _create_engine(url: str) -> Engine:
         if url.startswith("sqlite"):
+            if "?" in url:
+                # The driver would ignore most arguments, and the file made for the
+                # store would carry them in its name.
+                raise InputError(f"database {url}: a SQLite URL takes no query arguments")
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
                 parent = Path(path).parent
