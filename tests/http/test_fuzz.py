@@ -88,4 +88,5 @@ def test_no_generated_request_gets_a_5xx_or_an_answer_outside_the_schema(
                     case.validate_response(response, checks=wanted)
 
                 check()
-    assert sent >= 25 * EXAMPLES
+    # Over 2,000 generated requests with the default EXAMPLES (the error contract's bar).
+    assert sent >= 2_000 if EXAMPLES >= 25 else sent > 0, sent
