@@ -191,6 +191,15 @@ def registry_verify(
     console.print(report.summary(), markup=False)
 
 
+def _inside(url: str, folder: Path) -> bool:
+    if "://" in url:
+        return False
+    try:
+        return Path(url).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
+
+
 @registry_app.command("reference")
 def registry_reference(
     ctx: typer.Context,
@@ -201,14 +210,21 @@ def registry_reference(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Add public text whose 13-word windows do not count as distinctive in matches."""
-    files = expand_sources(sources, _format(fmt), default_format="text")
+    reg = Registry(registry, KeyRing(keys), recording_store(ctx))
+    # The registry's and the keys' own files are never public text: a folder that
+    # holds them (./, say) would otherwise feed the reference back into itself.
+    own = (reg.path.resolve(), reg.keys.path.resolve())
+    files = [
+        f
+        for f in expand_sources(sources, _format(fmt), default_format="text")
+        if not any(_inside(f.url, folder) for folder in own)
+    ]
 
     def texts() -> Iterator[str]:
         for i, source in enumerate(files):
             for doc in read_documents(Shard(i, source), Fields(text_field), ShardReport()):
                 yield doc.text
 
-    reg = Registry(registry, KeyRing(keys), recording_store(ctx))
     n = reg.add_reference(texts())
     console.print(f"reference corpus: {n:,} distinct 13-word windows{_recorded(reg)}", markup=False)
 
