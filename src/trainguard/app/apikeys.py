@@ -3,8 +3,9 @@
 A key reads ``tgk_<id>_<secret>``: the id (16 hex digits) finds the row, the
 secret (32 random bytes, base64url) proves possession. The store keeps the
 SHA-256 of the secret, compared in constant time; a stolen database does not
-give anyone a working key. Creating and revoking a key are audit entries
-(the id, tenant and role, never the secret).
+give anyone a working key. Creating and revoking a key are audit entries that
+carry every column of the row — the secret only as the hash the row keeps, the
+name only as its SHA-256 — so `audit verify` can hold the table to the log.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from ..audit.state_service import name_digest
 from ..errors import InputError, NotFoundError
 from ..identity import check_tenant
 from ..store import Store
@@ -82,7 +84,7 @@ def create_key(store: Store, role: str, tenant: str | None, name: str = "") -> t
                 created_at_us=to_micros(created),
             )
         )
-        store.audit.append(conn, "apikey.created", _entry(key))
+        store.audit.append(conn, "apikey.created", _entry(key, secret_hash(secret)))
     return key, f"{PREFIX}_{key_id}_{secret}"
 
 
@@ -97,7 +99,7 @@ def revoke_key(store: Store, key_id: str) -> ApiKey:
         now = to_micros(now_utc())
         conn.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(revoked_at_us=now))
         key = _key({**row._mapping, "revoked_at_us": now})
-        store.audit.append(conn, "apikey.revoked", _entry(key))
+        store.audit.append(conn, "apikey.revoked", _entry(key, row.secret_hash))
     return key
 
 
@@ -160,7 +162,11 @@ def _key(row: Any) -> ApiKey:
     )
 
 
-def _entry(key: ApiKey) -> dict[str, Any]:
+def _entry(key: ApiKey, hashed_secret: str) -> dict[str, Any]:
+    """Every column of the key's row, as its audit entry carries it."""
     out = key.to_json()
-    out.pop("name")  # free text a person typed: not for an append-only log
+    # Free text a person typed is not for an append-only log: its digest is enough
+    # to hold the row to the entry.
+    out["name_sha256"] = name_digest(out.pop("name"))
+    out["secret_hash"] = hashed_secret  # the hash, never the secret
     return out

@@ -33,6 +33,13 @@ REDACTED = "audit.redacted"
 # keeps the key in force in tg_settings (audit_key, audit_max_unsigned).
 KEY_PINNED = "audit.key_pinned"
 KEY_ROTATED = "audit.key_rotated"
+# The HTTP service's keys, and the notices people were shown: not read by
+# decisions, but a row forged there opens the service or fakes a record.
+APIKEY_CREATED = "apikey.created"
+APIKEY_REVOKED = "apikey.revoked"
+NOTICE_STORED = "notice.stored"
+NOTICE_SERVED = "notice.served"
+NOTICE_ACKNOWLEDGED = "notice.acknowledged"
 STATE_KINDS = frozenset(
     {
         KEY_PINNED,
@@ -46,11 +53,19 @@ STATE_KINDS = frozenset(
         CONSENT_WITHDRAW,
         MODEL_REGISTER,
         REDACTED,
+        APIKEY_CREATED,
+        APIKEY_REVOKED,
+        NOTICE_STORED,
+        NOTICE_SERVED,
+        NOTICE_ACKNOWLEDGED,
     }
 )
-# Consent entries name a person (personal data) and their rows can be held to
-# a digest; the other state entries carry none and could not be checked once erased.
-REDACTABLE_STATE_KINDS = frozenset({CONSENT_GRANT, CONSENT_WITHDRAW})
+# Consent and notice-event entries name a person (personal data) and their rows
+# can be held to a digest; the other state entries carry none and could not be
+# checked once erased.
+CONSENT_KINDS = frozenset({CONSENT_GRANT, CONSENT_WITHDRAW})
+NOTICE_EVENT_KINDS = frozenset({NOTICE_SERVED, NOTICE_ACKNOWLEDGED})
+REDACTABLE_STATE_KINDS = CONSENT_KINDS | NOTICE_EVENT_KINDS
 
 Fault = tuple[str, int | None]
 

@@ -1,14 +1,15 @@
 """The state decisions read, held to the log that recorded it.
 
 Every row of the tables a decision reads — policy versions, tenant families,
-settings, taxonomy extensions, consent events — and of the model registry is
+settings, taxonomy extensions, consent events — of the model registry, and of
+the HTTP service's API keys and the notices people were shown (state_service) is
 written in the same transaction as the log entry that records it. Replaying
 the state-bearing entries in log order must therefore give back every row,
 column for column: `audit verify` compares each table with that replay, in
 one pass per table, and names the first row that was changed, deleted, or
 inserted without an entry. A body erased by ``audit redact`` is accepted only
-where an ``audit.redacted`` entry says so; a consent row whose entry was erased
-is held to the digest that entry logged.
+where an ``audit.redacted`` entry says so; a consent or notice-event row whose
+entry was erased is held to the digest that entry logged.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -25,15 +25,16 @@ import orjson
 
 from ..canonical import canonical_json
 from ..store import schema as t
-from ..timeutil import to_micros
 from .collect import (
     CONSENT_GRANT,
+    CONSENT_KINDS,
     CONSENT_WITHDRAW,
     DEFAULT_FAMILY,
     KEY_PINNED,
     KEY_ROTATED,
     LOG_ORIGIN,
     MODEL_REGISTER,
+    NOTICE_EVENT_KINDS,
     POLICY_ADDED,
     REDACTABLE_STATE_KINDS,
     REDACTED,
@@ -42,6 +43,18 @@ from .collect import (
     TENANT_FAMILY,
     Fault,
     LogScan,
+)
+from .rowfaults import changed as _changed
+from .rowfaults import deleted as _deleted
+from .rowfaults import inserted as _inserted
+from .rowfaults import micros as _micros
+from .state_service import QUERIES as SERVICE_QUERIES
+from .state_service import (
+    SERVICE_KINDS,
+    ServiceState,
+    check_api_keys,
+    check_notice_events,
+    check_notices,
 )
 
 Row = Sequence[Any]
@@ -58,6 +71,9 @@ class StateTables:
     consent: list[Row]
     models: list[Row]
     manifests: list[Row]
+    api_keys: list[Row]
+    notices: list[Row]
+    notice_events: list[Row]
 
 
 _QUERIES = {
@@ -71,6 +87,7 @@ _QUERIES = {
     "models": f"SELECT name, trained_at_us, registered_at_us FROM {t.models.name}",
     "manifests": f'SELECT model, position, path, root, "use", at_us, records, admitted '
     f"FROM {t.model_manifests.name} ORDER BY model, position",
+    **SERVICE_QUERIES,
 }
 
 
@@ -122,6 +139,7 @@ class _Replayed:
     consent: list[tuple[int, bytes]] = field(default_factory=list)  # checked as bytes
     models: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     redactions: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    service: ServiceState = field(default_factory=ServiceState)
 
     def current(self, index: int) -> bool:
         """Entries after the origin was logged carry every column (source, row times)."""
@@ -174,6 +192,8 @@ def _apply(log: _Replayed, index: int, kind: str, at: str, data: dict[str, Any])
         log.settings["audit_origin"] = (str(data["origin"]), index)
     elif kind == REDACTED:
         log.redactions[int(data["index"])] = (index, data)
+    elif kind in SERVICE_KINDS:
+        log.service.apply(index, kind, data)
     elif kind in (KEY_PINNED, KEY_ROTATED):
         log.settings["audit_key"] = (str(data["key"]), index)
         log.settings["audit_max_unsigned"] = (str(int(data["max_unsigned"])), index)
@@ -197,6 +217,11 @@ def check_state(scan: LogScan) -> Fault | None:
             or _check_taxonomy(log, tables)
             or _check_consent(log, scan, tables)
             or _check_models(log, tables)
+            or check_api_keys(log.service, tables.api_keys)
+            or check_notices(log.service, tables.notices)
+            or check_notice_events(
+                log.service, tables.notice_events, _erased_digests(log, scan, NOTICE_EVENT_KINDS)
+            )
         )
     except (KeyError, TypeError, ValueError) as exc:
         # Only an entry written around the store's code (body and leaf forged
@@ -205,6 +230,15 @@ def check_state(scan: LogScan) -> Fault | None:
             f"a state-bearing entry lacks what it must carry ({type(exc).__name__}: {exc})",
             None,
         )
+
+
+def _erased_digests(log: _Replayed, scan: LogScan, kinds: frozenset[str]) -> dict[str, int]:
+    """The data digest each redaction of an erased entry of these kinds logged, to its index."""
+    return {
+        str(data["data_digest"]): target
+        for target, (_, data) in log.redactions.items()
+        if data.get("kind") in kinds and target in scan.erased
+    }
 
 
 def _check_erasures(log: _Replayed, scan: LogScan) -> Fault | None:
@@ -234,18 +268,6 @@ def _check_erasures(log: _Replayed, scan: LogScan) -> Fault | None:
         by = log.redactions[index][0]
         return (f"entry {index}: logged as redacted at entry {by} but holds a body", index)
     return None
-
-
-def _deleted(table: str, row: str, index: int) -> Fault:
-    return (f"{table} row {row}: deleted (logged at entry {index})", None)
-
-
-def _inserted(table: str, row: str) -> Fault:
-    return (f"{table} row {row}: matches no logged entry (inserted, or changed after)", None)
-
-
-def _changed(table: str, row: str, column: str, index: int) -> Fault:
-    return (f"{table} row {row}: {column} is not what entry {index} logged", None)
 
 
 def _check_settings(log: _Replayed, tables: StateTables) -> Fault | None:
@@ -378,7 +400,7 @@ def _check_consent(log: _Replayed, scan: LogScan, tables: StateTables) -> Fault 
     erased = {
         str(data["data_digest"]): (target, str(data["at"]))
         for target, (_, data) in log.redactions.items()
-        if data.get("kind") in REDACTABLE_STATE_KINDS and target in scan.erased
+        if data.get("kind") in CONSENT_KINDS and target in scan.erased
     }
     for event_id, row in sorted(rows.items(), key=lambda kv: int(kv[1][0])):
         try:
@@ -522,11 +544,3 @@ def _check_models(log: _Replayed, tables: StateTables) -> Fault | None:
 
 
 _MANIFEST_COLUMNS = ("model", "position", "path", "root", "use", "at_us", "records", "admitted")
-
-
-def _micros(text: str) -> int:
-    """Microseconds of a logged instant (``format_instant``'s form: UTC, ``Z``)."""
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return to_micros(value)
