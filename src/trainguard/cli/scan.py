@@ -192,10 +192,16 @@ def registry_verify(
 
 
 def _inside(url: str, folder: Path) -> bool:
+    """Whether a local file lies in ``folder``, or in any registry (a folder holding a
+    registry's own files): those hold fingerprints, never public text."""
     if "://" in url:
         return False
     try:
-        return Path(url).resolve().is_relative_to(folder)
+        path = Path(url).resolve()
+        return path.is_relative_to(folder) or any(
+            (parent / "registry.json").exists() or (parent / "reference.npy").exists()
+            for parent in path.parents
+        )
     except (OSError, ValueError):
         return False
 
