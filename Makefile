@@ -19,7 +19,7 @@ demo: $(STAMP)
 # the service on http://127.0.0.1:8000 (docs/http.md has the curl calls).
 serve: $(STAMP)
 	$(BIN)/trainguard --db serve-demo.db init
-	$(BIN)/trainguard --db serve-demo.db policy add $(wildcard src/trainguard/demo_policies/v[123]-*.yaml)
+	$(BIN)/trainguard --db serve-demo.db policy add $(wildcard src/trainguard/demo/policies/v[123]-*.yaml)
 	$(BIN)/trainguard --db serve-demo.db tenant assign acme meetco-terms
 	$(BIN)/trainguard --db serve-demo.db apikey create --role admin --tenant acme --name make-serve
 	$(BIN)/trainguard --db serve-demo.db serve

@@ -27,9 +27,9 @@ from _common import emit, single_core
 from trainguard.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from trainguard.audit.note import Signer
 from trainguard.canonical import canonical_json_many
-from trainguard.consent import ConsentEvent
-from trainguard.demo import copy_policy_files
-from trainguard.policy import load_policy_file
+from trainguard.decision.consent import ConsentEvent
+from trainguard.decision.policy import load_policy_file
+from trainguard.demo.run import copy_policy_files
 from trainguard.store import Store
 from trainguard.timeutil import now_utc
 

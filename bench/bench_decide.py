@@ -16,11 +16,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from _common import emit, median_seconds, single_core
-from trainguard.batch import decide_batch
-from trainguard.consent import ConsentEvent, Ledger
-from trainguard.decide import DecisionContext, PolicySet, Record, decide
-from trainguard.demo import copy_policy_files
-from trainguard.policy import evaluate_rules, load_policy_file
+from trainguard.decision.batch import decide_batch
+from trainguard.decision.consent import ConsentEvent, Ledger
+from trainguard.decision.decide import DecisionContext, PolicySet, Record, decide
+from trainguard.decision.policy import evaluate_rules, load_policy_file
+from trainguard.demo.run import copy_policy_files
 
 CATEGORIES = [
     "customer.chat",

@@ -33,10 +33,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from _common import emit, single_core
-from trainguard.decide import Record, decide
-from trainguard.demo import copy_policy_files
+from trainguard.decision.decide import Record, decide
+from trainguard.decision.policy import load_policy_file
+from trainguard.demo.run import copy_policy_files
 from trainguard.gate import run_gate
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
 
 CATEGORIES = np.array(
@@ -112,9 +112,9 @@ def io_and_hashing(src: Path, gate_out: Path, dst: Path) -> float:
     """What the gate's outputs cost with no decisions at all: the floor, plus writing
     the manifest the gate wrote and hashing its leaves (built beforehand, untimed).
     No gate producing these outputs can be faster on this machine."""
+    from trainguard._native.hashing import sha256_many
     from trainguard.gate.leaves import leaf_bytes
     from trainguard.gate.manifest import MANIFEST_WRITE_OPTIONS
-    from trainguard.hashing import sha256_many
 
     manifest = pq.read_table(gate_out / "manifest.parquet")
     batches = manifest.to_batches(max_chunksize=65_536)

@@ -35,9 +35,9 @@ import httpx
 
 from _common import emit
 from trainguard.app import Application, create_key
-from trainguard.consent import ConsentEvent
-from trainguard.demo import copy_policy_files
-from trainguard.policy import load_policy_file
+from trainguard.decision.consent import ConsentEvent
+from trainguard.decision.policy import load_policy_file
+from trainguard.demo.run import copy_policy_files
 from trainguard.store import Store
 
 TRAINGUARD = str(Path(sys.executable).with_name("trainguard"))
@@ -88,7 +88,7 @@ def prepare(url: str, consent: int) -> str:
 def floor(url: str, token: str, seconds: float) -> float:
     """Decisions/s in process through the application layer's cached context, no HTTP
     and no log entry: what the service could at most approach."""
-    from trainguard.decide import Record, decide
+    from trainguard.decision.decide import Record, decide
     from trainguard.timeutil import parse_instant
 
     application = Application(url)

@@ -25,7 +25,7 @@ from typing import Any
 import xxhash
 
 from _common import emit
-from trainguard.sample_data import meetings_path
+from trainguard.demo.sample_data import meetings_path
 from trainguard.scan import (
     Fields,
     KeyRing,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import emit
-from trainguard.sample_data import meetings_path
+from trainguard.demo.sample_data import meetings_path
 from trainguard.scan import KeyRing, Matcher, Registry, ScanConfig, tokenize, transcript_text
 
 MEETINGS = meetings_path() or Path("shared/data/meetings/qmsum-train.jsonl")

@@ -7,7 +7,7 @@ exactly as in the full file, in its order):
   meetings of the AMI series (left unregistered by the tests: same-domain
   strangers) and of the ICSI, parliamentary-committee and education series
   (registered by the tests);
-- ``src/trainguard/data/qmsum-demo.jsonl.gz``: the few meetings ``trainguard demo``
+- ``src/trainguard/demo/data/qmsum-demo.jsonl.gz``: the few meetings ``trainguard demo``
   registers and scans.
 
 The output is the same bytes on every run (gzip without a name or a time).
@@ -26,7 +26,7 @@ import json
 import sys
 from pathlib import Path
 
-from trainguard.sample_data import meetings_path
+from trainguard.demo.sample_data import meetings_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ DEMO = ("Bed004", "Bro007", "education_2", "ES2002a", "IS1000a", "TS3003a")
 
 SAMPLES = {
     ROOT / "tests" / "data" / "qmsum-sample.jsonl.gz": AMI + OTHERS,
-    ROOT / "src" / "trainguard" / "data" / "qmsum-demo.jsonl.gz": DEMO,
+    ROOT / "src" / "trainguard" / "demo" / "data" / "qmsum-demo.jsonl.gz": DEMO,
 }
 
 

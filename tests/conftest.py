@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
-from trainguard.demo import copy_policy_files
-from trainguard.policy import load_policy_file
-from trainguard.sample_data import read_meetings
+from trainguard.decision.policy import load_policy_file
+from trainguard.demo.run import copy_policy_files
+from trainguard.demo.sample_data import read_meetings
 from trainguard.store import Store
 
 # No timing thresholds in tests: these machines are shared and noisy, and the

@@ -346,7 +346,7 @@ def test_demo_runs(tmp_path: Path) -> None:
 def test_the_demo_scan_finds_every_planted_document_in_the_meetings_it_ships(
     tmp_path: Path,
 ) -> None:
-    from trainguard.demo import scan_story
+    from trainguard.demo.run import scan_story
 
     story = scan_story(tmp_path)
     assert story.source == "6 real meetings of the QMSum training split"

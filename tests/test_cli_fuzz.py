@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, event
 from typer.testing import CliRunner
 
 from trainguard.cli import app
-from trainguard.demo import copy_policy_files
+from trainguard.demo.run import copy_policy_files
 from trainguard.store import Store
 from trainguard.store.store import _configure_sqlite
 

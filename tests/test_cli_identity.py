@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from .decision.test_identity import ACME_LOOKALIKES, CAFE_NFC, CAFE_NFD
 from .test_cli import run
-from .test_identity import ACME_LOOKALIKES, CAFE_NFC, CAFE_NFD
 
 CHAT = ["--category", "customer.chat", "--use", "train.first_party",
         "--collected-at", "2023-05-01", "--at", "2023-08-09"]  # fmt: skip

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from trainguard.consent import ConsentEvent
-from trainguard.decide import Record, decide
+from trainguard.decision.consent import ConsentEvent
+from trainguard.decision.decide import Record, decide
+from trainguard.decision.policy import load_policy_file
 from trainguard.errors import NotFoundError
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
 
 

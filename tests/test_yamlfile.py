@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainguard import yamlfile
+from trainguard.decision.policy import load_policy_file, parse_policy
 from trainguard.errors import InputError, PolicyFileError
 from trainguard.limits import MAX_POLICY_RULES, MAX_YAML_BYTES, MAX_YAML_DEPTH
-from trainguard.policy import load_policy_file, parse_policy
 from trainguard.yamlfile import parse_yaml
 
 # "Billion laughs": eleven levels of nine aliases each, 9**11 strings once expanded;

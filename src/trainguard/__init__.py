@@ -10,10 +10,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .batch import DECISION_SCHEMA, decide_batch
     from .canonical import canonical_json
-    from .consent import ConsentEvent, Ledger
-    from .decide import (
+    from .decision.batch import DECISION_SCHEMA, decide_batch
+    from .decision.consent import ConsentEvent, Ledger
+    from .decision.decide import (
         REASON_CODES,
         Decision,
         DecisionContext,
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
         decide,
         explain_decision,
     )
+    from .decision.policy import (
+        ConsentRequirement,
+        PolicyVersion,
+        Rule,
+        load_policy_file,
+        parse_policy,
+    )
+    from .decision.taxonomy import DEFAULT_TAXONOMY, Taxonomy
     from .errors import (
         ConflictError,
         ConsentError,
@@ -32,26 +40,24 @@ if TYPE_CHECKING:
         TaxonomyError,
         TrainguardError,
     )
-    from .policy import ConsentRequirement, PolicyVersion, Rule, load_policy_file, parse_policy
     from .store import Store
-    from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 # Names load on first use, so a tool that needs one corner of the package (the
 # standalone verifier needs only the Merkle and signed-note code) does not pay
 # for, or depend on, the store and the compiled loops.
 _HOMES = {
-    "DECISION_SCHEMA": "batch",
-    "decide_batch": "batch",
+    "DECISION_SCHEMA": "decision.batch",
+    "decide_batch": "decision.batch",
     "canonical_json": "canonical",
-    "ConsentEvent": "consent",
-    "Ledger": "consent",
-    "REASON_CODES": "decide",
-    "Decision": "decide",
-    "DecisionContext": "decide",
-    "PolicySet": "decide",
-    "Record": "decide",
-    "decide": "decide",
-    "explain_decision": "decide",
+    "ConsentEvent": "decision.consent",
+    "Ledger": "decision.consent",
+    "REASON_CODES": "decision.decide",
+    "Decision": "decision.decide",
+    "DecisionContext": "decision.decide",
+    "PolicySet": "decision.decide",
+    "Record": "decision.decide",
+    "decide": "decision.decide",
+    "explain_decision": "decision.decide",
     "ConflictError": "errors",
     "ConsentError": "errors",
     "InputError": "errors",
@@ -60,14 +66,14 @@ _HOMES = {
     "PolicyFileError": "errors",
     "TaxonomyError": "errors",
     "TrainguardError": "errors",
-    "ConsentRequirement": "policy",
-    "PolicyVersion": "policy",
-    "Rule": "policy",
-    "load_policy_file": "policy",
-    "parse_policy": "policy",
+    "ConsentRequirement": "decision.policy",
+    "PolicyVersion": "decision.policy",
+    "Rule": "decision.policy",
+    "load_policy_file": "decision.policy",
+    "parse_policy": "decision.policy",
     "Store": "store",
-    "DEFAULT_TAXONOMY": "taxonomy",
-    "Taxonomy": "taxonomy",
+    "DEFAULT_TAXONOMY": "decision.taxonomy",
+    "Taxonomy": "decision.taxonomy",
 }
 
 

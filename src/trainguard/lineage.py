@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import insert, select
 
-from .batch import decide_batch
+from .decision.batch import decide_batch
+from .decision.identity import check_model_name
 from .errors import ConflictError, InputError, IntegrityError, NotFoundError
 from .gate.manifest import manifest_tree, read_manifest
-from .identity import check_model_name
 from .store import schema as t
 from .timeutil import ensure_utc, format_instant, from_micros, now_utc, parse_instant, to_micros
 

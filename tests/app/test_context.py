@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from trainguard.app import Application, create_key
-from trainguard.consent import ConsentEvent
-from trainguard.decide import Record, decide
+from trainguard.decision.consent import ConsentEvent
+from trainguard.decision.decide import Record, decide
 from trainguard.store import Store
 
 from ..http.conftest import Api, chat, grant

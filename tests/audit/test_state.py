@@ -24,12 +24,12 @@ from trainguard.audit.note import Signer
 from trainguard.audit.state import data_digest
 from trainguard.canonical import canonical_json
 from trainguard.cli import app
-from trainguard.consent import ConsentEvent
-from trainguard.decide import Record, decide
+from trainguard.decision.consent import ConsentEvent
+from trainguard.decision.decide import Record, decide
+from trainguard.decision.policy import load_policy_file
 from trainguard.errors import ConflictError, InputError
 from trainguard.gate import run_gate
 from trainguard.lineage import register_model
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
 from trainguard.timeutil import parse_instant
 
@@ -43,7 +43,7 @@ def training_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A gate output folder (the store it was gated through is thrown away)."""
     import pyarrow.parquet as pq
 
-    from trainguard.demo import copy_policy_files
+    from trainguard.demo.run import copy_policy_files
 
     base = tmp_path_factory.mktemp("set")
     pq.write_table(records(), base / "records.parquet")
@@ -638,7 +638,7 @@ def test_any_import_verifies_and_any_lost_row_is_named(
     events: list[tuple[str, str, int]], batch: int, lost: int
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        from trainguard.demo import copy_policy_files
+        from trainguard.demo.run import copy_policy_files
 
         store = Store(str(Path(tmp) / "p.db"))
         store.init()

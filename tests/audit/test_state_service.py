@@ -19,10 +19,10 @@ from sqlalchemy import text
 
 from trainguard.app.apikeys import create_key, revoke_key, secret_hash
 from trainguard.audit.state import data_digest
+from trainguard.decision.policy import load_policy_file
 from trainguard.errors import ConflictError
 from trainguard.explain.notice_events import notice_events, record_notice_event
 from trainguard.explain.notices import build_notice
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
 
 AUG_12 = datetime(2023, 8, 12, 9, tzinfo=UTC)

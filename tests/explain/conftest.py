@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trainguard.demo import DemoResult, GateStory, build_demo, gate_story
+from trainguard.demo.run import DemoResult, GateStory, build_demo, gate_story
 
 
 @dataclass

@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 
 from trainguard.canonical import canonical_json
 from trainguard.cli import app
-from trainguard.decide import Record, decide
+from trainguard.decision.decide import Record, decide
+from trainguard.decision.policy import PolicyVersion, evaluate_rules, load_policy_file
+from trainguard.decision.taxonomy import Taxonomy
 from trainguard.errors import ConflictError, InputError, NotFoundError
 from trainguard.explain.notice_events import notice_events, record_notice_event
 from trainguard.explain.notices import build_notice, notice_html, notice_id, notice_text
 from trainguard.explain.terms import Terms
-from trainguard.policy import PolicyVersion, evaluate_rules, load_policy_file
 from trainguard.store import Store
 from trainguard.store import schema as t
-from trainguard.taxonomy import Taxonomy
 
 TAXONOMY = Taxonomy()
 AUG_12 = datetime(2023, 8, 12, 9, tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import trainguard
 import trainguard.explain
-from trainguard.policy import load_policy_file
+from trainguard.decision.policy import load_policy_file
 from trainguard.store import Store
 
 

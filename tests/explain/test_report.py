@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from trainguard.audit.note import Signer
 from trainguard.cli import app
-from trainguard.demo import record_decisions
+from trainguard.demo.run import record_decisions
 from trainguard.explain.report import (
     decisions_by,
     decisions_over_time,

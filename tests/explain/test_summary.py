@@ -64,7 +64,7 @@ def test_the_numbers_are_the_manifests_counts(world: World) -> None:
 def test_a_model_of_public_and_synthetic_data_answers_no_to_user_data(
     store: Store, policy_files: dict[str, Path], tmp_path: Path
 ) -> None:
-    from trainguard.policy import load_policy_file
+    from trainguard.decision.policy import load_policy_file
 
     store.add_policies([(load_policy_file(policy_files["v1"]), "v1")])
     store.assign_tenant("open", "meetco-terms")

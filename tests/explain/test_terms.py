@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from trainguard.cli import app
+from trainguard.decision.policy import PolicyVersion, evaluate_rules, load_policy_file, parse_policy
+from trainguard.decision.taxonomy import Taxonomy
 from trainguard.explain import Change, Terms, diff, diff_lines, notice, notice_lines
 from trainguard.explain.terms import CONSENT_CHANGE, EXPANSION, RESTRICTION, classify
-from trainguard.policy import PolicyVersion, evaluate_rules, load_policy_file, parse_policy
-from trainguard.taxonomy import Taxonomy
 
 TAXONOMY = Taxonomy()
 

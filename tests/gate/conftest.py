@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trainguard.consent import ConsentEvent
-from trainguard.policy import load_policy_file
+from trainguard.decision.consent import ConsentEvent
+from trainguard.decision.policy import load_policy_file
 from trainguard.store import Store
 from trainguard.timeutil import parse_instant
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.decide import CoreDecision
+from trainguard.decision.decide import CoreDecision
 from trainguard.gate import counts as counts_module
 from trainguard.gate.counts import PairCounts
 from trainguard.gate.decisions import DecisionTable

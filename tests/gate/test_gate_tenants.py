@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trainguard.decision.policy import load_policy_file
 from trainguard.gate import run_gate
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
 
 from .conftest import AUG_9, admin_grant

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from trainguard.decision.policy import load_policy_file
 from trainguard.errors import ConflictError, IntegrityError
 from trainguard.gate import run_gate
 from trainguard.lineage import get_model, impact, list_models, register_model
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
 
 from .conftest import AUG_9, AUG_10, AUG_15, admin_grant

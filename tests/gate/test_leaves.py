@@ -12,7 +12,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.decide import CoreDecision
+from trainguard.decision.decide import CoreDecision
 from trainguard.gate.decisions import REGISTERED_CUSTOMER_CONTENT, DecisionTable
 from trainguard.gate.leaves import (
     decision_bytes,

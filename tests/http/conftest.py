@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from trainguard.app import Application, create_key
+from trainguard.decision.policy import load_policy_file
 from trainguard.http import create_app
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
 
 

@@ -17,9 +17,9 @@ from schemathesis import GenerationMode, checks
 
 from trainguard.app import Application, create_key
 from trainguard.audit.note import Signer
-from trainguard.demo import copy_policy_files
+from trainguard.decision.policy import load_policy_file
+from trainguard.demo.run import copy_policy_files
 from trainguard.http import create_app
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
 
 EXAMPLES = int(os.environ.get("TRAINGUARD_FUZZ_EXAMPLES", "25"))  # per route, mode and key

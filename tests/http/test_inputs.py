@@ -13,7 +13,7 @@ import pytest
 from trainguard.app import Application, create_key
 from trainguard.http import create_app
 
-from ..test_identity import CAFE_NFD
+from ..decision.test_identity import CAFE_NFD
 from .conftest import Api, Service, chat, error_of, grant
 
 

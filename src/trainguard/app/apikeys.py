@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from ..audit.state_service import name_digest
+from ..decision.identity import check_tenant
 from ..errors import InputError, NotFoundError
-from ..identity import check_tenant
 from ..store import Store
 from ..store import schema as t
 from ..timeutil import format_instant, from_micros, now_utc, to_micros

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..consent import StoredEvent
-from ..taxonomy import Taxonomy, any_matches
+from ..decision.consent import StoredEvent
+from ..decision.taxonomy import Taxonomy, any_matches
 from ..timeutil import format_instant, to_micros
 
 

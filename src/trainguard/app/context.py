@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from ..consent import ConsentEvent
-from ..decide import DecisionContext
+from ..decision.consent import ConsentEvent
+from ..decision.decide import DecisionContext
 from ..errors import TrainguardError
 from ..store import Store
 from ..store import schema as t

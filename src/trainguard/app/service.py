@@ -20,15 +20,15 @@ import pyarrow as pa
 import yaml
 
 from ..audit.merkle import MerkleTree, leaf_hash
-from ..batch import decide_batch
-from ..consent import UnmatchedWithdrawalError
-from ..consent_input import read_events_body
-from ..decide import DecisionContext, Record, decide
+from ..decision.batch import decide_batch
+from ..decision.consent import UnmatchedWithdrawalError
+from ..decision.consent_input import read_events_body
+from ..decision.decide import DecisionContext, Record, decide
+from ..decision.identity import check_family, check_model_name, check_record_id, check_subject
+from ..decision.policy import parse_policy
 from ..errors import InputError, NotFoundError, PolicyFileError
 from ..explain import diff, notice
-from ..identity import check_family, check_model_name, check_record_id, check_subject
 from ..lineage import get_model, impact, list_models, register_model
-from ..policy import parse_policy
 from ..scan import Fields, ScanConfig, ScanOptions
 from ..scan.engine import matcher_for, scan_corpus
 from ..scan.keys import KeyRing

@@ -32,9 +32,9 @@ from sqlalchemy import (
     update,
 )
 
+from .._native.hashing import sha256_many
 from ..canonical import canonical_json_many
 from ..errors import ConflictError, InputError, IntegrityError, NotFoundError
-from ..hashing import sha256_many
 from ..store import schema as t
 from ..store.schema import KEY_EVENTS_CONDITION
 from ..timeutil import format_instant, now_utc, to_micros

@@ -141,7 +141,7 @@ def _parents(row: list[bytes]) -> list[bytes]:
         return []
     import numpy as np
 
-    from ..hashing import merkle_parents
+    from .._native.hashing import merkle_parents
 
     children = np.frombuffer(b"".join(row[: 2 * pairs]), dtype=np.uint8).reshape(-1, 32)
     return [p.tobytes() for p in merkle_parents(children)]
@@ -160,7 +160,7 @@ class MerkleFrontier:
         """Append leaves: 32-byte strings, or an (n, 32) uint8 array (hashed in bulk)."""
         import numpy as np
 
-        from ..hashing import merkle_parents
+        from .._native.hashing import merkle_parents
 
         if isinstance(leaves, np.ndarray):
             carry = leaves.reshape(-1, 32)

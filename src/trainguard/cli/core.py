@@ -11,14 +11,14 @@ import yaml
 from rich.table import Table
 
 from ..canonical import canonical_json
-from ..consent import ConsentEvent, UnmatchedWithdrawalError, parse_event
-from ..consent_input import read_events_file
-from ..decide import Record, decide, explain_decision
+from ..decision.consent import ConsentEvent, UnmatchedWithdrawalError, parse_event
+from ..decision.consent_input import read_events_file
+from ..decision.decide import Record, decide, explain_decision
+from ..decision.identity import check_record_id, check_subject, check_tenant
+from ..decision.policy import PolicyVersion, load_policy_file
 from ..errors import InputError
 from ..explain import diff, diff_lines, notice, notice_lines
-from ..identity import check_record_id, check_subject, check_tenant
 from ..limits import is_file
-from ..policy import PolicyVersion, load_policy_file
 from ..timeutil import format_instant, parse_instant
 from ..yamlfile import parse_yaml, read_text
 from ._app import app, console, open_store, split_csv, split_identities
@@ -194,7 +194,7 @@ def tenant_assign(ctx: typer.Context, tenant: str, family: str) -> None:
 @taxonomy_app.command("show")
 def taxonomy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Categories and uses, with their fideslang and CAWG counterparts."""
-    from ..taxonomy import CAWG_USES, FIDESLANG_CATEGORIES, FIDESLANG_USES
+    from ..decision.taxonomy import CAWG_USES, FIDESLANG_CATEGORIES, FIDESLANG_USES
 
     tax = open_store(ctx).taxonomy()
     data = {

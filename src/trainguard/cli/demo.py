@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..audit.note import Signer
-from ..demo import (
+from ..demo.run import (
     NOT_YET,
     PERIODS,
     DemoResult,

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, insert, select
 
 from ..canonical import canonical_json
+from ..decision.identity import check_subject, check_tenant
 from ..errors import ConflictError, InputError, NotFoundError
-from ..identity import check_subject, check_tenant
 from ..store import schema as t
 from ..timeutil import ensure_utc, format_instant, from_micros, now_utc, to_micros
 from .notices import AUDIENCES, Notice, build_notice, check_notice

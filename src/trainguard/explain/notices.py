@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..canonical import canonical_json
+from ..decision.policy import PolicyVersion
+from ..decision.taxonomy import Taxonomy
 from ..errors import InputError
-from ..policy import PolicyVersion
-from ..taxonomy import Taxonomy
 from ..timeutil import format_instant
 from .terms import Terms, answers
 

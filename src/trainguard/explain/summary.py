@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..decide import REASON_TEXT
+from ..decision.decide import REASON_TEXT
 from ..errors import IntegrityError
 from ..gate.decisions import REGISTERED_CUSTOMER_CONTENT
 from ..gate.manifest import manifest_tree, read_manifest

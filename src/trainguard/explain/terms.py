@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..policy import ConsentRequirement, Outcome, PolicyVersion, evaluate_rules
-from ..taxonomy import Taxonomy
+from ..decision.policy import ConsentRequirement, Outcome, PolicyVersion, evaluate_rules
+from ..decision.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from ..arrowbuffers import valid_mask, value_buffers
-from ..compiled import copy_bytes
-from ..hashing import sha256_many
-from ..scratch import scratch
+from .._native.arrowbuffers import valid_mask, value_buffers
+from .._native.compiled import copy_bytes
+from .._native.hashing import sha256_many
+from .._native.scratch import scratch
 
 
 @numba.njit(cache=True, inline="always")

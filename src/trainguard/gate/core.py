@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..batch import NULL_TIME, collected_micros, decide_codes
-from ..decide import DecisionContext
+from ..decision.batch import NULL_TIME, collected_micros, decide_codes
+from ..decision.decide import DecisionContext
 from ..errors import InputError
 from ..timeutil import ensure_utc, now_utc
 from .content import content_digests, digest_array

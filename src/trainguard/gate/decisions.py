@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..decide import CoreDecision
+from ..decision.decide import CoreDecision
 from .leaves import DECISION_COLUMNS, decision_digests
 from .manifest import MANIFEST_SCHEMA
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ..decide import DecisionContext
+from ..decision.decide import DecisionContext
 from .core import Gate, Lineage
 from .mapping import ColumnMapping
 from .unique import refuse_duplicates

@@ -37,10 +37,10 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from ..arrowbuffers import valid_mask, value_buffers
-from ..compiled import load_u64, store_u32, store_u64
-from ..hashing import sha256_many
-from ..scratch import scratch
+from .._native.arrowbuffers import valid_mask, value_buffers
+from .._native.compiled import load_u64, store_u32, store_u64
+from .._native.hashing import sha256_many
+from .._native.scratch import scratch
 from ..timeutil import parse_instant, to_micros
 
 LEAF_FORMAT = (

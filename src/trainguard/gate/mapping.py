@@ -22,8 +22,8 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from ..decision.taxonomy import Taxonomy
 from ..errors import InputError
-from ..taxonomy import Taxonomy
 from ..yamlfile import load_model, read_text
 
 

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from ..arrowbuffers import value_buffers
+from .._native.arrowbuffers import value_buffers
 from ..errors import InputError
 
 # 8 MB of digests in memory before spilling.

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..app import Application, BatchColumns, Principal
-from ..consent_input import MAX_BODY_BYTES as MAX_CONSENT_BODY_BYTES
+from ..decision.consent_input import MAX_BODY_BYTES as MAX_CONSENT_BODY_BYTES
 from ..errors import InputError
 from . import schemas as s
 from .errors import ERROR_RESPONSES, FieldError, install

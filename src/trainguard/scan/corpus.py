@@ -22,8 +22,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..arrowbuffers import valid_mask, value_buffers
-from ..compiled import copy_bytes
+from .._native.arrowbuffers import valid_mask, value_buffers
+from .._native.compiled import copy_bytes
 from ..errors import InputError
 from ..sources import Format, Source, expand_sources
 from .jsonline import field_names, read_texts

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..arrowbuffers import valid_mask
+from .._native.arrowbuffers import valid_mask
 from ..gate.core import UnscannableContent
 from .corpus import join_strings
 from .keys import KeyRing

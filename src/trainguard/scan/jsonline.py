@@ -24,7 +24,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..compiled import copy_bytes, load_u64, store_u64
+from .._native.compiled import copy_bytes, load_u64, store_u64
 
 _MAX_DEPTH = 64  # deeper nesting is left to orjson
 _STRING, _LIST, _OTHER = 1, 2, 3

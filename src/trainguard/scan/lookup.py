@@ -16,7 +16,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..compiled import load_u64
+from .._native.compiled import load_u64
 from .fingerprint import FP_BITS, FP_BYTES, FP_MASK, PAD, permute
 from .registry import Segment
 

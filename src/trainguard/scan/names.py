@@ -1,7 +1,7 @@
 """What the registry accepts as a tenant and a category, and the ids it makes.
 
 Tenants are checked by the identity rules every entry point shares
-(:mod:`trainguard.identity`).
+(:mod:`trainguard.decision.identity`).
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from ..identity import check_tenant
+from ..decision.identity import check_tenant
 
 __all__ = ["DEFAULT_ID_PREFIX", "check_category", "check_tenant", "default_item_id"]
-from ..taxonomy import DEFAULT_TAXONOMY, Taxonomy
+from ..decision.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 DEFAULT_ID_PREFIX = "hmac-sha256:"
 

@@ -52,7 +52,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..compiled import load_u64, trailing_zeros
+from .._native.compiled import load_u64, trailing_zeros
 
 SEPARATOR, WORD, UNSPACED = 0, 1, 2
 _UNSPACED_RANGES = (

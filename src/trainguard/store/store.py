@@ -20,18 +20,18 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from ..consent import (
+from ..decision.consent import (
     ConsentEvent,
     Ledger,
     UnmatchedWithdrawalError,
     check_event,
     check_withdrawals_match,
 )
-from ..decide import DecisionContext, PolicySet
+from ..decision.decide import DecisionContext, PolicySet
+from ..decision.identity import check_family, check_tenant
+from ..decision.policy import PolicyVersion
+from ..decision.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from ..errors import ConflictError, InputError, NotFoundError
-from ..identity import check_family, check_tenant
-from ..policy import PolicyVersion
-from ..taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from ..timeutil import format_instant, now_utc, to_micros
 from . import schema as t
 

@@ -16,13 +16,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .canonical import canonical_json
-from .errors import PolicyFileError, TaxonomyError
+from ..canonical import canonical_json
+from ..errors import PolicyFileError, TaxonomyError
+from ..limits import MAX_POLICY_RULES, MAX_RULE_PATTERNS
+from ..timeutil import format_instant, parse_instant
+from ..yamlfile import line_for, parse_yaml, read_text, validation_message
 from .identity import FAMILY
-from .limits import MAX_POLICY_RULES, MAX_RULE_PATTERNS
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, pattern_matches
-from .timeutil import format_instant, parse_instant
-from .yamlfile import line_for, parse_yaml, read_text, validation_message
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -207,7 +207,7 @@ def evaluate_rules(version: PolicyVersion, category: str, use: str) -> Outcome:
 
 
 def _micros(value: datetime) -> int:
-    from .timeutil import to_micros
+    from ..timeutil import to_micros
 
     return to_micros(value)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trainguard import hashing
+from trainguard._native import hashing
 
 
 @pytest.fixture(params=["native", "hashlib"])

@@ -17,10 +17,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from .batch import decide_batch
-from .consent import ConsentEvent
-from .policy import load_policy_file
-from .store import Store
+from ..decision.batch import decide_batch
+from ..decision.consent import ConsentEvent
+from ..decision.policy import load_policy_file
+from ..store import Store
 
 TIMELINE_FILES = ("v1-2023-03-31.yaml", "v2-2023-08-07.yaml", "v3-2023-08-11.yaml")
 HYPOTHETICAL_FILE = "v4-hypothetical.yaml"
@@ -47,7 +47,7 @@ QUESTIONS = (
 def copy_policy_files(
     dest: Path, names: tuple[str, ...] = (*TIMELINE_FILES, HYPOTHETICAL_FILE)
 ) -> list[Path]:
-    src = resources.files("trainguard") / "demo_policies"
+    src = resources.files("trainguard.demo") / "policies"
     out = []
     for name in names:
         target = dest / name
@@ -224,8 +224,8 @@ def gate_dataset(path: Path, seed: int = 11) -> Path:
 
 
 def gate_story(result: DemoResult) -> GateStory:
-    from .gate import run_gate
-    from .lineage import impact, register_model
+    from ..gate import run_gate
+    from ..lineage import impact, register_model
 
     store, workdir = result.store, result.workdir
     source = gate_dataset(workdir / "training-candidates.parquet")
@@ -272,8 +272,8 @@ class ScanStory:
 
 def _meetings() -> tuple[str, dict[str, str]]:
     """The real meeting transcripts shipped with the package."""
+    from ..scan import transcript_text
     from .sample_data import demo_meetings
-    from .scan import transcript_text
 
     rows = demo_meetings()
     source = f"{len(rows)} real meetings of the QMSum training split"
@@ -286,8 +286,8 @@ def scan_story(workdir: Path, store: Store | None = None) -> ScanStory:
     import hashlib
     import json
 
-    from .scan import KeyRing, Registry, ScanOptions, scan_corpus, tokenize
-    from .scan.corpus import Fields
+    from ..scan import KeyRing, Registry, ScanOptions, scan_corpus, tokenize
+    from ..scan.corpus import Fields
 
     source, meetings = _meetings()
     ids = sorted(meetings)
@@ -354,7 +354,7 @@ def record_decisions(result: DemoResult) -> int:
     """Put the demo's questions into the audit log as decisions, one entry a record and
     question, as `trainguard decide` does (content not yet collected at the question's
     date is left out). Returns how many were recorded."""
-    from .decide import Record, decide
+    from ..decision.decide import Record, decide
 
     ctx = result.store.context()
     entries: list[tuple[str, dict[str, Any]]] = []
@@ -394,10 +394,10 @@ def explain_story(result: DemoResult, model: str, out: Path) -> ExplainStory:
     import itertools
     import json
 
-    from .explain import diff, diff_lines
-    from .explain.notice_events import record_notice_event
-    from .explain.notices import build_notice, notice_html, notice_text
-    from .explain.summary import summary_html, training_summary
+    from ..explain import diff, diff_lines
+    from ..explain.notice_events import record_notice_event
+    from ..explain.notices import build_notice, notice_html, notice_text
+    from ..explain.summary import summary_html, training_summary
 
     store = result.store
     out.mkdir(parents=True, exist_ok=True)
@@ -437,7 +437,7 @@ def explain_story(result: DemoResult, model: str, out: Path) -> ExplainStory:
 
 
 def write_demo_report(result: DemoResult, out: Path) -> Path:
-    from .explain.report import write_report
+    from ..explain.report import write_report
 
     path = out / "audit-report.html"
     write_report(result.store, path)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trainguard.batch import decide_batch
-from trainguard.decide import DecisionContext, PolicySet, Record, decide
-from trainguard.identity import (
+from trainguard.decision.batch import decide_batch
+from trainguard.decision.decide import DecisionContext, PolicySet, Record, decide
+from trainguard.decision.identity import (
     FAMILY,
     MODEL_NAME,
     RECORD_ID,
@@ -24,7 +24,7 @@ from trainguard.identity import (
     check_tenant,
     show,
 )
-from trainguard.policy import PolicyVersion, Rule
+from trainguard.decision.policy import PolicyVersion, Rule
 
 # Spellings of the tenant "acme-ent" that a person reads as the same name.
 ACME_LOOKALIKES = [
@@ -88,7 +88,7 @@ def test_show_escapes_and_cuts() -> None:
     ],
 )
 def test_each_kind_states_its_set(kind: object, good: list[str], bad: list[str]) -> None:
-    from trainguard.identity import IdentityKind
+    from trainguard.decision.identity import IdentityKind
 
     assert isinstance(kind, IdentityKind)
     assert all(kind.is_valid(g) for g in good), [g for g in good if not kind.is_valid(g)]
@@ -185,8 +185,8 @@ def test_a_model_name_is_checked_before_anything_is_read(tmp_path: object) -> No
 
 @given(subject=st.text(max_size=8) | st.sampled_from(["Bob", "bob ", "b\u200bob", "ｂｏｂ"]))
 def test_no_string_but_the_consenting_subject_has_that_subjects_consent(subject: str) -> None:
-    from trainguard.consent import ConsentEvent, Ledger
-    from trainguard.policy import ConsentRequirement
+    from trainguard.decision.consent import ConsentEvent, Ledger
+    from trainguard.decision.policy import ConsentRequirement
 
     every_subject = ConsentRequirement.model_validate({"from": "every_subject", "mode": "explicit"})
     version = PolicyVersion(

@@ -9,7 +9,14 @@ import numba
 import numpy as np
 import pytest
 
-from trainguard.compiled import c_call_p, c_call_pp, c_call_ppn, copy_bytes, load_u64, store_u64
+from trainguard._native.compiled import (
+    c_call_p,
+    c_call_pp,
+    c_call_ppn,
+    copy_bytes,
+    load_u64,
+    store_u64,
+)
 
 
 @numba.njit

@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import InputError
+from ..timeutil import ensure_utc, now_utc, to_micros
 from .decide import CoreDecision, DecisionContext, decide_core
-from .errors import InputError
-from .timeutil import ensure_utc, now_utc, to_micros
 
 DECISION_SCHEMA = pa.schema(
     [
@@ -418,7 +418,7 @@ def collected_micros(table: pa.Table, name: str = "collected_at") -> np.ndarray:
 
 
 def _parse_time_strings(col: pa.Array, name: str) -> pa.Array:
-    from .timeutil import parse_instant
+    from ..timeutil import parse_instant
 
     try:
         # Arrow's ISO 8601 parser takes "Z" and "+hh:mm"; it is strict about

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .canonical import canonical_json
+from ..canonical import canonical_json
+from ..errors import NotFoundError
+from ..timeutil import ensure_utc, format_instant, now_utc, to_micros
 from .consent import Ledger, StoredEvent
-from .errors import NotFoundError
 from .identity import is_tenant
 from .policy import CompiledPolicy, ConsentRequirement, Outcome, PolicyVersion
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
-from .timeutil import ensure_utc, format_instant, now_utc, to_micros
 
 # Reason codes, exactly as the design names them.
 ALLOWED = "ALLOWED"

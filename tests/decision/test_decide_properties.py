@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trainguard import batch
-from trainguard.batch import decide_batch, decide_codes
-from trainguard.consent import ConsentEvent, Ledger
-from trainguard.decide import DecisionContext, PolicySet, Record, decide
+from trainguard.decision import batch
+from trainguard.decision.batch import decide_batch, decide_codes
+from trainguard.decision.consent import ConsentEvent, Ledger
+from trainguard.decision.decide import DecisionContext, PolicySet, Record, decide
+from trainguard.decision.policy import PolicyVersion, Rule
+from trainguard.decision.taxonomy import BUILTIN_CATEGORIES, BUILTIN_USES
 from trainguard.errors import InputError
-from trainguard.policy import PolicyVersion, Rule
-from trainguard.taxonomy import BUILTIN_CATEGORIES, BUILTIN_USES
 
 CATS = sorted(BUILTIN_CATEGORIES)
 USES = sorted(BUILTIN_USES)

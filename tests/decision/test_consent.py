@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from trainguard import consent_input
-from trainguard.consent import ConsentEvent, UnmatchedWithdrawalError
-from trainguard.consent_input import read_events_body, read_events_file
+from trainguard.decision import consent_input
+from trainguard.decision.consent import ConsentEvent, UnmatchedWithdrawalError
+from trainguard.decision.consent_input import read_events_body, read_events_file
+from trainguard.decision.identity import IdentityError
+from trainguard.decision.policy import load_policy_file
+from trainguard.decision.taxonomy import DEFAULT_TAXONOMY
 from trainguard.errors import ConsentError, InputError
-from trainguard.identity import IdentityError
-from trainguard.policy import load_policy_file
 from trainguard.store import Store
-from trainguard.taxonomy import DEFAULT_TAXONOMY
 
 
 @pytest.fixture

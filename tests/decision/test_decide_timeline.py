@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from trainguard.consent import ConsentEvent
-from trainguard.decide import Record, decide
-from trainguard.policy import load_policy_file
+from trainguard.decision.consent import ConsentEvent
+from trainguard.decision.decide import Record, decide
+from trainguard.decision.policy import load_policy_file
 from trainguard.store import Store
 from trainguard.timeutil import parse_instant
 

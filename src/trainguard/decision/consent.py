@@ -18,11 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .canonical import canonical_json
-from .errors import ConsentError, TaxonomyError
+from ..canonical import canonical_json
+from ..errors import ConsentError, TaxonomyError
+from ..timeutil import format_instant, parse_instant, to_micros
 from .identity import check_subject, check_tenant, check_text, show
 from .taxonomy import Taxonomy, any_matches
-from .timeutil import format_instant, parse_instant, to_micros
 
 # Limits on what one event may hold (bytes of UTF-8). Identities have their own
 # (:mod:`.identity`: a tenant 64 characters, a subject 256).

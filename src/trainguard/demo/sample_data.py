@@ -45,5 +45,5 @@ def read_meetings(path: Path) -> list[dict[str, Any]]:
 
 def demo_meetings() -> list[dict[str, Any]]:
     """The meetings shipped with the package."""
-    with resources.as_file(resources.files("trainguard") / "data" / DEMO_SAMPLE) as path:
+    with resources.as_file(resources.files("trainguard.demo") / "data" / DEMO_SAMPLE) as path:
         return read_meetings(path)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from trainguard.decision.policy import load_policy_file, parse_policy
 from trainguard.errors import ConflictError, PolicyFileError
-from trainguard.policy import load_policy_file, parse_policy
 from trainguard.store import Store
 
 GOOD = """\

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.policy import PolicyVersion, evaluate_rules
+from trainguard.decision.policy import PolicyVersion, evaluate_rules
 
 from .test_decide_properties import BASE, CATS, USES, rules
 

@@ -32,7 +32,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .errors import InputError
+from ..errors import InputError
 
 
 class IdentityError(InputError):

@@ -5,9 +5,9 @@ Refused, naming the line (or the event's place in a request) and the problem:
 duplicate keys at any depth (JSON parsers silently keep the last one), NaN and
 Infinity, anything but an object per event, control and format characters in
 any string (NUL, zero-width spaces, bidi overrides), lines over
-:data:`~trainguard.consent.MAX_LINE_BYTES`, text that is not UTF-8, more than
-:data:`~trainguard.consent.MAX_EVENTS` events, and every check of
-:func:`~trainguard.consent.parse_event`.
+:data:`~trainguard.decision.consent.MAX_LINE_BYTES`, text that is not UTF-8, more than
+:data:`~trainguard.decision.consent.MAX_EVENTS` events, and every check of
+:func:`~trainguard.decision.consent.parse_event`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..errors import ConsentError, InputError
 from .consent import MAX_EVENTS, MAX_LINE_BYTES, ConsentEvent, check_strings, parse_event
-from .errors import ConsentError, InputError
 from .taxonomy import Taxonomy
 
 # Turns a policy_version as written (hash, prefix, family@version, version) into a hash.

@@ -1,0 +1,1 @@
+"""``trainguard demo``: the terms, the real meetings and the pipeline it runs."""
