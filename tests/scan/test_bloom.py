@@ -4,6 +4,7 @@ what was not."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,6 +27,7 @@ def test_an_empty_filter_holds_nothing() -> None:
     assert not may_hold(np.zeros(words_for(0), dtype=np.uint64), p).any()
 
 
+@pytest.mark.jit_only
 def test_few_strangers_pass_built_or_filled_to_twice_its_size() -> None:
     rng = np.random.default_rng(1)
     registered = rng.integers(0, 2**FP_BITS, 400_000, dtype=np.uint64)
