@@ -924,6 +924,19 @@ def _claimed_indexes(data: Any, offsets: Any) -> Any:  # pragma: no cover - comp
     return out
 
 
+def claimed_indexes_reference(bodies: Sequence[bytes]) -> list[int]:
+    """What :func:`_claimed_indexes` computes, body by body: after the last
+    ``,"index":``, one to 18 digits then a comma, as a number; −1 otherwise."""
+    out = []
+    for body in bodies:
+        at = body.rfind(b',"index":')
+        digits = body[at + 9 :][:18] if at >= 0 else b""
+        run = len(digits) - len(digits.lstrip(b"0123456789"))
+        whole = run > 0 and body[at + 9 + run : at + 10 + run] == b","
+        out.append(int(digits[:run]) if whole else -1)
+    return out
+
+
 def _claimed_index(body: bytes) -> int | None:
     """The top-level "index" of a canonical entry, without parsing the whole body.
 
