@@ -182,6 +182,23 @@ def hash_utf8(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: n
     return out
 
 
+def hash_utf8_reference(word: bytes) -> int:
+    """What :func:`hash_utf8` computes for one string, with Python integers: from a
+    seed, each 8-byte little-endian chunk (the last zero-padded) mixed in, then the
+    length, then the SplitMix64 finalizer."""
+    mask = (1 << 64) - 1
+    h = int(_SEED)
+    for at in range(0, len(word), 8):
+        h = ((h ^ int.from_bytes(word[at : at + 8], "little")) * int(_MULTIPLIER)) & mask
+        h ^= h >> 29
+    h ^= len(word)
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & mask
+    return h ^ (h >> 31)
+
+
 # The clitic n't, as one token (see _scan_into): the hash of its normalized form.
 _NOT_HASH = hash_utf8(np.frombuffer(b"n't", dtype=np.uint8), np.array([0, 3], dtype=np.int64))[0]
 
