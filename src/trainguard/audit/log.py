@@ -916,7 +916,7 @@ def _claimed_indexes(data: Any, offsets: Any) -> Any:  # pragma: no cover - comp
             continue
         value, digits, j = 0, 0, at + 9
         while j < hi and 48 <= data[j] <= 57 and digits < 18:
-            value = value * 10 + (data[j] - 48)
+            value = value * 10 + int(data[j] - 48)  # int: not uint8 arithmetic as plain Python
             digits += 1
             j += 1
         if digits and j < hi and data[j] == 44:

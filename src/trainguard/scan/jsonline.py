@@ -60,7 +60,8 @@ _UTF8_LEADS = _utf8_leads()  # a global: numba freezes it into the compiled code
 def _utf8_length(buf: Any, i: int, end: int) -> int:  # pragma: no cover - compiled
     """Bytes of the well-formed UTF-8 sequence at i (lead byte >= 0x80); 0 if it is not
     one: no overlong forms, no surrogates, nothing above U+10FFFF, nothing cut short."""
-    need, lo, hi = _UTF8_LEADS[buf[i], 0], _UTF8_LEADS[buf[i], 1], _UTF8_LEADS[buf[i], 2]
+    # int(): a uint8 would make ``i + need`` uint8 arithmetic when run as plain Python.
+    need, lo, hi = int(_UTF8_LEADS[buf[i], 0]), _UTF8_LEADS[buf[i], 1], _UTF8_LEADS[buf[i], 2]
     if need == 0 or i + need >= end:
         return 0
     if buf[i + 1] < lo or buf[i + 1] > hi:
@@ -77,7 +78,7 @@ def _hex4(buf: Any, i: int, end: int) -> int:  # pragma: no cover - compiled
         return -1
     v = 0
     for k in range(4):
-        c = buf[i + k]
+        c = int(buf[i + k])  # not uint8: ``v`` would stay uint8 as plain Python
         if 48 <= c <= 57:
             d = c - 48
         elif 97 <= c <= 102:
