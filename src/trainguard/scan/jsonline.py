@@ -521,3 +521,23 @@ def field_names(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     return np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8), offsets
+
+
+def line_text_reference(line: bytes, names: tuple[str, ...]) -> bytes | None:
+    """The text of one line by the definition :func:`read_texts` is held to: the line
+    parsed by orjson and read as the corpus reader reads a record (the first of
+    ``names`` that holds text), as UTF-8. None: no text, or not a JSON object. The
+    kernel takes a line only when it gives exactly these bytes; any line it is not
+    sure of it leaves to this path."""
+    import orjson
+
+    from .corpus import Fields, _text_of
+
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    text = _text_of(record, Fields(names[0]) if len(names) == 1 else Fields())
+    return None if text is None else text.encode("utf-8", "surrogatepass")
