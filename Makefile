@@ -29,7 +29,8 @@ test: $(STAMP)
 
 # The compiled kernels as plain Python (NUMBA_DISABLE_JIT=1): each held to its
 # reference, and the modules around them, without numba's compiler in the way.
-# Tests marked jit_only (real data through the kernels) skip there.
+# Tests marked jit_only (real data through the kernels) skip there. The decision
+# core compiles nothing, so its tests run once, in make test.
 NOJIT_TESTS := tests/_native tests/test_canonical.py tests/test_verify.py \
 	tests/audit/test_merkle.py tests/audit/test_collect.py tests/audit/test_schema.py \
 	tests/audit/test_log.py::test_claimed_indexes_match_the_reference \
@@ -38,8 +39,7 @@ NOJIT_TESTS := tests/_native tests/test_canonical.py tests/test_verify.py \
 	tests/scan/test_lookup.py tests/scan/test_normalize.py tests/scan/test_jsonline.py \
 	tests/scan/test_corpus.py::test_joined_lines_match_the_reference \
 	tests/scan/test_matcher.py::test_the_batch_samples_match_the_reference \
-	tests/scan/media/test_audio_kernels.py tests/scan/media/test_index.py \
-	tests/decision/test_decide_properties.py
+	tests/scan/media/test_audio_kernels.py tests/scan/media/test_index.py
 test-nojit: $(STAMP)
 	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -m "not slow" $(NOJIT_TESTS)
 
