@@ -871,6 +871,48 @@ def word_hash(word: str) -> int:
     return int(out[0])
 
 
+def tokenize_reference(text: str) -> list[tuple[int, int, int]]:
+    """What :func:`tokenize` computes without stripping labels (``_scan_into`` and its
+    helpers), one character at a time: (start, end, hash) of each token, in
+    characters. A token is a maximal run of word characters, or one character of an
+    unspaced script; the clitic ``n't`` (or ``n’t``, not followed by a word
+    character) is a token of its own, taking the ``n`` from the word before it.
+    Each token hashes as :func:`word_hash` of its text."""
+    classes = char_classes()
+    n = len(text)
+    spans = []
+    i = 0
+    while i < n:
+        kind = classes[ord(text[i])]
+        if kind == SEPARATOR:
+            i += 1
+            continue
+        if kind >= UNSPACED:
+            spans.append((i, i + 1))
+            i += 1
+            continue
+        j = i
+        while j < n and classes[ord(text[j])] == WORD:
+            j += 1
+        clitic = (
+            j + 1 < n
+            and text[j - 1] in "nN"
+            and text[j] in "'\u2019"
+            and text[j + 1] in "tT"
+            and (j + 2 == n or classes[ord(text[j + 2])] == SEPARATOR)
+        )
+        if clitic and j - i == 1:  # the n alone: n't
+            spans.append((i, j + 2))
+            i = j + 2
+        elif clitic:  # the word ends before its n, which starts n't
+            spans.append((i, j - 1))
+            i = j - 1
+        else:
+            spans.append((i, j))
+            i = j
+    return [(a, b, word_hash(text[a:b])) for a, b in spans]
+
+
 def transcript_text(turns: list[dict[str, object]]) -> str:
     """The words of a transcript, one turn per line, without speaker labels."""
     return "\n".join(str(t.get("content", "")) for t in turns if isinstance(t, dict))
