@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test check lint typecheck bench clean
+.PHONY: demo serve test test-nojit check lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,22 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# The compiled kernels as plain Python (NUMBA_DISABLE_JIT=1): each held to its
+# reference, and the modules around them, without numba's compiler in the way.
+# Tests marked jit_only (real data through the kernels) skip there. The decision
+# core compiles nothing, so its tests run once, in make test.
+NOJIT_TESTS := tests/_native tests/test_canonical.py tests/test_verify.py \
+	tests/audit/test_merkle.py tests/audit/test_collect.py tests/audit/test_schema.py \
+	tests/audit/test_log.py::test_claimed_indexes_match_the_reference \
+	tests/gate/test_content.py tests/gate/test_unique.py tests/gate/test_leaves.py \
+	tests/scan/test_fingerprint.py tests/scan/test_bloom.py tests/scan/test_regions.py \
+	tests/scan/test_lookup.py tests/scan/test_normalize.py tests/scan/test_jsonline.py \
+	tests/scan/test_corpus.py::test_joined_lines_match_the_reference \
+	tests/scan/test_matcher.py::test_the_batch_samples_match_the_reference \
+	tests/scan/media/test_audio_kernels.py tests/scan/media/test_index.py
+test-nojit: $(STAMP)
+	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -m "not slow" $(NOJIT_TESTS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
@@ -34,7 +50,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: lint typecheck test test-nojit
 
 # The peers are installed for the benchmarks only: they are not dependencies.
 bench: $(STAMP)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numba
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
@@ -21,6 +23,25 @@ from trainguard.store import Store
 # first example of a test may include a numba compilation.
 settings.register_profile("trainguard", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("trainguard")
+
+# Under NUMBA_DISABLE_JIT=1 (make test-nojit) the kernels run as plain Python on
+# NumPy scalars. Compiled, 64-bit arithmetic wraps silently (hashes rely on it);
+# NumPy scalars wrap the same way but warn, and the warning would fail the test.
+if numba.config.DISABLE_JIT:
+    np.seterr(over="ignore")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under NUMBA_DISABLE_JIT=1, skip (visibly) the tests marked ``jit_only``: they run
+    real data through the kernels, minutes each as plain Python. The kernels' own
+    property tests still run there."""
+    if not numba.config.DISABLE_JIT:
+        return
+    skip = pytest.mark.skip(reason="jit_only: too slow with NUMBA_DISABLE_JIT=1")
+    for item in items:
+        if item.get_closest_marker("jit_only"):
+            item.add_marker(skip)
+
 
 PG_URL = os.environ.get("TRAINGUARD_TEST_DATABASE_URL")
 PG_SKIP = "PostgreSQL tests need TRAINGUARD_TEST_DATABASE_URL (CI sets it to 127.0.0.1:5432)"

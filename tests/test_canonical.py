@@ -9,11 +9,18 @@ import math
 import uuid
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trainguard.canonical import _slow, canonical_json, canonical_json_many
+from trainguard.canonical import (
+    _first_fraction,
+    _slow,
+    canonical_json,
+    canonical_json_many,
+    first_fraction_reference,
+)
 
 json_values = st.recursive(
     st.none()
@@ -81,3 +88,22 @@ def test_a_float_hidden_in_a_batch_is_refused() -> None:
 
 def test_digits_and_dots_inside_strings_are_not_floats() -> None:
     assert canonical_json({"v": "1.5e3", "w": 'x\\"1.0'}) == b'{"v":"1.5e3","w":"x\\\\\\"1.0"}'
+
+
+@given(
+    st.lists(
+        st.sampled_from([b'"', b"\\", b"1", b"9", b".", b"e", b"E", b"a", b"-", b"\n", b","]),
+        max_size=30,
+    ).map(b"".join)
+    | json_values.map(lambda v: canonical_json(v))
+    | st.binary(max_size=30)
+)
+def test_the_compiled_fraction_scan_matches_the_reference(data: bytes) -> None:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    assert _first_fraction(buf) == first_fraction_reference(data)
+
+
+def test_the_fraction_reference_skips_strings() -> None:
+    assert first_fraction_reference(b'{"a":"1.5","b":2.5}') == 16
+    assert first_fraction_reference(b'["1.5\\"2.5"]') == -1
+    assert first_fraction_reference(b"[1e3]") == 2

@@ -109,6 +109,17 @@ def _first_fraction(buf: np.ndarray) -> int:  # pragma: no cover - compiled
     return -1
 
 
+def first_fraction_reference(data: bytes) -> int:
+    """What :func:`_first_fraction` computes: where the first ``.``, ``e`` or ``E``
+    right after a digit and outside any string stands, or −1. Strings are found with
+    a regular expression: a quote, escapes or other bytes, then a quote or the end."""
+    import re
+
+    outside = re.sub(rb'"(?:\\.|[^"\\])*(?:"|\\?\Z)', lambda m: b"\0" * len(m[0]), data, flags=re.S)
+    found = re.search(rb"[0-9][.eE]", outside)
+    return -1 if found is None else found.start() + 1
+
+
 def _fast_many(values: Sequence[Any]) -> list[bytes] | None:
     """All values through the fast path, or None if any of them needs the slow one."""
     try:

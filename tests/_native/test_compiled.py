@@ -8,14 +8,26 @@ import ctypes.util
 import numba
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trainguard._native.compiled import (
     c_call_p,
+    c_call_p_reference,
     c_call_pp,
+    c_call_pp_reference,
     c_call_ppn,
+    c_call_ppn_reference,
     copy_bytes,
+    copy_bytes_reference,
     load_u64,
+    load_u64_reference,
+    store_u32,
+    store_u32_reference,
     store_u64,
+    store_u64_reference,
+    trailing_zeros,
+    trailing_zeros_reference,
 )
 
 
@@ -51,6 +63,13 @@ def test_c_functions_are_called_by_address() -> None:
     assert number == 42
     assert whole < 0  # "42x" sorts before "42y"
     assert first_two == 0
+    atoi, strcmp, strncmp = addresses
+    pa, pb = a.ctypes.data, b.ctypes.data
+    assert (number, whole, first_two) == (
+        c_call_p_reference(atoi, pa),
+        c_call_pp_reference(strcmp, pa, pb),
+        c_call_ppn_reference(strncmp, pa, pb, 2),
+    )
 
 
 @numba.njit
@@ -68,3 +87,37 @@ def test_eight_bytes_load_and_store_little_endian_at_any_offset() -> None:
         assert word == int.from_bytes(src[frm : frm + 8].tobytes(), "little")
         assert dst[frm + 3 : frm + 11].tobytes() == src[frm : frm + 8].tobytes()
         assert not dst[: frm + 3].any() and not dst[frm + 11 :].any()
+
+
+# --- each intrinsic held to its plain reference -------------------------------------------
+
+
+@numba.njit
+def _stores(out: np.ndarray, at: int, word: np.uint64, value: np.uint32, tz_of: np.uint64) -> int:
+    store_u64(out, at, word)
+    store_u32(out, at + 8, value)
+    return int(trailing_zeros(tz_of))
+
+
+@given(st.binary(min_size=12, max_size=40), st.data())
+def test_the_intrinsics_do_what_their_references_do(src: bytes, data: st.DataObject) -> None:
+    buf = np.frombuffer(src, dtype=np.uint8).copy()
+    at = data.draw(st.integers(0, len(src) - 12))
+    count = data.draw(st.integers(0, len(src) - at))
+    word = data.draw(st.integers(0, 2**64 - 1))
+    value = data.draw(st.integers(0, 2**32 - 1))
+    tz_of = data.draw(st.one_of(st.just(0), st.integers(0, 2**64 - 1)))
+
+    compiled, reference = np.zeros(len(src), np.uint8), np.zeros(len(src), np.uint8)
+    _copy(compiled, 0, buf, at, count)
+    copy_bytes_reference(reference, 0, buf, at, count)
+    assert compiled.tobytes() == reference.tobytes()
+
+    assert _move_word(buf, at, np.zeros(len(src) + 8, np.uint8), 0) == load_u64_reference(buf, at)
+
+    compiled, reference = buf.copy(), buf.copy()
+    tz = _stores(compiled, at, np.uint64(word), np.uint32(value), np.uint64(tz_of))
+    store_u64_reference(reference, at, word)
+    store_u32_reference(reference, at + 8, value)
+    assert compiled.tobytes() == reference.tobytes()
+    assert tz == trailing_zeros_reference(tz_of)

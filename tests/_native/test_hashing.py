@@ -18,7 +18,7 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
         monkeypatch.setattr(hashing, "_ADDRESSES", None)
         monkeypatch.setattr(hashing, "_ADDRESSES_LOADED", True)
     elif not hashing.native():
-        pytest.skip("libcrypto could not be loaded here: only the hashlib path runs")
+        pytest.skip("native loop off (no libcrypto, or NUMBA_DISABLE_JIT=1): hashlib only")
     return str(request.param)
 
 

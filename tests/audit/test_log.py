@@ -10,11 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
+from trainguard.audit.log import _claimed_index, _claimed_indexes, claimed_indexes_reference
 from trainguard.audit.note import Signer
+from trainguard.canonical import canonical_json
 from trainguard.cli import app
 from trainguard.store import Store
 from trainguard.store import schema as t
@@ -263,3 +268,43 @@ def test_keygen_refuses_a_second_key_for_a_pinned_log(tmp_path: Path) -> None:
     again = runner.invoke(app, ["--db", db, "audit", "keygen", "--key", str(tmp_path / "k2")])
     assert again.exit_code == 2 and "already pins key" in again.stderr
     assert not (tmp_path / "k2").exists()
+
+
+# --- the compiled index scan held to its reference ---------------------------------------
+
+
+@st.composite
+def _claimed_body(draw: st.DrawFn) -> bytes:
+    index = draw(st.integers(0, 2**53 - 1))
+    entry = canonical_json(
+        {
+            "at": "t",
+            "data": {"s": draw(st.text(max_size=8))},
+            "index": index,
+            "kind": draw(st.text(max_size=8)),
+        }
+    )
+    return draw(
+        st.sampled_from(
+            [
+                entry,
+                entry.replace(b',"index":', b',"index":-'),  # a sign: not a plain index
+                b'{"index":0,"x":1,"index":%d,"kind":"k"}' % draw(st.integers(0, 10**25)),
+                entry[: draw(st.integers(0, len(entry)))],  # cut anywhere
+                draw(st.binary(max_size=40)),
+            ]
+        )
+    )
+
+
+@given(st.lists(_claimed_body(), max_size=20))
+def test_claimed_indexes_match_the_reference(bodies: list[bytes]) -> None:
+    offsets = np.zeros(len(bodies) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in bodies], out=offsets[1:])
+    data = np.frombuffer(b"".join(bodies) or b"\0", dtype=np.uint8)
+    got = _claimed_indexes(data, offsets).tolist()
+    assert got == claimed_indexes_reference(bodies)
+    # On whole entries the reference and the slow path name the same index.
+    for body, index in zip(bodies, got, strict=True):
+        if index >= 0:
+            assert _claimed_index(body) == index

@@ -8,12 +8,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.gate.content import content_digests
-
-
-def _netstring(value: bytes | None) -> bytes:
-    return b"~" if value is None else b"%d:%s," % (len(value), value)
-
+from trainguard.gate.content import content_digest_reference, content_digests
 
 _ROWS = st.lists(
     st.tuples(
@@ -38,15 +33,17 @@ def test_digests_are_the_documented_netstrings_hashed(
         }
     ).slice(min(cut, len(rows)))
     expected = [
-        hashlib.sha256(
-            _netstring(None if t is None else t.encode())
-            + _netstring(b)
-            + _netstring(None if x is None else str(x).encode())
-        ).digest()
+        content_digest_reference(
+            [None if t is None else t.encode(), b, None if x is None else str(x).encode()]
+        )
         for t, b, x in rows[min(cut, len(rows)) :]
     ]
     got = content_digests(table, ["text", "blob", "number"])
     assert [d.tobytes() for d in got] == expected
+
+
+def test_the_reference_is_netstrings_hashed() -> None:
+    assert content_digest_reference([b"ab", None, b""]) == hashlib.sha256(b"2:ab,~0:,").digest()
 
 
 def test_a_large_value_gets_a_many_digit_length() -> None:

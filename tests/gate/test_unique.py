@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainguard.errors import InputError
-from trainguard.gate.unique import Duplicate, UniqueIds, refuse_duplicates
+from trainguard.gate.unique import Duplicate, UniqueIds, key_digest_reference, refuse_duplicates
 
 Key = tuple[str, str]
 
@@ -91,3 +91,14 @@ def test_refuse_duplicates_names_the_id_tenant_and_rows() -> None:
         "ids must be unique within a tenant"
     )
     refuse_duplicates(tenants.slice(0, 3), ids.slice(0, 3), "table")  # no error
+
+
+@given(st.lists(st.tuples(st.text(max_size=20), st.text(max_size=20)), max_size=20))
+def test_the_compiled_digests_match_the_reference(pairs: list[tuple[str, str]]) -> None:
+    unique = UniqueIds()
+    got = unique.digests(
+        pa.array([t for t, _ in pairs], pa.string()), pa.array([i for _, i in pairs], pa.string())
+    )
+    k0, k1 = int(unique._k0), int(unique._k1)
+    expected = [key_digest_reference(t.encode(), i.encode(), k0, k1) for t, i in pairs]
+    assert got.tolist() == expected

@@ -4,10 +4,19 @@ what was not."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trainguard.scan.bloom import insert, may_hold, passing, words_for
+from trainguard.scan.bloom import (
+    insert,
+    insert_reference,
+    may_hold,
+    may_hold_reference,
+    passing,
+    passing_reference,
+    words_for,
+)
 from trainguard.scan.fingerprint import FP_BITS, key_words, new_key, platform_fingerprints
 
 fingerprints = st.lists(st.integers(0, 2**FP_BITS - 1), max_size=400)
@@ -26,6 +35,7 @@ def test_an_empty_filter_holds_nothing() -> None:
     assert not may_hold(np.zeros(words_for(0), dtype=np.uint64), p).any()
 
 
+@pytest.mark.jit_only
 def test_few_strangers_pass_built_or_filled_to_twice_its_size() -> None:
     rng = np.random.default_rng(1)
     registered = rng.integers(0, 2**FP_BITS, 400_000, dtype=np.uint64)
@@ -52,3 +62,25 @@ def test_passing_is_the_platform_fingerprints_the_filter_may_hold(
     expected = np.flatnonzero(may_hold(bits, p))
     assert rows.tolist() == expected.tolist()
     assert passed.tolist() == p[expected].tolist()
+
+
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=100),
+    st.lists(st.integers(0, 2**64 - 1), max_size=100),
+    st.integers(1, 16),
+    st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+)
+def test_the_filter_kernels_match_their_references(
+    inserted: list[int], asked: list[int], words: int, key: tuple[int, int]
+) -> None:
+    bits = np.zeros(words, dtype=np.uint64)
+    insert(bits, np.array(inserted, dtype=np.uint64))
+    reference = [0] * words
+    insert_reference(reference, inserted)
+    assert bits.tolist() == reference
+    queries = np.array(asked + inserted, dtype=np.uint64)
+    assert may_hold(bits, queries).tolist() == may_hold_reference(reference, asked + inserted)
+    rows, passed = passing(
+        bits, np.array(asked, dtype=np.uint64), np.uint64(key[0]), np.uint64(key[1])
+    )
+    assert (rows.tolist(), passed.tolist()) == passing_reference(reference, asked, *key)

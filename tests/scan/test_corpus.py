@@ -5,10 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import given
+from hypothesis import strategies as st
 
-from trainguard.scan.corpus import Fields, ShardReport, plan_shards, read_batches, read_documents
+from trainguard.scan.corpus import (
+    Fields,
+    ShardReport,
+    join_lines_reference,
+    join_strings,
+    plan_shards,
+    read_batches,
+    read_documents,
+)
 
 
 def _corpus(path: Path) -> dict[int, str]:
@@ -113,3 +124,11 @@ def test_crlf_lines_read_as_lf_lines(tmp_path: Path) -> None:
         (i + 1, r["id"], r["text"]) for i, r in enumerate(rows)
     ]
     assert report.malformed == [] and report.bytes == path.stat().st_size
+
+
+@given(st.lists(st.text(max_size=12), max_size=12), st.data())
+def test_joined_lines_match_the_reference(texts: list[str], data: st.DataObject) -> None:
+    rows = data.draw(st.lists(st.integers(0, max(len(texts) - 1, 0)), max_size=12)) if texts else []
+    joined, starts = join_strings(pa.array(texts, pa.string()), np.array(rows, dtype=np.int64))
+    expected = join_lines_reference([t.encode() for t in texts], rows)
+    assert (joined.tobytes(), starts.tolist()) == expected

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trainguard.scan import new_key, ngram_fingerprints, tokenize, transcript_text
-from trainguard.scan.fingerprint import siphash24_word
+from trainguard.scan.fingerprint import (
+    keyed,
+    keyed_reference,
+    permute,
+    permute_reference,
+    platform_fingerprints,
+    platform_fingerprints_reference,
+    siphash24_reference,
+    siphash24_word,
+    unpermute,
+    unpermute_reference,
+    window_hashes,
+    window_hashes_reference,
+)
 
 from ..conftest import meeting_rows
 
@@ -57,6 +73,7 @@ def test_fingerprints_are_keyed() -> None:
     assert not np.intersect1d(a, ngram_fingerprints(t, new_key(), k1)).size
 
 
+@pytest.mark.jit_only
 def test_registered_meetings_share_fingerprints_only_with_themselves() -> None:
     rows = meeting_rows()
     keys = new_key(), new_key()
@@ -76,6 +93,7 @@ def test_registered_meetings_share_fingerprints_only_with_themselves() -> None:
         assert len(prints[0] & prints[i]) < 0.01 * len(prints[i])
 
 
+@pytest.mark.jit_only
 def test_the_tenant_permutation_is_a_keyed_bijection_of_48_bit_values() -> None:
     from trainguard.scan.fingerprint import FP_BITS, key_words, permute, unpermute
 
@@ -89,3 +107,42 @@ def test_the_tenant_permutation_is_a_keyed_bijection_of_48_bit_values() -> None:
     assert np.array_equal(unpermute(fps, *k), p)
     assert not np.array_equal(unpermute(fps, *other), p)
     assert np.mean(permute(p, *other) == fps) < 1e-3  # another tenant: other fingerprints
+
+
+# --- each kernel held to its plain reference --------------------------------------------
+
+_WORDS = st.lists(st.integers(0, 2**64 - 1), max_size=40)
+_KEYS = st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+
+
+def test_the_siphash_reference_matches_the_published_vectors() -> None:
+    # SipHash-2-4 paper, appendix A: key 00..0f; messages 00..0e and the empty one.
+    k0, k1 = (int.from_bytes(bytes(range(a, a + 8)), "little") for a in (0, 8))
+    assert siphash24_reference(k0, k1, bytes(range(15))) == 0xA129CA6149BE45E5
+    assert siphash24_reference(k0, k1, b"") == int.from_bytes(
+        bytes.fromhex("310e0edd47db6f72"), "little"
+    )
+
+
+@given(_WORDS, _KEYS)
+def test_keyed_and_platform_fingerprints_match_the_reference(
+    values: list[int], key: tuple[int, int]
+) -> None:
+    array, k0, k1 = np.array(values, dtype=np.uint64), np.uint64(key[0]), np.uint64(key[1])
+    assert keyed(array, k0, k1).tolist() == keyed_reference(values, *key)
+    assert platform_fingerprints(array, k0, k1).tolist() == platform_fingerprints_reference(
+        values, *key
+    )
+
+
+@given(st.lists(st.integers(0, 2**48 - 1), max_size=40), _KEYS)
+def test_permute_and_unpermute_match_the_reference(values: list[int], key: tuple[int, int]) -> None:
+    array, k0, k1 = np.array(values, dtype=np.uint64), np.uint64(key[0]), np.uint64(key[1])
+    assert permute(array, k0, k1).tolist() == permute_reference(values, *key)
+    assert unpermute(array, k0, k1).tolist() == unpermute_reference(values, *key)
+
+
+@given(_WORDS, st.integers(1, 15))
+def test_window_hashes_match_the_unrolled_sum(hashes: list[int], n: int) -> None:
+    got = window_hashes(np.array(hashes, dtype=np.uint64), n)
+    assert got.tolist() == window_hashes_reference(hashes, n)

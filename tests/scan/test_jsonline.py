@@ -13,13 +13,12 @@ import re
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trainguard.scan.corpus import TEXT_FIELDS, Fields, _text_of
-from trainguard.scan.jsonline import field_names, read_texts
+from trainguard.scan.corpus import TEXT_FIELDS
+from trainguard.scan.jsonline import field_names, line_text_reference, read_texts
 
 
 def _read(lines: list[bytes], names: tuple[str, ...] = TEXT_FIELDS) -> dict[int, bytes]:
@@ -32,17 +31,6 @@ def _read(lines: list[bytes], names: tuple[str, ...] = TEXT_FIELDS) -> dict[int,
     assert ends.tolist() == [*np.flatnonzero(buf == 10).tolist(), len(buf)][: len(ends)]
     bounds = [*docs[:, 1].tolist(), used]
     return {int(docs[j, 0]): out[bounds[j] : bounds[j + 1] - 1].tobytes() for j in range(len(docs))}
-
-
-def _orjson_text(line: bytes, names: tuple[str, ...] = TEXT_FIELDS) -> bytes | None:
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(record, dict):
-        return None
-    text = _text_of(record, Fields(names[0]) if len(names) == 1 else Fields())
-    return None if text is None else text.encode("utf-8", "surrogatepass")
 
 
 _STRINGS = st.text(
@@ -72,7 +60,7 @@ def test_lines_json_dumps_writes_are_taken_with_orjsons_text(
     lines = [json.dumps(r, ensure_ascii=ascii_only).encode() for r in records]
     taken = _read(lines)
     for k, line in enumerate(lines):
-        want = _orjson_text(line)
+        want = line_text_reference(line, TEXT_FIELDS)
         if _ordinary(records[k], line, ascii_only):
             assert taken.get(k) == want  # taken, and the same bytes
         elif k in taken:
@@ -100,7 +88,7 @@ def test_a_line_orjson_refuses_is_never_taken(records: list[dict[str, Any]], dat
         lines.append(bytes(raw).replace(b"\n", b" "))
     taken = _read(lines)
     for k, text in taken.items():
-        assert text == _orjson_text(lines[k])
+        assert text == line_text_reference(lines[k], TEXT_FIELDS)
 
 
 @pytest.mark.parametrize(
@@ -152,4 +140,6 @@ def test_a_special_character_at_any_place_in_a_long_string(special: str) -> None
         for at in range(24)
         for ascii_only in (True, False)
     ]
-    assert _read(lines) == {k: _orjson_text(line) for k, line in enumerate(lines)}
+    assert _read(lines) == {
+        k: line_text_reference(line, TEXT_FIELDS) for k, line in enumerate(lines)
+    }

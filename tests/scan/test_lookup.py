@@ -8,7 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainguard.scan.fingerprint import FP_BITS, pack
-from trainguard.scan.lookup import bounds, holders, items_of, looked_up
+from trainguard.scan.lookup import (
+    _gather,
+    bounds,
+    bounds_reference,
+    gather_reference,
+    holders,
+    items_of,
+    looked_up,
+)
 from trainguard.scan.registry import Segment
 
 
@@ -27,8 +35,8 @@ def test_lookup_bounds_equal_a_binary_search(
     q = np.array(queries, dtype=np.uint64) >> cut
     q = np.concatenate([q, fp[:10]])
     lo, hi = bounds(pack(fp), q)
+    assert (lo.tolist(), hi.tolist()) == bounds_reference(fp.tolist(), q.tolist())
     assert lo.tolist() == np.searchsorted(fp, q, side="left").tolist()
-    assert hi.tolist() == np.searchsorted(fp, q, side="right").tolist()
 
 
 @given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 5)), max_size=60), st.data())
@@ -50,3 +58,21 @@ def test_the_items_of_a_lookup_are_every_item_registered_for_each_hit(
     rows_kept = rows_kept[rows_kept < len(queries)].astype(np.int64)
     wanted = [i for q, i in expected if q in set(rows_kept.tolist())]
     assert sorted(items_of(found, rows_kept).tolist()) == sorted(wanted * 2)
+
+
+@given(st.lists(st.integers(0, 2**31), max_size=40), st.data())
+def test_gather_matches_the_reference(item: list[int], data: st.DataObject) -> None:
+    n = data.draw(st.integers(0, 10))
+    spans = [
+        sorted(data.draw(st.tuples(st.integers(0, len(item)), st.integers(0, len(item)))))
+        for _ in range(n)
+    ]
+    lo, hi = [a for a, _ in spans], [b for _, b in spans]
+    rows = data.draw(st.lists(st.integers(0, n - 1), max_size=10)) if n else []
+    got = _gather(
+        np.array(item, np.uint32),
+        np.array(lo, np.int64),
+        np.array(hi, np.int64),
+        np.array(rows, np.int64),
+    )
+    assert got.tolist() == gather_reference(item, lo, hi, rows)

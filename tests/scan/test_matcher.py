@@ -7,9 +7,13 @@ import random
 import re
 import shutil
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trainguard.scan import KeyRing, Matcher, Registry, ScanConfig, tokenize
+from trainguard.scan.matcher import _batch_samples, batch_samples_reference
 
 from .conftest import is_ami
 
@@ -198,3 +202,22 @@ def test_a_batch_is_scanned_exactly_as_each_document_alone(
         kinds = {s["kind"] for spans, _ in alone for s in spans}
         assert kinds == {"verbatim", "near_duplicate"}  # the test exercises both
         assert all(alone[k][0] for k in (-4, -3, -2, -1))
+
+
+@given(
+    st.lists(st.integers(0, 40), max_size=6),
+    st.integers(1, 5),
+    st.data(),
+)
+def test_the_batch_samples_match_the_reference(
+    lengths: list[int], stride: int, data: st.DataObject
+) -> None:
+    docs = [d for d, n in enumerate(lengths) for _ in range(n)]
+    hashes = data.draw(st.lists(st.integers(0, 2**64 - 1), min_size=len(docs), max_size=len(docs)))
+    out = np.empty((4, len(docs)), dtype=np.uint64)
+    n_ngram, n_shingle = _batch_samples(
+        np.array(hashes, dtype=np.uint64), np.array(docs, dtype=np.int64), stride, *out
+    )
+    ngrams = list(zip(out[0, :n_ngram].tolist(), out[1, :n_ngram].tolist(), strict=True))
+    shingles = list(zip(out[2, :n_shingle].tolist(), out[3, :n_shingle].tolist(), strict=True))
+    assert (ngrams, shingles) == batch_samples_reference(hashes, docs, stride)

@@ -19,6 +19,9 @@ from trainguard.scan.normalize import (
     BatchTokenizer,
     _compute_char_classes,
     char_classes,
+    hash_utf8,
+    hash_utf8_reference,
+    tokenize_reference,
     word_hash,
 )
 
@@ -157,3 +160,22 @@ def test_the_token_buffers_are_never_too_small(pieces: list[str]) -> None:
     # characters of an unspaced script, each a token.
     for dense in ("a " * 50 + "a", "日" * 50, "a日" * 30):
         assert len(tokenize(dense, strip_labels=False)) <= most_tokens(len(utf8(dense)))
+
+
+@given(st.lists(st.binary(max_size=40), max_size=20))
+def test_the_token_hash_matches_its_reference(words: list[bytes]) -> None:
+    offsets = np.cumsum([0] + [len(w) for w in words])
+    data = np.frombuffer(b"".join(words) or b"\0", dtype=np.uint8)
+    assert hash_utf8(data, offsets).tolist() == [hash_utf8_reference(w) for w in words]
+
+
+@given(_EDGE_TEXT | _TEXT)
+def test_the_tokenizer_matches_its_reference(text: str) -> None:
+    t = tokenize(text, strip_labels=False)
+    got = list(zip(t.starts.tolist(), t.ends.tolist(), t.hashes.tolist(), strict=True))
+    assert got == tokenize_reference(text)
+
+
+def test_the_tokenizer_reference_reads_as_its_definition() -> None:
+    spans = [(a, b) for a, b, _ in tokenize_reference("Don't go, n’t 日本 x_y")]
+    assert spans == [(0, 2), (2, 5), (6, 8), (10, 13), (14, 15), (15, 16), (17, 18), (19, 20)]

@@ -1,5 +1,10 @@
 """Building blocks for compiled (numba) loops that numba does not provide.
 
+Each is an LLVM intrinsic, which only compiled code can call. Beside each is its
+plain-Python reference (``*_reference``): the tests hold the intrinsic to it, and
+under ``NUMBA_DISABLE_JIT=1`` (the kernels then run as plain Python) the public
+name is bound to the reference instead, so every kernel still runs.
+
 numba's disk cache keys a compiled function on its own source file only: after
 changing an intrinsic here, delete the ``__pycache__/*.nbi``/``*.nbc`` files of
 the modules that use it, or they keep running the old machine code.
@@ -7,8 +12,11 @@ the modules that use it, or they keep running the old machine code.
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
+import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -42,8 +50,16 @@ def _copy_bytes(typingctx: Any, dst: Any, dst_at: Any, src: Any, src_at: Any, co
     return sig, codegen
 
 
+def copy_bytes_reference(dst: Any, dst_at: int, src: Any, src_at: int, count: int) -> None:
+    """What :func:`_copy_bytes` does, as a slice assignment."""
+    dst[dst_at : dst_at + count] = src[src_at : src_at + count]
+
+
+# False under NUMBA_DISABLE_JIT=1, where njit functions run as plain Python.
+JIT = not getattr(numba.config, "DISABLE_JIT", False)
+
 # Called from compiled code as copy_bytes(dst, dst_at, src, src_at, count).
-copy_bytes: Any = _copy_bytes
+copy_bytes: Any = _copy_bytes if JIT else copy_bytes_reference
 
 
 # --- calling C functions by address --------------------------------------------------
@@ -100,11 +116,31 @@ def _c_call_ppn(typingctx: Any, fn: Any, a: Any, b: Any, n: Any) -> Any:
     return _c_call(["p", "p", "n"])(typingctx, fn, a, b, n)
 
 
+def _c_function(fn: int, *arg_types: Any) -> Any:
+    return ctypes.CFUNCTYPE(ctypes.c_int, *arg_types)(fn)
+
+
+def c_call_p_reference(fn: int, a: int) -> int:
+    """What :func:`_c_call_p` does, through ctypes."""
+    return int(_c_function(fn, ctypes.c_void_p)(int(a)))
+
+
+def c_call_pp_reference(fn: int, a: int, b: int) -> int:
+    """What :func:`_c_call_pp` does, through ctypes."""
+    return int(_c_function(fn, ctypes.c_void_p, ctypes.c_void_p)(int(a), int(b)))
+
+
+def c_call_ppn_reference(fn: int, a: int, b: int, n: int) -> int:
+    """What :func:`_c_call_ppn` does, through ctypes."""
+    call = _c_function(fn, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+    return int(call(int(a), int(b), int(n)))
+
+
 # Called from compiled code: c_call_p(fn, ptr), c_call_pp(fn, ptr, ptr),
 # c_call_ppn(fn, ptr, ptr, size); each returns the C function's int.
-c_call_p: Any = _c_call_p
-c_call_pp: Any = _c_call_pp
-c_call_ppn: Any = _c_call_ppn
+c_call_p: Any = _c_call_p if JIT else c_call_p_reference
+c_call_pp: Any = _c_call_pp if JIT else c_call_pp_reference
+c_call_ppn: Any = _c_call_ppn if JIT else c_call_ppn_reference
 
 
 # --- eight bytes at a time ------------------------------------------------------------
@@ -164,12 +200,35 @@ def _store_u32(typingctx: Any, arr: Any, at: Any, value: Any) -> Any:
     return sig, codegen
 
 
+def load_u64_reference(arr: Any, at: int) -> np.uint64:
+    """What :func:`_load_u64` does: eight bytes read as a little-endian word."""
+    return np.uint64(int.from_bytes(bytes(arr[at : at + 8]), "little"))
+
+
+def store_u64_reference(arr: Any, at: int, value: Any) -> None:
+    """What :func:`_store_u64` does: the word's low eight bytes, little-endian."""
+    word = int(value) & 0xFFFF_FFFF_FFFF_FFFF
+    arr[at : at + 8] = np.frombuffer(word.to_bytes(8, "little"), dtype=np.uint8)
+
+
+def store_u32_reference(arr: Any, at: int, value: Any) -> None:
+    """What :func:`_store_u32` does: the value cast to 32 bits, little-endian."""
+    word = int(value) & 0xFFFF_FFFF
+    arr[at : at + 4] = np.frombuffer(word.to_bytes(4, "little"), dtype=np.uint8)
+
+
+def trailing_zeros_reference(x: Any) -> int:
+    """What LLVM's cttz gives for a 64-bit word: its trailing zero bits, 64 for 0."""
+    word = int(x) & 0xFFFF_FFFF_FFFF_FFFF
+    return 64 if word == 0 else (word & -word).bit_length() - 1
+
+
 # Called from compiled code: the number of trailing zero bits of an integer (LLVM's
 # cttz, numba's own intrinsic; typed Any so that callers type-check).
-trailing_zeros: Any = _trailing_zeros
+trailing_zeros: Any = _trailing_zeros if JIT else trailing_zeros_reference
 
 # Called from compiled code: load_u64(arr, at) -> uint64; store_u64(arr, at, word);
 # store_u32(arr, at, value) (numba casts the value to uint32 first).
-load_u64: Any = _load_u64
-store_u64: Any = _store_u64
-store_u32: Any = _store_u32
+load_u64: Any = _load_u64 if JIT else load_u64_reference
+store_u64: Any = _store_u64 if JIT else store_u64_reference
+store_u32: Any = _store_u32 if JIT else store_u32_reference

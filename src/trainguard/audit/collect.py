@@ -186,3 +186,19 @@ def _kind_tail_mismatches(
                 out[i] = True
                 break
     return out
+
+
+def kind_tail_mismatches_reference(
+    bodies: Sequence[bytes], present: Sequence[bool], kinds: Sequence[bytes]
+) -> list[bool]:
+    """What :func:`_kind_tail_mismatches` computes: a present row whose body does not
+    end with ``,"kind":"<kind>"}``, or whose kind holds a quote, a backslash or a
+    control character (JSON would escape it)."""
+    return [
+        on
+        and (
+            not body.endswith(b',"kind":"' + kind + b'"}')
+            or any(c in b'"\\' or c < 32 for c in kind)
+        )
+        for body, on, kind in zip(bodies, present, kinds, strict=True)
+    ]

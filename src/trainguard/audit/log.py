@@ -13,15 +13,16 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numba
 import numpy as np
 from sqlalchemy import (
     Connection,
+    Engine,
     LargeBinary,
     func,
     insert,
@@ -35,9 +36,8 @@ from sqlalchemy import (
 from .._native.hashing import sha256_many
 from ..canonical import canonical_json_many
 from ..errors import ConflictError, InputError, IntegrityError, NotFoundError
-from ..store import schema as t
-from ..store.schema import KEY_EVENTS_CONDITION
 from ..timeutil import format_instant, now_utc, to_micros
+from . import schema as t
 from .collect import REDACTED, LogScan
 from .keys import (
     DEFAULT_MAX_UNSIGNED,
@@ -53,10 +53,29 @@ from .keys import (
 )
 from .merkle import MerkleFrontier, MerkleTree, leaf_hash
 from .note import Checkpoint, Signer, VerifierKey, parse_body
+from .schema import KEY_EVENTS_CONDITION
 from .state import check_state, read_tables, redaction_record, redaction_refused
 
-if TYPE_CHECKING:
-    from ..store.store import Store
+
+class LogStore(Protocol):
+    """What the log needs of the store that holds it (trainguard.store.Store is one).
+
+    Named here, not imported, so the audit package never imports the store: the
+    store builds on the log, not the other way round."""
+
+    engine: Engine
+    is_sqlite: bool
+
+    def write(self) -> AbstractContextManager[Connection]: ...
+
+    def read(self, snapshot: bool = False) -> AbstractContextManager[Connection]: ...
+
+    def setting(self, key: str) -> str | None: ...
+
+    def _setting(self, conn: Connection, key: str) -> str | None: ...
+
+    def _set_setting(self, conn: Connection, key: str, value: str) -> None: ...
+
 
 _FETCH = 10_000
 _sha256 = hashlib.sha256
@@ -80,7 +99,7 @@ class VerifyReport:
 
 
 class AuditLog:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: LogStore) -> None:
         self.store = store
         self._tree = MerkleTree()
         self._lock = threading.Lock()
@@ -897,11 +916,24 @@ def _claimed_indexes(data: Any, offsets: Any) -> Any:  # pragma: no cover - comp
             continue
         value, digits, j = 0, 0, at + 9
         while j < hi and 48 <= data[j] <= 57 and digits < 18:
-            value = value * 10 + (data[j] - 48)
+            value = value * 10 + int(data[j] - 48)  # int: not uint8 arithmetic as plain Python
             digits += 1
             j += 1
         if digits and j < hi and data[j] == 44:
             out[i] = value
+    return out
+
+
+def claimed_indexes_reference(bodies: Sequence[bytes]) -> list[int]:
+    """What :func:`_claimed_indexes` computes, body by body: after the last
+    ``,"index":``, one to 18 digits then a comma, as a number; −1 otherwise."""
+    out = []
+    for body in bodies:
+        at = body.rfind(b',"index":')
+        digits = body[at + 9 :][:18] if at >= 0 else b""
+        run = len(digits) - len(digits.lstrip(b"0123456789"))
+        whole = run > 0 and body[at + 9 + run : at + 10 + run] == b","
+        out.append(int(digits[:run]) if whole else -1)
     return out
 
 

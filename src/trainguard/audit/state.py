@@ -24,7 +24,6 @@ import numpy as np
 import orjson
 
 from ..canonical import canonical_json
-from ..store import schema as t
 from .collect import (
     CONSENT_GRANT,
     CONSENT_KINDS,
@@ -48,6 +47,15 @@ from .rowfaults import changed as _changed
 from .rowfaults import deleted as _deleted
 from .rowfaults import inserted as _inserted
 from .rowfaults import micros as _micros
+from .schema import (
+    CONSENT_EVENTS,
+    MODEL_MANIFESTS,
+    MODELS,
+    POLICY_VERSIONS,
+    SETTINGS,
+    TAXONOMY_KEYS,
+    TENANT_FAMILIES,
+)
 from .state_service import QUERIES as SERVICE_QUERIES
 from .state_service import (
     SERVICE_KINDS,
@@ -77,16 +85,16 @@ class StateTables:
 
 
 _QUERIES = {
-    "settings": f'SELECT "key", "value" FROM {t.settings.name}',
+    "settings": f'SELECT "key", "value" FROM {SETTINGS}',
     "policies": f"SELECT hash, family, version, effective_at_us, body, source, added_at_us "
-    f"FROM {t.policy_versions.name}",
-    "tenants": f"SELECT tenant, family FROM {t.tenant_families.name}",
-    "taxonomy": f'SELECT "key", kind, description FROM {t.taxonomy_keys.name}',
+    f"FROM {POLICY_VERSIONS}",
+    "tenants": f"SELECT tenant, family FROM {TENANT_FAMILIES}",
+    "taxonomy": f'SELECT "key", kind, description FROM {TAXONOMY_KEYS}',
     "consent": f"SELECT seq, id, tenant, kind, subject, role, at_us, body, recorded_at_us "
-    f"FROM {t.consent_events.name} ORDER BY seq",
-    "models": f"SELECT name, trained_at_us, registered_at_us FROM {t.models.name}",
+    f"FROM {CONSENT_EVENTS} ORDER BY seq",
+    "models": f"SELECT name, trained_at_us, registered_at_us FROM {MODELS}",
     "manifests": f'SELECT model, position, path, root, "use", at_us, records, admitted '
-    f"FROM {t.model_manifests.name} ORDER BY model, position",
+    f"FROM {MODEL_MANIFESTS} ORDER BY model, position",
     **SERVICE_QUERIES,
 }
 
@@ -271,7 +279,7 @@ def _check_erasures(log: _Replayed, scan: LogScan) -> Fault | None:
 
 
 def _check_settings(log: _Replayed, tables: StateTables) -> Fault | None:
-    table = t.settings.name
+    table = SETTINGS
     stored = {str(r[0]): str(r[1]) for r in tables.settings}
     if "audit_origin" in stored and "audit_origin" not in log.settings:
         return (
@@ -291,7 +299,7 @@ def _check_settings(log: _Replayed, tables: StateTables) -> Fault | None:
 
 
 def _check_policies(log: _Replayed, tables: StateTables) -> Fault | None:
-    table = t.policy_versions.name
+    table = POLICY_VERSIONS
     rows = {str(r[0]): r for r in tables.policies}
     for h, (index, at, data) in sorted(log.policies.items(), key=lambda kv: kv[1][0]):
         name = h[:16]
@@ -327,7 +335,7 @@ def _check_policies(log: _Replayed, tables: StateTables) -> Fault | None:
 
 
 def _check_tenants(log: _Replayed, tables: StateTables) -> Fault | None:
-    table = t.tenant_families.name
+    table = TENANT_FAMILIES
     stored = {str(r[0]): str(r[1]) for r in tables.tenants}
     for tenant in sorted(set(stored) | set(log.tenants)):
         if tenant not in log.tenants:
@@ -341,7 +349,7 @@ def _check_tenants(log: _Replayed, tables: StateTables) -> Fault | None:
 
 
 def _check_taxonomy(log: _Replayed, tables: StateTables) -> Fault | None:
-    table = t.taxonomy_keys.name
+    table = TAXONOMY_KEYS
     stored = {(str(r[0]), str(r[1])): str(r[2]) for r in tables.taxonomy}
     for key in sorted(set(stored) | set(log.taxonomy)):
         name = f"{key[0]} ({key[1]})"
@@ -364,7 +372,7 @@ def _check_consent(log: _Replayed, scan: LogScan, tables: StateTables) -> Fault 
     ``data``; times are compared as arrays. A row that differs is looked at again
     to name the column.
     """
-    table = t.consent_events.name
+    table = CONSENT_EVENTS
     rows = {r[1]: r for r in tables.consent}
     # (entry index, row, the event's time, the entry's time if the row must carry it)
     matched: list[tuple[int, Row, Any, str | None]] = []
@@ -508,18 +516,18 @@ def _check_models(log: _Replayed, tables: StateTables) -> Fault | None:
     for name, (index, data) in sorted(log.models.items(), key=lambda kv: kv[1][0]):
         row = models.pop(name, None)
         if row is None:
-            return _deleted(t.models.name, name, index)
+            return _deleted(MODELS, name, index)
         trained = data.get("trained_at")
         if row[1] != (_micros(trained) if trained is not None else None):
-            return _changed(t.models.name, name, "trained_at_us", index)
+            return _changed(MODELS, name, "trained_at_us", index)
         if row[2] != _micros(str(data["registered_at"])):
-            return _changed(t.models.name, name, "registered_at_us", index)
+            return _changed(MODELS, name, "registered_at_us", index)
         parts = manifests.pop(name, [])
         logged = data["manifests"]
         for position, m in enumerate(logged):
             label = f"{name}#{position}"
             if position >= len(parts):
-                return _deleted(t.model_manifests.name, label, index)
+                return _deleted(MODEL_MANIFESTS, label, index)
             part = parts[position]
             want = (
                 name,
@@ -533,13 +541,13 @@ def _check_models(log: _Replayed, tables: StateTables) -> Fault | None:
             )
             for column, got, expect in zip(_MANIFEST_COLUMNS, part, want, strict=True):
                 if got != expect:
-                    return _changed(t.model_manifests.name, label, column, index)
+                    return _changed(MODEL_MANIFESTS, label, column, index)
         if len(parts) > len(logged):
-            return _inserted(t.model_manifests.name, f"{name}#{parts[len(logged)][1]}")
+            return _inserted(MODEL_MANIFESTS, f"{name}#{parts[len(logged)][1]}")
     for name in sorted(models):
-        return _inserted(t.models.name, name)
+        return _inserted(MODELS, name)
     for name in sorted(manifests):
-        return _inserted(t.model_manifests.name, f"{name}#{manifests[name][0][1]}")
+        return _inserted(MODEL_MANIFESTS, f"{name}#{manifests[name][0][1]}")
     return None
 
 

@@ -17,7 +17,6 @@ from itertools import pairwise
 from typing import Any
 
 from ..canonical import canonical_json
-from ..store import schema as t
 from ..timeutil import format_instant, from_micros
 from .collect import (
     APIKEY_CREATED,
@@ -27,16 +26,17 @@ from .collect import (
     Fault,
 )
 from .rowfaults import changed, deleted, inserted, micros
+from .schema import API_KEYS, NOTICE_EVENTS, NOTICES
 
 Row = Sequence[Any]
 SERVICE_KINDS = frozenset({APIKEY_CREATED, APIKEY_REVOKED, NOTICE_STORED}) | NOTICE_EVENT_KINDS
 
 QUERIES = {
     "api_keys": f"SELECT id, secret_hash, tenant, role, name, created_at_us, revoked_at_us "
-    f"FROM {t.api_keys.name}",
-    "notices": f"SELECT id, hash, policy_version, audience, body, stored_at_us FROM {t.notices.name}",
+    f"FROM {API_KEYS}",
+    "notices": f"SELECT id, hash, policy_version, audience, body, stored_at_us FROM {NOTICES}",
     "notice_events": f"SELECT seq, id, notice_id, kind, tenant, subject, at_us, recorded_at_us "
-    f"FROM {t.notice_events.name} ORDER BY seq",
+    f"FROM {NOTICE_EVENTS} ORDER BY seq",
 }
 
 
@@ -64,7 +64,7 @@ class ServiceState:
 
 
 def check_api_keys(log: ServiceState, rows: list[Row]) -> Fault | None:
-    table = t.api_keys.name
+    table = API_KEYS
     stored = {str(r[0]): r for r in rows}
     for key_id, (index, data) in sorted(log.api_keys.items(), key=lambda kv: kv[1][0]):
         row = stored.pop(key_id, None)
@@ -94,7 +94,7 @@ def check_api_keys(log: ServiceState, rows: list[Row]) -> Fault | None:
 
 
 def check_notices(log: ServiceState, rows: list[Row]) -> Fault | None:
-    table = t.notices.name
+    table = NOTICES
     stored = {str(r[0]): r for r in rows}
     for notice_id, (index, data) in sorted(log.notices.items(), key=lambda kv: kv[1][0]):
         row = stored.pop(notice_id, None)
@@ -127,7 +127,7 @@ def check_notice_events(
     ``erased_digests`` maps the data digest of each erased notice-event entry to
     its index.
     """
-    table = t.notice_events.name
+    table = NOTICE_EVENTS
     stored = {str(r[1]): r for r in rows}
     matched: list[tuple[int, Any, str]] = []  # (entry index, seq, id)
     for event_id, (index, data) in sorted(log.notice_events.items(), key=lambda kv: kv[1][0]):

@@ -71,6 +71,14 @@ def _write_netstrings(
         pos[i] = c + 2 + size
 
 
+def content_digest_reference(values: Sequence[bytes | None]) -> bytes:
+    """One record's digest as the module defines it (the reference :func:`_add_lengths`
+    and :func:`_write_netstrings` are held to): each value's bytes as a netstring,
+    ``~`` for null, concatenated and hashed."""
+    framed = b"".join(b"~" if v is None else b"%d:%s," % (len(v), v) for v in values)
+    return hashlib.sha256(framed).digest()
+
+
 def _value_bytes(col: pa.Array) -> pa.Array:
     """The column's values as the bytes the digest frames: text and binary as they
     are (no copy), everything else converted."""

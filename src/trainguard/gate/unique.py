@@ -75,6 +75,30 @@ def _key_digests(
         out[r] = _mix(h ^ k0)
 
 
+def key_digest_reference(tenant: bytes, record_id: bytes, k0: int, k1: int) -> int:
+    """What :func:`_key_digests` computes for one (tenant, id), with Python integers:
+    each string absorbed as its length, then its bytes in little-endian 8-byte
+    words (the last one short), each step a splitmix64 finalizer."""
+    mask = (1 << 64) - 1
+    m1, m2, m3 = int(_M1), int(_M2), int(_M3)
+
+    def mix(h: int) -> int:
+        h ^= h >> 30
+        h = (h * m2) & mask
+        h ^= h >> 27
+        h = (h * m3) & mask
+        return h ^ (h >> 31)
+
+    def absorb(h: int, data: bytes) -> int:
+        h = mix(h ^ ((len(data) * m1) & mask))
+        full = len(data) - len(data) % 8
+        for at in range(0, full, 8):
+            h = (mix(h ^ int.from_bytes(data[at : at + 8], "little")) * m1) & mask
+        return mix(h ^ int.from_bytes(data[full:], "little"))
+
+    return mix(absorb(absorb(k0, tenant) ^ k1, record_id) ^ k0)
+
+
 @dataclass(frozen=True)
 class Duplicate:
     """A (tenant, id) held by two rows: their positions in the run's input order."""

@@ -89,3 +89,48 @@ def passing(
             p[count] = p[i]
             count += 1
     return rows[:count], p[:count]
+
+
+# --- plain references: the kernels above, one fingerprint at a time, Python integers ---
+
+
+def place_reference(fingerprint: int, words: int) -> tuple[int, int]:
+    """What ``_place`` computes: the word a fingerprint's bits are in (its top 32 of
+    48 bits scaled to the filter) and those :data:`PROBES` bits (a start and an odd
+    step from the fingerprint times a spreading constant)."""
+    u64 = (1 << 64) - 1
+    word = ((((fingerprint >> (FP_BITS - 32)) & 0xFFFFFFFF) * words) & u64) >> 32
+    h = (fingerprint * int(_SPREAD)) & u64
+    at, step = h >> 58, ((h >> 52) & 63) | 1
+    mask = 0
+    for probe in range(PROBES):
+        mask |= 1 << ((at + probe * step) & 63)
+    return word, mask
+
+
+def insert_reference(bits: list[int], fingerprints: list[int]) -> None:
+    """What :func:`insert` does."""
+    for p in fingerprints:
+        word, mask = place_reference(p, len(bits))
+        bits[word] |= mask
+
+
+def may_hold_reference(bits: list[int], fingerprints: list[int]) -> list[bool]:
+    """What :func:`may_hold` computes."""
+    return [
+        bits[w] & mask == mask for w, mask in (place_reference(p, len(bits)) for p in fingerprints)
+    ]
+
+
+def passing_reference(
+    bits: list[int], values: list[int], k0: int, k1: int
+) -> tuple[list[int], list[int]]:
+    """What :func:`passing` computes: (places, platform fingerprints) of the values
+    whose fingerprint the filter may hold."""
+    from .fingerprint import platform_fingerprints_reference
+
+    fps = platform_fingerprints_reference(values, k0, k1)
+    held = may_hold_reference(bits, fps)
+    return [i for i, ok in enumerate(held) if ok], [
+        p for p, ok in zip(fps, held, strict=True) if ok
+    ]

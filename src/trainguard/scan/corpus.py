@@ -465,6 +465,17 @@ def _join_lines(
         o += b - a
 
 
+def join_lines_reference(values: Sequence[bytes], rows: Sequence[int]) -> tuple[bytes, list[int]]:
+    """What :func:`_join_lines` computes: the chosen values joined by newlines, and
+    where each starts."""
+    joined, starts = b"", []
+    for j, row in enumerate(rows):
+        joined += b"\n" if j else b""
+        starts.append(len(joined))
+        joined += values[row]
+    return joined, starts
+
+
 def _not_utf8(text: pa.Array) -> np.ndarray:
     """Rows of a string array that are not valid UTF-8 (checked one by one only when
     Arrow's check of the whole array fails)."""

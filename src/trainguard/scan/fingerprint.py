@@ -232,3 +232,92 @@ def siphash24_word(key: bytes, word: int) -> int:
     """SipHash-2-4 of one 64-bit word, exposed for checking against reference vectors."""
     k0, k1 = key_words(key)
     return int(_siphash24(k0, k1, np.uint64(word)))
+
+
+# --- plain references: the kernels above, as their definitions -----------------------
+#
+# Python integers masked to 64 bits, one value at a time: slow, and written to be
+# read. The tests hold each kernel to its reference on generated inputs.
+
+_U64 = (1 << 64) - 1
+
+
+def siphash24_reference(k0: int, k1: int, message: bytes) -> int:
+    """SipHash-2-4 of any message, as its paper defines it (the kernels hash one
+    8-byte word: ``message`` = the word's little-endian bytes)."""
+
+    def rotl(x: int, b: int) -> int:
+        return ((x << b) | (x >> (64 - b))) & _U64
+
+    v = [k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D,
+         k0 ^ 0x6C7967656E657261, k1 ^ 0x7465646279746573]  # fmt: skip
+
+    def rounds(count: int) -> None:
+        for _ in range(count):
+            v[0] = (v[0] + v[1]) & _U64
+            v[1] = rotl(v[1], 13) ^ v[0]
+            v[0] = rotl(v[0], 32)
+            v[2] = (v[2] + v[3]) & _U64
+            v[3] = rotl(v[3], 16) ^ v[2]
+            v[0] = (v[0] + v[3]) & _U64
+            v[3] = rotl(v[3], 21) ^ v[0]
+            v[2] = (v[2] + v[1]) & _U64
+            v[1] = rotl(v[1], 17) ^ v[2]
+            v[2] = rotl(v[2], 32)
+
+    tail = len(message) % 8
+    blocks = [message[i : i + 8] for i in range(0, len(message) - tail, 8)]
+    blocks.append(message[len(message) - tail :] + bytes(7 - tail) + bytes([len(message) & 0xFF]))
+    for block in blocks:
+        m = int.from_bytes(block, "little")
+        v[3] ^= m
+        rounds(2)
+        v[0] ^= m
+    v[2] ^= 0xFF
+    rounds(4)
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def keyed_reference(values: list[int], k0: int, k1: int) -> list[int]:
+    """What :func:`keyed` computes."""
+    return [siphash24_reference(k0, k1, v.to_bytes(8, "little")) for v in values]
+
+
+def platform_fingerprints_reference(values: list[int], k0: int, k1: int) -> list[int]:
+    """What :func:`platform_fingerprints` computes: the top 48 bits of each hash."""
+    return [h >> (64 - FP_BITS) for h in keyed_reference(values, k0, k1)]
+
+
+def window_hashes_reference(hashes: list[int], n: int) -> list[int]:
+    """What :func:`window_hashes` computes, without rolling: window i is
+    ``sum(hashes[i + j] * BASE**(n - 1 - j))`` modulo 2**64."""
+    base = int(_BASE)
+    return [
+        sum(hashes[i + j] * pow(base, n - 1 - j, 1 << 64) for j in range(n)) & _U64
+        for i in range(len(hashes) - n + 1)
+    ]
+
+
+def _feistel_reference(value: int, k0: int, k1: int, order: range) -> int:
+    half = (1 << _HALF_BITS) - 1
+
+    def f(r: int, x: int) -> int:
+        return siphash24_reference(k0, k1, ((r << 32) | x).to_bytes(8, "little")) & half
+
+    left, right = value >> _HALF_BITS, value & half
+    for r in order:  # even rounds change the left half, odd ones the right
+        if r % 2 == 0:
+            left ^= f(r, right)
+        else:
+            right ^= f(r, left)
+    return (left << _HALF_BITS) | right
+
+
+def permute_reference(values: list[int], k0: int, k1: int) -> list[int]:
+    """What :func:`permute` computes: :data:`FEISTEL_ROUNDS` rounds in order."""
+    return [_feistel_reference(v, k0, k1, range(FEISTEL_ROUNDS)) for v in values]
+
+
+def unpermute_reference(values: list[int], k0: int, k1: int) -> list[int]:
+    """What :func:`unpermute` computes: the same rounds in reverse."""
+    return [_feistel_reference(v, k0, k1, range(FEISTEL_ROUNDS - 1, -1, -1)) for v in values]

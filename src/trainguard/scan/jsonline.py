@@ -60,7 +60,8 @@ _UTF8_LEADS = _utf8_leads()  # a global: numba freezes it into the compiled code
 def _utf8_length(buf: Any, i: int, end: int) -> int:  # pragma: no cover - compiled
     """Bytes of the well-formed UTF-8 sequence at i (lead byte >= 0x80); 0 if it is not
     one: no overlong forms, no surrogates, nothing above U+10FFFF, nothing cut short."""
-    need, lo, hi = _UTF8_LEADS[buf[i], 0], _UTF8_LEADS[buf[i], 1], _UTF8_LEADS[buf[i], 2]
+    # int(): a uint8 would make ``i + need`` uint8 arithmetic when run as plain Python.
+    need, lo, hi = int(_UTF8_LEADS[buf[i], 0]), _UTF8_LEADS[buf[i], 1], _UTF8_LEADS[buf[i], 2]
     if need == 0 or i + need >= end:
         return 0
     if buf[i + 1] < lo or buf[i + 1] > hi:
@@ -77,7 +78,7 @@ def _hex4(buf: Any, i: int, end: int) -> int:  # pragma: no cover - compiled
         return -1
     v = 0
     for k in range(4):
-        c = buf[i + k]
+        c = int(buf[i + k])  # not uint8: ``v`` would stay uint8 as plain Python
         if 48 <= c <= 57:
             d = c - 48
         elif 97 <= c <= 102:
@@ -520,3 +521,23 @@ def field_names(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     return np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8), offsets
+
+
+def line_text_reference(line: bytes, names: tuple[str, ...]) -> bytes | None:
+    """The text of one line by the definition :func:`read_texts` is held to: the line
+    parsed by orjson and read as the corpus reader reads a record (the first of
+    ``names`` that holds text), as UTF-8. None: no text, or not a JSON object. The
+    kernel takes a line only when it gives exactly these bytes; any line it is not
+    sure of it leaves to this path."""
+    import orjson
+
+    from .corpus import Fields, _text_of
+
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    text = _text_of(record, Fields(names[0]) if len(names) == 1 else Fields())
+    return None if text is None else text.encode("utf-8", "surrogatepass")

@@ -195,3 +195,22 @@ def holders(segment: Segment, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarra
     # The positions lo[i], lo[i] + 1, ... hi[i] - 1 of every found query, in one array.
     at = np.repeat(lo[found] - (np.cumsum(reps) - reps), reps) + np.arange(int(reps.sum()))
     return queries, np.asarray(segment.item)[at].astype(np.int64)
+
+
+# --- plain references: the kernels above, as their definitions ------------------------
+
+
+def bounds_reference(fingerprints: list[int], queries: list[int]) -> tuple[list[int], list[int]]:
+    """What :func:`bounds` computes on the sorted fingerprints a segment packs: the
+    [lo, hi) each query occupies, by binary search."""
+    from bisect import bisect_left, bisect_right
+
+    return (
+        [bisect_left(fingerprints, q) for q in queries],
+        [bisect_right(fingerprints, q) for q in queries],
+    )
+
+
+def gather_reference(item: list[int], lo: list[int], hi: list[int], rows: list[int]) -> list[int]:
+    """What ``_gather`` computes: ``item[lo[r]:hi[r]]`` for each r in rows, in turn."""
+    return [code for r in rows for code in item[lo[r] : hi[r]]]

@@ -167,6 +167,27 @@ def _batch_samples(
     return n_out, s_out
 
 
+def batch_samples_reference(
+    hashes: list[int], docs: list[int], stride: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """What :func:`_batch_samples` computes, document by document: (window hash,
+    document) of each 13-word window starting at 0, ``stride``, 2·``stride``, … of
+    the document, and of each 5-word window whose hash is 0 mod ``SHINGLE_SAMPLE``."""
+    from .fingerprint import window_hashes_reference
+
+    ngrams, shingles = [], []
+    starts = [t for t in range(len(docs)) if t == 0 or docs[t] != docs[t - 1]]
+    for a, b in zip(starts, [*starts[1:], len(docs)][: len(starts)], strict=True):
+        doc = docs[a]
+        ngrams += [(h, doc) for h in window_hashes_reference(hashes[a:b], DEFAULT_N)[::stride]]
+        shingles += [
+            (h, doc)
+            for h in window_hashes_reference(hashes[a:b], SHINGLE_N)
+            if h % SHINGLE_SAMPLE == 0
+        ]
+    return ngrams, shingles
+
+
 def _char_offset(data: np.ndarray, doc_start: int, byte: int) -> int:
     """Characters of the document before byte ``byte`` of the batch (UTF-8 lead bytes)."""
     part = data[doc_start:byte]

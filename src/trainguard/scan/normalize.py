@@ -182,6 +182,23 @@ def hash_utf8(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: n
     return out
 
 
+def hash_utf8_reference(word: bytes) -> int:
+    """What :func:`hash_utf8` computes for one string, with Python integers: from a
+    seed, each 8-byte little-endian chunk (the last zero-padded) mixed in, then the
+    length, then the SplitMix64 finalizer."""
+    mask = (1 << 64) - 1
+    h = int(_SEED)
+    for at in range(0, len(word), 8):
+        h = ((h ^ int.from_bytes(word[at : at + 8], "little")) * int(_MULTIPLIER)) & mask
+        h ^= h >> 29
+    h ^= len(word)
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & mask
+    return h ^ (h >> 31)
+
+
 # The clitic n't, as one token (see _scan_into): the hash of its normalized form.
 _NOT_HASH = hash_utf8(np.frombuffer(b"n't", dtype=np.uint8), np.array([0, 3], dtype=np.int64))[0]
 
@@ -852,6 +869,48 @@ def word_hash(word: str) -> int:
     data = _normalize_word(word).encode("utf-8")
     out = hash_utf8(np.frombuffer(data or b"\0", dtype=np.uint8), np.array([0, len(data)]))
     return int(out[0])
+
+
+def tokenize_reference(text: str) -> list[tuple[int, int, int]]:
+    """What :func:`tokenize` computes without stripping labels (``_scan_into`` and its
+    helpers), one character at a time: (start, end, hash) of each token, in
+    characters. A token is a maximal run of word characters, or one character of an
+    unspaced script; the clitic ``n't`` (or ``n’t``, not followed by a word
+    character) is a token of its own, taking the ``n`` from the word before it.
+    Each token hashes as :func:`word_hash` of its text."""
+    classes = char_classes()
+    n = len(text)
+    spans = []
+    i = 0
+    while i < n:
+        kind = classes[ord(text[i])]
+        if kind == SEPARATOR:
+            i += 1
+            continue
+        if kind >= UNSPACED:
+            spans.append((i, i + 1))
+            i += 1
+            continue
+        j = i
+        while j < n and classes[ord(text[j])] == WORD:
+            j += 1
+        clitic = (
+            j + 1 < n
+            and text[j - 1] in "nN"
+            and text[j] in "'\u2019"
+            and text[j + 1] in "tT"
+            and (j + 2 == n or classes[ord(text[j + 2])] == SEPARATOR)
+        )
+        if clitic and j - i == 1:  # the n alone: n't
+            spans.append((i, j + 2))
+            i = j + 2
+        elif clitic:  # the word ends before its n, which starts n't
+            spans.append((i, j - 1))
+            i = j - 1
+        else:
+            spans.append((i, j))
+            i = j
+    return [(a, b, word_hash(text[a:b])) for a, b in spans]
 
 
 def transcript_text(turns: list[dict[str, object]]) -> str:

@@ -3,6 +3,7 @@ document or in many laid end to end (compiled)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numba
@@ -140,3 +141,82 @@ def dense_regions_many(
             out[count, 2] = a + regions[r, 1]
             count += 1
     return out[:count]
+
+
+# --- plain references: what each kernel above computes, written to be read ----------
+
+
+def runs_reference(mask: list[bool], min_length: int) -> list[tuple[int, int]]:
+    """What :func:`run_bounds` computes: [start, end) of each maximal run of True of
+    at least ``min_length``."""
+    found, start = [], None
+    for i, on in enumerate([*mask, False]):
+        if on and start is None:
+            start = i
+        elif not on and start is not None:
+            if i - start >= min_length:
+                found.append((start, i))
+            start = None
+    return found
+
+
+def dense_regions_reference(
+    hit: list[bool], sampled: list[bool], width: int, similarity: float
+) -> list[tuple[int, int]]:
+    """What :func:`dense_regions` computes: mark every window of ``width`` positions
+    with at least 4 samples of which ``similarity`` are hits, join the marks into
+    runs, and trim each run to its first and last hit."""
+    n = len(hit)
+    mark = [False] * n
+    for i in range(n - width + 1):
+        samples = sum(sampled[i : i + width])
+        if samples >= 4 and sum(hit[i : i + width]) >= similarity * max(samples, 1):
+            mark[i : i + width] = [True] * width
+    regions = []
+    for a, b in runs_reference(mark, 1):
+        inside = [k for k in range(a, b) if hit[k]]
+        if inside:
+            regions.append((inside[0], inside[-1] + 1))
+    return regions
+
+
+def doc_windows_reference(
+    hashes: list[int], firsts: list[int], ends: list[int], n: int
+) -> tuple[list[int], list[int]]:
+    """What :func:`doc_windows` computes: each document's windows in turn, and where
+    each document's start."""
+    from .fingerprint import window_hashes_reference
+
+    windows, offsets = [], [0]
+    for a, b in zip(firsts, ends, strict=True):
+        windows += window_hashes_reference(hashes[a:b], n)
+        offsets.append(len(windows))
+    return windows, offsets
+
+
+def runs_many_reference(
+    mask: list[bool], offsets: list[int], min_length: int
+) -> list[tuple[int, int, int]]:
+    """What :func:`runs_many` computes: each document's runs on its own."""
+    return [
+        (j, a + start, a + end)
+        for j, (a, b) in enumerate(pairwise(offsets))
+        for start, end in runs_reference(mask[a:b], min_length)
+    ]
+
+
+def dense_regions_many_reference(
+    hit: list[bool],
+    sampled: list[bool],
+    offsets: list[int],
+    eligible: list[bool],
+    width: int,
+    similarity: float,
+) -> list[tuple[int, int, int]]:
+    """What :func:`dense_regions_many` computes: each eligible document's regions."""
+    return [
+        (j, a + start, a + end)
+        for j, (a, b) in enumerate(pairwise(offsets))
+        if eligible[j]
+        for start, end in dense_regions_reference(hit[a:b], sampled[a:b], width, similarity)
+    ]

@@ -9,31 +9,35 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    ForeignKey,
     Index,
     Integer,
-    LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
-metadata = MetaData()
+from ..audit import schema as audit
 
-# The audit log's key events (trainguard.audit.keys), as the partial index states them.
-KEY_EVENTS_CONDITION = "kind IN ('audit.key_pinned', 'audit.key_rotated')"
+# The audit log's tables are the audit package's own (it reads them without
+# importing the store); the state tables join them on the same metadata, under
+# the names the audit state check reads them by.
+metadata = audit.metadata
+KEY_EVENTS_CONDITION = audit.KEY_EVENTS_CONDITION
+audit_entries = audit.audit_entries
+audit_checkpoints = audit.audit_checkpoints
+audit_head = audit.audit_head
 
 settings = Table(
-    "tg_settings",
+    audit.SETTINGS,
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
 
 policy_versions = Table(
-    "tg_policy_versions",
+    audit.POLICY_VERSIONS,
     metadata,
     Column("hash", String(64), primary_key=True),
     Column("family", String(200), nullable=False),
@@ -47,14 +51,14 @@ policy_versions = Table(
 )
 
 tenant_families = Table(
-    "tg_tenant_families",
+    audit.TENANT_FAMILIES,
     metadata,
     Column("tenant", String(200), primary_key=True),
     Column("family", String(200), nullable=False),
 )
 
 taxonomy_keys = Table(
-    "tg_taxonomy_keys",
+    audit.TAXONOMY_KEYS,
     metadata,
     Column("key", String(200), primary_key=True),
     Column("kind", String(16), primary_key=True),
@@ -62,7 +66,7 @@ taxonomy_keys = Table(
 )
 
 consent_events = Table(
-    "tg_consent_events",
+    audit.CONSENT_EVENTS,
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("id", String(40), nullable=False, unique=True),
@@ -76,51 +80,8 @@ consent_events = Table(
     Index("ix_consent_tenant_at", "tenant", "at_us"),
 )
 
-audit_entries = Table(
-    "tg_audit_entries",
-    metadata,
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
-    Column("leaf_hash", LargeBinary(32), nullable=False),
-    Column("kind", String(64), nullable=False),
-    Column("body", LargeBinary, nullable=True),
-    Column("redacted_at_us", BigInteger, nullable=True),
-    # Only the key events (migration 0004): verification finds them without a scan.
-    Index(
-        "ix_audit_key_events",
-        "idx",
-        sqlite_where=text(KEY_EVENTS_CONDITION),
-        postgresql_where=text(KEY_EVENTS_CONDITION),
-    ),
-)
-
-audit_checkpoints = Table(
-    "tg_audit_checkpoints",
-    metadata,
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
-    Column("root", LargeBinary(32), nullable=False),
-    Column("note", Text, nullable=False),
-    Column("created_at_us", BigInteger, nullable=False),
-    # The Merkle frontier at this size (the next checkpoint extends it instead
-    # of rereading every leaf) and the size of the checkpoint before this one
-    # (so a deleted checkpoint leaves a gap that verification names).
-    Column("frontier", LargeBinary, nullable=True),
-    Column("previous", BigInteger, nullable=True),
-)
-
-# One row: the log's size, locked by the single writer (SELECT … FOR UPDATE on
-# PostgreSQL, BEGIN IMMEDIATE on SQLite) so indexes are assigned without gaps.
-audit_head = Table(
-    "tg_audit_head",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("size", BigInteger, nullable=False),
-    # The size of the latest checkpoint: deleting that checkpoint's row alone
-    # leaves the head pointing at nothing.
-    Column("signed_size", BigInteger, nullable=False, server_default="0"),
-)
-
 models = Table(
-    "tg_models",
+    audit.MODELS,
     metadata,
     Column("name", String(200), primary_key=True),
     Column("trained_at_us", BigInteger, nullable=True),
@@ -128,9 +89,9 @@ models = Table(
 )
 
 model_manifests = Table(
-    "tg_model_manifests",
+    audit.MODEL_MANIFESTS,
     metadata,
-    Column("model", String(200), nullable=False),
+    Column("model", String(200), ForeignKey(models.c.name), nullable=False),
     Column("position", Integer, nullable=False),
     Column("path", Text, nullable=False),
     Column("root", String(64), nullable=False),
@@ -144,22 +105,22 @@ model_manifests = Table(
 # record of each time one was served to or acknowledged by a person. Neither is
 # consent: decisions never read these tables.
 notices = Table(
-    "tg_notices",
+    audit.NOTICES,
     metadata,
     Column("id", String(40), primary_key=True),
     Column("hash", String(64), nullable=False),
-    Column("policy_version", String(64), nullable=False),
+    Column("policy_version", String(64), ForeignKey(policy_versions.c.hash), nullable=False),
     Column("audience", String(16), nullable=False),
     Column("body", Text, nullable=False),
     Column("stored_at_us", BigInteger, nullable=False),
 )
 
 notice_events = Table(
-    "tg_notice_events",
+    audit.NOTICE_EVENTS,
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("id", String(40), nullable=False, unique=True),
-    Column("notice_id", String(40), nullable=False),
+    Column("notice_id", String(40), ForeignKey(notices.c.id), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("tenant", String(200), nullable=False),
     Column("subject", String(200), nullable=False),
@@ -171,7 +132,7 @@ notice_events = Table(
 # Keys of the HTTP service. Only the SHA-256 of each secret is kept; the tenant
 # is null for the platform's operator keys, which are bound to no tenant.
 api_keys = Table(
-    "tg_api_keys",
+    audit.API_KEYS,
     metadata,
     Column("id", String(32), primary_key=True),
     Column("secret_hash", String(64), nullable=False),

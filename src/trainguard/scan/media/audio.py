@@ -235,3 +235,55 @@ def match(
         out.append((int(item), int(near[best]), o, int(q_frames.min()), int(q_frames.max())))
     out.sort(key=lambda r: -r[1])
     return out
+
+
+# --- plain references: the kernels above, as their definitions -----------------------
+
+
+def block_peaks_reference(
+    spec: np.ndarray, floor: float, first: int, last: int, half_t: int, half_f: int
+) -> list[tuple[int, int]]:
+    """What :func:`_block_peaks` computes: each cell of rows [first, last) above
+    ``floor`` that is the maximum of the rows ±half_t and bins ±half_f around it."""
+    n = spec.shape[1]
+    return [
+        (r, i)
+        for r in range(first, last)
+        for i in range(n)
+        if spec[r, i] > floor
+        and spec[r, i]
+        == spec[max(0, r - half_t) : r + half_t + 1, max(0, i - half_f) : i + half_f + 1].max()
+    ]
+
+
+def pairs_reference(t: list[int], f: list[int], fanout: int) -> list[tuple[int, int]]:
+    """What :func:`_pairs` computes from peaks sorted by frame: each peak paired with
+    the first ``fanout`` later peaks 1 to MAX_DT frames after it and within MAX_DF
+    bins, as (landmark: 9 bits bin, 6 bits bin difference + 32, 6 bits frame
+    difference; anchor frame)."""
+    out = []
+    for i in range(len(t)):
+        near = [j for j in range(i + 1, len(t))
+                if 1 <= t[j] - t[i] <= MAX_DT and abs(f[j] - f[i]) <= MAX_DF]  # fmt: skip
+        for j in near[:fanout]:
+            out.append(((f[i] << 12) | ((f[j] - f[i] + 32) << 6) | (t[j] - t[i]), t[i]))
+    return out
+
+
+def votes_reference(
+    q_hash: list[int],
+    q_time: list[int],
+    r_hash: list[int],
+    r_item: list[int],
+    r_time: list[int],
+    max_postings: int,
+) -> list[tuple[int, int, int]]:
+    """What :func:`_votes` computes: (item, registered − query frame, query frame) of
+    every registered landmark equal to a query landmark, skipping a query landmark
+    registered more than ``max_postings`` times."""
+    out = []
+    for q, at in zip(q_hash, q_time, strict=True):
+        postings = [p for p, h in enumerate(r_hash) if h == q]
+        if len(postings) <= max_postings:
+            out += [(r_item[p], r_time[p] - at, at) for p in postings]
+    return out

@@ -1,0 +1,98 @@
+"""The audit log's own tables, and the names of the state tables it is held to.
+
+The store's schema (trainguard.store.schema) builds on this one: it takes the
+``metadata`` below, which already holds the log's three tables, and adds the
+state tables under the names given here. So the audit package reads and checks
+the database without importing the store, and the dependency runs one way
+(store → audit). The migrations create the same tables; a test compares them.
+
+Times are integer microseconds since the epoch, UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+# The log's key events (trainguard.audit.keys), as the partial index states them.
+KEY_EVENTS_CONDITION = "kind IN ('audit.key_pinned', 'audit.key_rotated')"
+
+audit_entries = Table(
+    "tg_audit_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    Column("redacted_at_us", BigInteger, nullable=True),
+    # Only the key events (migration 0004): verification finds them without a scan.
+    Index(
+        "ix_audit_key_events",
+        "idx",
+        sqlite_where=text(KEY_EVENTS_CONDITION),
+        postgresql_where=text(KEY_EVENTS_CONDITION),
+    ),
+)
+
+audit_checkpoints = Table(
+    "tg_audit_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    # The Merkle frontier at this size (the next checkpoint extends it instead
+    # of rereading every leaf) and the size of the checkpoint before this one
+    # (so a deleted checkpoint leaves a gap that verification names).
+    Column("frontier", LargeBinary, nullable=True),
+    Column("previous", BigInteger, nullable=True),
+)
+
+# One row: the log's size, locked by the single writer (SELECT … FOR UPDATE on
+# PostgreSQL, BEGIN IMMEDIATE on SQLite) so indexes are assigned without gaps.
+audit_head = Table(
+    "tg_audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    # The size of the latest checkpoint: deleting that checkpoint's row alone
+    # leaves the head pointing at nothing.
+    Column("signed_size", BigInteger, nullable=False, server_default="0"),
+)
+
+# The state tables `audit verify` replays from the log (trainguard.audit.state).
+# Their columns are the store's; the store defines each table under this name.
+SETTINGS = "tg_settings"
+POLICY_VERSIONS = "tg_policy_versions"
+TENANT_FAMILIES = "tg_tenant_families"
+TAXONOMY_KEYS = "tg_taxonomy_keys"
+CONSENT_EVENTS = "tg_consent_events"
+MODELS = "tg_models"
+MODEL_MANIFESTS = "tg_model_manifests"
+NOTICES = "tg_notices"
+NOTICE_EVENTS = "tg_notice_events"
+API_KEYS = "tg_api_keys"
+STATE_TABLES = (
+    SETTINGS,
+    POLICY_VERSIONS,
+    TENANT_FAMILIES,
+    TAXONOMY_KEYS,
+    CONSENT_EVENTS,
+    MODELS,
+    MODEL_MANIFESTS,
+    NOTICES,
+    NOTICE_EVENTS,
+    API_KEYS,
+)
