@@ -81,3 +81,40 @@ def test_a_float_hidden_in_a_batch_is_refused() -> None:
 
 def test_digits_and_dots_inside_strings_are_not_floats() -> None:
     assert canonical_json({"v": "1.5e3", "w": 'x\\"1.0'}) == b'{"v":"1.5e3","w":"x\\\\\\"1.0"}'
+
+
+json_with_floats = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.sampled_from('ab1.eE"\\\n'), max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children)
+    ),
+    max_leaves=12,
+)
+
+
+@given(json_with_floats)
+def test_fraction_scan_agrees_with_the_compiled_scan(value: Any) -> None:
+    """Small documents are scanned by a regular expression, large ones by the compiled
+    loop: both must find the same first fraction or exponent (or none)."""
+    import json
+
+    import numpy as np
+
+    from trainguard._native.jsonscan import first_fraction as compiled
+    from trainguard.canonical import first_fraction
+
+    joined = json.dumps(value, separators=(",", ":")).encode()
+    assert first_fraction(joined) == compiled(np.frombuffer(joined, dtype=np.uint8))
+
+
+def test_large_batches_take_the_compiled_scan() -> None:
+    from trainguard.canonical import COMPILED_SCAN_BYTES
+
+    many = [{"text": "1.5e3 in a string", "n": i} for i in range(COMPILED_SCAN_BYTES // 20)]
+    assert canonical_json_many(many)[7] == b'{"n":7,"text":"1.5e3 in a string"}'
+    with pytest.raises(ValueError, match="floats"):
+        canonical_json_many([*many, {"x": 0.5}])
