@@ -15,8 +15,18 @@ from pathlib import Path
 import pytest
 
 # Whole packages a command may not load, by the first part of their names.
-NOT_AT_START = ("numba", "llvmlite", "pyarrow", "sqlalchemy", "alembic", "fastapi", "numpy")
-NOT_FOR_A_DECISION = ("numba", "llvmlite", "pyarrow", "alembic", "fastapi", "fsspec")
+NOT_AT_START = ("numba", "llvmlite", "pyarrow", "sqlalchemy", "alembic", "fastapi", "numpy", "rich")
+NOT_FOR_A_DECISION = (
+    "numba",
+    "llvmlite",
+    "numpy",
+    "pyarrow",
+    "alembic",
+    "fastapi",
+    "fsspec",
+    "rich",
+    "yaml",
+)
 NOT_FOR_THE_VERIFIER = ("numba", "sqlalchemy", "pyarrow", "numpy", "trainguard.store")
 
 

@@ -477,9 +477,11 @@ def decide_cmd(
     decision, _ = decide_and_log(
         Principal.local(), store.context(), record, use, when, store.audit.record
     )
+    # Plain lines through click, not rich: a decision is printed often, from scripts,
+    # and loading rich would take longer than making the decision.
     if as_json:
-        console.print(decision.canonical_bytes().decode(), markup=False)
+        typer.echo(decision.canonical_bytes().decode())
     else:
         for line in explain_decision(decision):
-            console.print(line, markup=False)
+            typer.echo(line)
     raise typer.Exit(0 if decision.allowed else 1)
