@@ -1,8 +1,10 @@
 """How long the commands take to start: medians over fresh processes of
 `trainguard --help`, `trainguard decide` on a small store (one policy, one
 tenant; the decision is logged) and `trainguard-verify --help`, beside the
-floors `python -c pass` and `python -c "import typer"` (what any Typer CLI
-pays before its first line runs), and how many modules each one imports.
+floors `python -c pass`, `python -c "import typer"` (what any Typer CLI pays
+before its first line runs) and `python -c "import typer, pydantic, sqlalchemy"`
+(what a decision from a SQLAlchemy store cannot avoid loading), and how many
+modules each one imports.
 
 With --before SRC (a source tree of another version, e.g. from `git archive`),
 each trainguard command also runs from SRC, alternating with this version in
@@ -106,6 +108,12 @@ def main() -> None:
         commands: dict[str, Command] = {
             "python -c pass": (python_command("pass"), env),
             'python -c "import typer"': (python_command("import typer"), env),
+            # What a decision cannot do without: the CLI framework (which loads
+            # pydantic itself) and the store's database layer.
+            'python -c "import typer, pydantic, sqlalchemy"': (
+                python_command("import typer, pydantic, sqlalchemy"),
+                env,
+            ),
             **{name: (argv, env) for name, argv in cli.items()},
         }
         if args.before is not None:
