@@ -8,6 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = (
+    "bench_startup.py",
     "bench_decide.py",
     "bench_audit.py",
     "bench_gate.py",

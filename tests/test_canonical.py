@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trainguard._native.jsonscan import first_fraction as _first_fraction
 from trainguard.canonical import (
-    _first_fraction,
     _slow,
     canonical_json,
     canonical_json_many,
@@ -107,3 +107,40 @@ def test_the_fraction_reference_skips_strings() -> None:
     assert first_fraction_reference(b'{"a":"1.5","b":2.5}') == 16
     assert first_fraction_reference(b'["1.5\\"2.5"]') == -1
     assert first_fraction_reference(b"[1e3]") == 2
+
+
+json_with_floats = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.sampled_from('ab1.eE"\\\n'), max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children)
+    ),
+    max_leaves=12,
+)
+
+
+@given(json_with_floats)
+def test_fraction_scan_agrees_with_the_compiled_scan(value: Any) -> None:
+    """Small documents are scanned by a regular expression, large ones by the compiled
+    loop: both must find the same first fraction or exponent (or none)."""
+    import json
+
+    import numpy as np
+
+    from trainguard._native.jsonscan import first_fraction as compiled
+    from trainguard.canonical import first_fraction
+
+    joined = json.dumps(value, separators=(",", ":")).encode()
+    assert first_fraction(joined) == compiled(np.frombuffer(joined, dtype=np.uint8))
+
+
+def test_large_batches_take_the_compiled_scan() -> None:
+    from trainguard.canonical import COMPILED_SCAN_BYTES
+
+    many = [{"text": "1.5e3 in a string", "n": i} for i in range(COMPILED_SCAN_BYTES // 20)]
+    assert canonical_json_many(many)[7] == b'{"n":7,"text":"1.5e3 in a string"}'
+    with pytest.raises(ValueError, match="floats"):
+        canonical_json_many([*many, {"x": 0.5}])

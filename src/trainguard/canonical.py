@@ -22,8 +22,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numba
-import numpy as np
 import orjson
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -38,6 +36,12 @@ _ORJSON_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 _BEYOND_SURROGATES = re.compile("[\ud800-\U0010ffff]")
+# A string (skipped whole, escapes and all) or a digit followed by . e E: outside
+# strings, only a number with a fraction or an exponent has one.
+_STRING_OR_FRACTION = re.compile(rb'"(?:[^"\\]|\\.)*"|[0-9][.eE]')
+# Below this many bytes the regular expression answers sooner than loading the
+# compiled scan would (numba alone takes longer to import than a decision takes).
+COMPILED_SCAN_BYTES = 64 * 1024
 
 
 def _refuse(value: Any) -> Any:
@@ -86,31 +90,23 @@ def _slow(value: Any) -> bytes:
     ).encode("utf-8")
 
 
-@numba.njit(cache=True)
-def _first_fraction(buf: np.ndarray) -> int:  # pragma: no cover - compiled
+def first_fraction(joined: bytes) -> int:
     """Offset of the first number with a fraction or exponent outside strings, or -1."""
-    in_string = False
-    escaped = False
-    prev = 0
-    for i in range(buf.shape[0]):
-        c = buf[i]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == 92:  # backslash
-                escaped = True
-            elif c == 34:  # quote
-                in_string = False
-        elif c == 34:
-            in_string = True
-        elif (c == 46 or c == 101 or c == 69) and 48 <= prev <= 57:  # . e E after a digit
-            return i
-        prev = c
+    if len(joined) >= COMPILED_SCAN_BYTES:
+        import numpy as np
+
+        from ._native.jsonscan import first_fraction as compiled
+
+        return int(compiled(np.frombuffer(joined, dtype=np.uint8)))
+    for match in _STRING_OR_FRACTION.finditer(joined):
+        if joined[match.start()] != 0x22:  # not a string: a digit and . e E
+            return match.start() + 1
     return -1
 
 
 def first_fraction_reference(data: bytes) -> int:
-    """What :func:`_first_fraction` computes: where the first ``.``, ``e`` or ``E``
+    """What :func:`first_fraction` and the compiled
+    :func:`trainguard._native.jsonscan.first_fraction` compute: where the first ``.``, ``e`` or ``E``
     right after a digit and outside any string stands, or −1. Strings are found with
     a regular expression: a quote, escapes or other bytes, then a quote or the end."""
     import re
@@ -128,7 +124,7 @@ def _fast_many(values: Sequence[Any]) -> list[bytes] | None:
         return None
     # A newline never appears unescaped in compact JSON, so it can join documents.
     joined = b"\n".join(encoded)
-    if _first_fraction(np.frombuffer(joined, dtype=np.uint8)) >= 0:
+    if first_fraction(joined) >= 0:
         return None
     if not joined.isascii() and _BEYOND_SURROGATES.search(joined.decode("utf-8")):
         return None

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
-from trainguard.audit.log import _claimed_index, _claimed_indexes, claimed_indexes_reference
+from trainguard._native.jsonscan import claimed_indexes as _claimed_indexes
+from trainguard._native.jsonscan import claimed_indexes_reference
+from trainguard.audit.log import _claimed_index
 from trainguard.audit.note import Signer
 from trainguard.canonical import canonical_json
 from trainguard.cli import app

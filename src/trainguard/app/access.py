@@ -19,16 +19,34 @@ operator   the platform: policies, tenant assignment, models, every audit
 
 Everyone with a key may read the terms (policies, notices, diffs), the latest
 checkpoint and consistency proofs: they say nothing about any one tenant.
+
+The CLI acts as :meth:`Principal.local`: the person at the machine who holds
+the store itself. Whoever can open the database can change it, so the local
+operator may do everything, for any tenant it names; the roles above protect
+the service from its callers, not a store from its owner.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import NotFoundError, TrainguardError
+from ..errors import InputError, NotFoundError, TrainguardError
 
 ROLES = ("admin", "service", "auditor", "operator")
 TENANT_ROLES = ("admin", "service", "auditor")
+LOCAL = "local"  # not a key's role: no API key acts as the local operator
+
+# Who may do what, operation by operation (the table above).
+DECIDE = ("service", "admin")
+CONSENT_WRITE = ("admin",)
+CONSENT_READ = ("admin", "auditor")
+REGISTRY_WRITE = ("admin", "service")
+REGISTRY_READ = ("admin", "service", "auditor")
+SCAN_SUBMIT = ("admin", "service")
+SCAN_READ = ("admin", "service", "auditor")
+TENANT_READ = ("admin", "service", "auditor")
+IMPACT_READ = ("admin", "auditor", "operator")
+OPERATOR = ("operator",)
 
 
 class Unauthenticated(TrainguardError):
@@ -43,11 +61,19 @@ class Forbidden(TrainguardError):
 class Principal:
     key_id: str
     role: str
-    tenant: str | None  # None only for the operator
+    tenant: str | None  # None only for the operator and the local operator
+
+    @classmethod
+    def local(cls) -> Principal:
+        """The local operator: the CLI, run by whoever holds the store."""
+        return cls("local", LOCAL, None)
+
+    def is_local(self) -> bool:
+        return self.role == LOCAL
 
     def require(self, *roles: str) -> None:
-        """Refuse unless this principal has one of ``roles``."""
-        if self.role not in roles:
+        """Refuse unless this principal has one of ``roles`` (the local operator has all)."""
+        if self.role not in roles and not self.is_local():
             raise Forbidden(
                 f"key {self.key_id}: role {self.role} may not do this (needs {' or '.join(roles)})"
             )
@@ -55,6 +81,8 @@ class Principal:
     def own_tenant(self, *roles: str) -> str:
         """The tenant this principal acts for, refusing the operator and other roles."""
         self.require(*roles)
+        if self.is_local():  # bound to no tenant: operations for it use acting_for
+            raise InputError("tenant: name the tenant")
         assert self.tenant is not None  # every role but operator is bound to a tenant
         return self.tenant
 
@@ -65,8 +93,19 @@ class Principal:
         if tenant is not None and tenant != self.tenant:
             raise FieldNotFound(field, f"{field}: no such tenant for this key")
 
+    def acting_for(self, tenant: str | None, *roles: str, field: str = "tenant") -> str:
+        """The tenant an operation acts for: a key's own (a tenant the request names
+        must be that one), or the tenant the local operator names."""
+        if self.is_local():
+            if tenant is None:
+                raise InputError(f"{field}: name the tenant")
+            return tenant
+        mine = self.own_tenant(*roles)
+        self.check_tenant(tenant, field)
+        return mine
+
     def sees_everything(self) -> bool:
-        return self.role == "operator"
+        return self.role in ("operator", LOCAL)
 
 
 class FieldNotFound(NotFoundError):

@@ -21,41 +21,44 @@ import yaml
 
 from ..audit.merkle import MerkleTree, leaf_hash
 from ..decision.batch import decide_batch
-from ..decision.consent import UnmatchedWithdrawalError
-from ..decision.consent_input import read_events_body
-from ..decision.decide import DecisionContext, Record, decide
+from ..decision.decide import DecisionContext, Record
 from ..decision.identity import check_family, check_model_name, check_record_id, check_subject
 from ..decision.policy import parse_policy
 from ..errors import InputError, NotFoundError, PolicyFileError
 from ..explain import diff, notice
-from ..lineage import get_model, impact, list_models, register_model
+from ..lineage import get_model, impact, list_models
 from ..scan import Fields, ScanConfig, ScanOptions
-from ..scan.engine import matcher_for, scan_corpus
+from ..scan.engine import matcher_for
+from ..scan.findings import finding_json
 from ..scan.keys import KeyRing
 from ..scan.registry import Registry
 from ..store import Store
 from ..timeutil import format_instant, now_utc, parse_instant
-from .access import FieldNotFound, Principal
+from .access import (
+    CONSENT_READ,
+    DECIDE,
+    IMPACT_READ,
+    OPERATOR,
+    REGISTRY_READ,
+    REGISTRY_WRITE,
+    SCAN_READ,
+    SCAN_SUBMIT,
+    FieldNotFound,
+    Principal,
+)
 from .apikeys import KeyCache
+from .consent import events_from_body, record_consent
 from .consent_state import consent_state
 from .context import ContextCache
+from .decisions import decide_and_log
 from .journal import Journal
+from .models import register
+from .registry import add_items, added_json, open_registry, remove_item
+from .scanning import scan_files
 from .scans import ScanJob, ScanJobs
 
 MAX_BATCH_RECORDS = 10_000
 MAX_SCAN_DOCUMENTS = 10_000
-
-# Who may do what (see access.py for the table in words).
-DECIDE = ("service", "admin")
-CONSENT_WRITE = ("admin",)
-CONSENT_READ = ("admin", "auditor")
-REGISTRY_WRITE = ("admin", "service")
-REGISTRY_READ = ("admin", "service", "auditor")
-SCAN_SUBMIT = ("admin", "service")
-SCAN_READ = ("admin", "service", "auditor")
-TENANT_READ = ("admin", "service", "auditor")
-IMPACT_READ = ("admin", "auditor", "operator")
-OPERATOR = ("operator",)
 
 
 @dataclass
@@ -120,8 +123,7 @@ class Application:
         tenant: str | None = None,
     ) -> dict[str, Any]:
         """Decide one record of the caller's tenant; the decision is an audit entry."""
-        mine = who.own_tenant(*DECIDE)
-        who.check_tenant(tenant)
+        mine = who.acting_for(tenant, *DECIDE)
         record = Record(
             check_record_id(record_id, "id"),
             mine,
@@ -130,9 +132,10 @@ class Application:
             tuple(check_subject(s, f"subjects.{i}") for i, s in enumerate(subjects)),
         )
         when = parse_instant(at, "at") if at else None
-        decision = decide(self.context(), record, use, when).to_json()
-        decision["audit_index"] = self.journal.append("decision", dict(decision))
-        return decision
+        decision, index = decide_and_log(
+            who, self.context(), record, use, when, self.journal.append
+        )
+        return {**decision.to_json(), "audit_index": index}
 
     def decide_batch(
         self,
@@ -184,20 +187,8 @@ class Application:
         self, who: Principal, body: bytes, allow_unmatched: bool = False
     ) -> dict[str, Any]:
         """Events as ``trainguard consent import`` reads them; all of the caller's tenant."""
-        mine = who.own_tenant(*CONSENT_WRITE)
-        policies = self.store.policy_set()
-        events = read_events_body(
-            body, "body", lambda ref: policies.resolve(ref).hash, self.store.taxonomy()
-        )
-        for i, e in enumerate(events):
-            if e.tenant != mine:
-                who.check_tenant(e.tenant, f"events.{i}.tenant")
-        try:
-            added, present = self.store.add_consent_events(events, allow_unmatched=allow_unmatched)
-        except UnmatchedWithdrawalError as exc:
-            raise UnmatchedWithdrawalError(
-                f"{exc} (allow_unmatched=true records it anyway)"
-            ) from None
+        events = events_from_body(self.store, body)
+        added, present = record_consent(who, self.store, events, allow_unmatched=allow_unmatched)
         return {
             "recorded": added,
             "already_on_record": present,
@@ -281,19 +272,10 @@ class Application:
     def registry_add(
         self, who: Principal, items: Sequence[tuple[str, str, str | None]]
     ) -> dict[str, Any]:
-        mine = who.own_tenant(*REGISTRY_WRITE)
-        for i, (item_id, _, _) in enumerate(items):
-            check_record_id(item_id, f"items.{i}.id")
-        result = self._registry().add(mine, items)
-        out = {
-            "tenant": mine,
-            "added": result.added,
-            "already_registered": result.already,
-            "too_short": result.empty,
-            "fingerprints": result.fingerprints,
-        }
-        out["audit_index"] = self.store.audit.record("registry.added", dict(out))
-        return out
+        reg = open_registry(self.registry_path, self.ring, self.store)
+        result = add_items(who, reg, who.tenant, items)
+        assert who.tenant is not None  # add_items refused every principal but a tenant's
+        return added_json(who.tenant, result, reg.last_audit_entry)
 
     def registry_items(self, who: Principal) -> list[dict[str, Any]]:
         mine = who.own_tenant(*REGISTRY_READ)
@@ -307,17 +289,20 @@ class Application:
         ]
 
     def registry_remove(self, who: Principal, item_id: str) -> dict[str, Any]:
-        mine = who.own_tenant(*REGISTRY_WRITE)
-        reg = self._registry()
+        reg = open_registry(self.registry_path, self.ring, self.store)
         if not reg.exists():
+            who.acting_for(who.tenant, *REGISTRY_WRITE)  # the caller's refusal comes first
             raise NotFoundError(f"registry item {item_id!r} does not exist")
         try:
-            item = reg.remove(mine, item_id)
+            item = remove_item(who, reg, who.tenant, item_id)
         except NotFoundError:
             raise FieldNotFound("item_id", f"registry item {item_id!r} does not exist") from None
-        out = {"tenant": mine, "id": item.id, "removed": True}
-        out["audit_index"] = self.store.audit.record("registry.removed", dict(out))
-        return out
+        return {
+            "tenant": who.tenant,
+            "id": item.id,
+            "removed": True,
+            "audit_index": reg.last_audit_entry,
+        }
 
     # --- scans ------------------------------------------------------------------------
 
@@ -345,23 +330,16 @@ class Application:
                 own = [s for s in spans if mine in s.tenants]
                 if not own:
                     continue
-                covered: set[int] = set()
-                shown = []
-                for s in own:
-                    covered.update(range(s.first_token, s.last_token + 1))
-                    span = s.to_json()
-                    span["items"] = [i for i in s.items if i in mine_ids]
-                    span["tenants"] = [mine]
-                    shown.append(span)
-                findings.append(
+                # The tenant's view: its own items, and no other tenant named.
+                shown = [
                     {
-                        "doc_id": doc_id,
-                        "spans": shown,
-                        "matched_tokens": len(covered),
-                        "doc_tokens": n_tokens,
-                        "coverage": round(len(covered) / n_tokens, 4) if n_tokens else 0.0,
+                        **s.to_json(),
+                        "items": [i for i in s.items if i in mine_ids],
+                        "tenants": [mine],
                     }
-                )
+                    for s in own
+                ]
+                findings.append(finding_json(doc_id, own, n_tokens, shown=shown))
             return findings, {"documents": len(docs), "findings": len(findings)}
 
         return self.scans.submit(mine, len(docs), work).to_json()
@@ -380,9 +358,15 @@ class Application:
         def work() -> tuple[list[dict[str, Any]], dict[str, Any]]:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "findings.jsonl"
-                summary = scan_corpus(list(paths), options, out)
+                summary, index = scan_files(
+                    who, self._registry(), paths, out, options.config, options.fields,
+                    append=self.journal.append,
+                )  # fmt: skip
                 lines = out.read_bytes().splitlines() if out.exists() else []
-            return [orjson.loads(line) for line in lines], summary.to_json()
+            return [orjson.loads(line) for line in lines], {
+                **summary.to_json(),
+                "audit_index": index,
+            }
 
         return self.scans.submit(None, 0, work).to_json()
 
@@ -413,9 +397,8 @@ class Application:
     def register_model(
         self, who: Principal, name: str, manifests: Sequence[str], trained_at: str | None = None
     ) -> dict[str, Any]:
-        who.require(*OPERATOR)
         when = parse_instant(trained_at, "trained_at") if trained_at else None
-        return register_model(self.store, name, list(manifests), when).to_json()
+        return register(who, self.store, name, manifests, when).to_json()
 
     def models(self, who: Principal) -> list[dict[str, Any]]:
         who.require(*OPERATOR)

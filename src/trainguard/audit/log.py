@@ -16,10 +16,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numba
-import numpy as np
 from sqlalchemy import (
     Connection,
     Engine,
@@ -33,12 +31,10 @@ from sqlalchemy import (
     update,
 )
 
-from .._native.hashing import sha256_many
 from ..canonical import canonical_json_many
 from ..errors import ConflictError, InputError, IntegrityError, NotFoundError
 from ..timeutil import format_instant, now_utc, to_micros
 from . import schema as t
-from .collect import REDACTED, LogScan
 from .keys import (
     DEFAULT_MAX_UNSIGNED,
     KEY_KINDS,
@@ -54,7 +50,11 @@ from .keys import (
 from .merkle import MerkleFrontier, MerkleTree, leaf_hash
 from .note import Checkpoint, Signer, VerifierKey, parse_body
 from .schema import KEY_EVENTS_CONDITION
-from .state import check_state, read_tables, redaction_record, redaction_refused
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .collect import LogScan
 
 
 class LogStore(Protocol):
@@ -446,6 +446,9 @@ class AuditLog:
             if row.kind in KEY_KINDS:
                 # The log's keys are public, and verification needs them.
                 raise InputError(f"audit entry {index}: a key event ({row.kind}) cannot be erased")
+            from .collect import REDACTED
+            from .state import redaction_record, redaction_refused
+
             refused = redaction_refused(row.kind)
             if refused is not None:
                 raise ConflictError(f"audit entry {index} ({row.kind}): {refused}")
@@ -489,6 +492,11 @@ class AuditLog:
         report = VerifyReport()
         origin = self.origin()
         seen = _seen_checkpoint(since)
+        import numpy as np
+
+        from .collect import LogScan
+        from .state import check_state
+
         scan = LogScan() if state else None
         # Millions of short-lived objects: the cyclic collector would rescan
         # them again and again and find nothing (none of them form cycles).
@@ -689,6 +697,8 @@ class AuditLog:
                 if gap is None and len(rows) < _VERIFY_FETCH:
                     break
             if scan is not None:
+                from .state import read_tables
+
                 scan.tables = read_tables(lambda sql: _fetch_all(conn, sql))
         return head, checkpoints, chunks, fault
 
@@ -719,6 +729,8 @@ class AuditLog:
             cursor.execute(f"SELECT size, note FROM {t.audit_checkpoints.name} ORDER BY size")
             checkpoints = [(int(r[0]), str(r[1])) for r in cursor.fetchall()]
             if scan is not None:
+                from .state import read_tables
+
                 scan.tables = read_tables(fetch)
             columns = "idx, leaf_hash, body" if scan is None else "idx, leaf_hash, body, kind"
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
@@ -745,7 +757,7 @@ def _fetch_all(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
         cursor.close()
 
 
-_Scanned = tuple[int, list[tuple[int, str]], list[np.ndarray], tuple[str, int | None] | None]
+_Scanned = tuple[int, list[tuple[int, str]], list["np.ndarray"], tuple[str, int | None] | None]
 _VERIFY_FETCH = 100_000
 
 
@@ -786,6 +798,8 @@ def _check_rows(
     scan: LogScan | None,
 ) -> tuple[np.ndarray, tuple[str, int | None] | None]:
     """Check (leaf, body[, kind]) rows from index ``start``, with a hole at ``gap`` if any."""
+    import numpy as np
+
     good = len(rows) if gap is None else gap - start
     rows = rows[:good]
     width = 2 if scan is None else 3
@@ -821,6 +835,8 @@ def _check_rows(
 
 
 def _stored_leaves(leaves: Sequence[bytes]) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(b"".join(leaves), dtype=np.uint8).reshape(-1, 32)
 
 
@@ -828,6 +844,8 @@ def _check_arrow_batch(
     batch: Any, start: int, redacted: list[int]
 ) -> tuple[np.ndarray, tuple[str, int] | None]:
     """Check one Arrow batch of (idx, leaf_hash, body), reading buffers directly."""
+    import numpy as np
+
     idx = batch.column(0).to_numpy(zero_copy_only=False)
     good, gap = len(idx), None
     expected = np.arange(start, start + good)
@@ -858,6 +876,8 @@ def _check_arrow_batch(
 
 
 def _arrow_offsets(col: Any) -> np.ndarray:
+    import numpy as np
+
     raw = np.frombuffer(col.buffers()[1], dtype=np.int32)
     return raw[col.offset : col.offset + len(col) + 1].astype(np.int64)
 
@@ -874,8 +894,13 @@ def _check_arrays(
     """Leaves recomputed in one native loop (0x00 ‖ body), indexes parsed by a compiled
     scan, both compared as arrays; a fault is then named from the first bad row."""
     good = len(stored)
+    import numpy as np
+
+    from .._native.hashing import sha256_many
+    from .._native.jsonscan import claimed_indexes
+
     computed = sha256_many(data, offsets, prefix=b"\x00")
-    claimed = _claimed_indexes(data, offsets)
+    claimed = claimed_indexes(data, offsets)
     bad = present & (
         np.any(computed != stored, axis=1) | (claimed != np.arange(start, start + good))
     )
@@ -893,48 +918,6 @@ def _check_arrays(
         good = i
     redacted.extend(start + i for i in np.flatnonzero(~present[:good]).tolist())
     return stored[:good], fault
-
-
-@numba.njit(cache=True)
-def _claimed_indexes(data: Any, offsets: Any) -> Any:  # pragma: no cover - compiled
-    """:func:`_claimed_index` for every message ``data[offsets[i]:offsets[i+1]]`` (−1: none)."""
-    pattern = np.array([44, 34, 105, 110, 100, 101, 120, 34, 58], dtype=np.uint8)  # ,"index":
-    out = np.full(offsets.shape[0] - 1, -1, dtype=np.int64)
-    for i in range(offsets.shape[0] - 1):
-        lo, hi = offsets[i], offsets[i + 1]
-        at = hi - 9
-        while at >= lo:
-            match = True
-            for k in range(9):
-                if data[at + k] != pattern[k]:
-                    match = False
-                    break
-            if match:
-                break
-            at -= 1
-        if at < lo:
-            continue
-        value, digits, j = 0, 0, at + 9
-        while j < hi and 48 <= data[j] <= 57 and digits < 18:
-            value = value * 10 + int(data[j] - 48)  # int: not uint8 arithmetic as plain Python
-            digits += 1
-            j += 1
-        if digits and j < hi and data[j] == 44:
-            out[i] = value
-    return out
-
-
-def claimed_indexes_reference(bodies: Sequence[bytes]) -> list[int]:
-    """What :func:`_claimed_indexes` computes, body by body: after the last
-    ``,"index":``, one to 18 digits then a comma, as a number; −1 otherwise."""
-    out = []
-    for body in bodies:
-        at = body.rfind(b',"index":')
-        digits = body[at + 9 :][:18] if at >= 0 else b""
-        run = len(digits) - len(digits.lstrip(b"0123456789"))
-        whole = run > 0 and body[at + 9 + run : at + 10 + run] == b","
-        out.append(int(digits[:run]) if whole else -1)
-    return out
 
 
 def _claimed_index(body: bytes) -> int | None:

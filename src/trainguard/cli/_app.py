@@ -1,6 +1,9 @@
 """The Typer application, its error guard and the helpers every command shares.
 
-Commands parse, call the library, and format. Every error a user can cause
+Commands parse, call the library, and format. A command module imports only
+typer, the standard library and small trainguard modules at its top; what a
+command needs beyond that (the store, the scanner, Arrow, numba) it imports
+when it runs, so `trainguard --help` and a single decision start fast. Every error a user can cause
 leaves as one line on stderr with exit code 2 (1 for failed verification);
 anything else is a bug and says so in one line too.
 """
@@ -9,17 +12,50 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.console import Console
 
 from ..errors import TrainguardError
 from ..limits import MAX_INT64, one_line, shown, text_problem
-from ..store import Store
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..store import Store
+
+REGISTRY_HELP = "Registry folder (default: $TRAINGUARD_REGISTRY, else ./trainguard-registry)."
+KEYS_HELP = "Key folder, kept apart (default: $TRAINGUARD_KEYS, else ./trainguard-keys)."
+
+
+class _ConsoleOnFirstUse:
+    """A rich Console made when something is first printed: `--help` prints
+    through click, and need not import rich at all."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The console itself (for rich objects that keep it, like a Progress)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+console = cast("Console", _ConsoleOnFirstUse(highlight=False, soft_wrap=True))
+err_console = cast("Console", _ConsoleOnFirstUse(stderr=True, highlight=False, soft_wrap=True))
+
+
+def real_console(c: Console) -> Console:
+    """``c`` itself when it is made on first use (rich objects that keep a console
+    want the real one)."""
+    return c.get() if isinstance(c, _ConsoleOnFirstUse) else c
 
 
 def fail_line(message: str) -> None:
@@ -94,8 +130,20 @@ class GuardedGroup(typer.core.TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+# Help is click's plain text rather than typer's rich panels: rendering those
+# imports rich's Markdown and traceback modules, which alone take longer than
+# `trainguard --help` may take in all.
+HELP_MARKUP = None
+
+
+def command_group(help: str) -> typer.Typer:
+    """A group of subcommands (``trainguard policy ...``), formatted like the root."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
+
+
 app = typer.Typer(
     cls=GuardedGroup,
+    rich_markup_mode=HELP_MARKUP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -136,6 +184,8 @@ def open_store(ctx: typer.Context, *, ready: bool = True) -> Store:
     obj = root.obj or {}
     store = obj.get("store")
     if store is None:
+        from ..store import Store
+
         store = Store(obj.get("db"))
         obj["store"] = store
         root.obj = obj

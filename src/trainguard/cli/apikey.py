@@ -7,10 +7,9 @@ import json
 import typer
 
 from ..app.access import ROLES
-from ..app.apikeys import create_key, list_keys, revoke_key
-from ._app import app, console, open_store
+from ._app import app, command_group, console, open_store
 
-apikey_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
+apikey_app = command_group("API keys of the HTTP service.")
 app.add_typer(apikey_app, name="apikey")
 
 
@@ -25,6 +24,8 @@ def create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a key and print its secret: once; only its hash is stored."""
+    from ..app.apikeys import create_key
+
     key, token = create_key(open_store(ctx), role, tenant, name)
     if as_json:
         console.print(json.dumps({**key.to_json(), "token": token}), markup=False)
@@ -41,6 +42,8 @@ def list_(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The keys on record (never their secrets)."""
+    from ..app.apikeys import list_keys
+
     keys = list_keys(open_store(ctx), tenant)
     if as_json:
         console.print(json.dumps([k.to_json() for k in keys]), markup=False)
@@ -54,5 +57,7 @@ def list_(
 @apikey_app.command("revoke")
 def revoke(ctx: typer.Context, key_id: str = typer.Argument(..., help="The key's id.")) -> None:
     """Revoke a key: refused from the service's next request on."""
+    from ..app.apikeys import revoke_key
+
     key = revoke_key(open_store(ctx), key_id)
     console.print(f"key {key.id} revoked", markup=False)

@@ -5,22 +5,25 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..audit.keys import DEFAULT_MAX_UNSIGNED
-from ..audit.note import Signer, VerifierKey
-from ..canonical import canonical_json
 from ..errors import ConflictError, InputError, TrainguardError
 from ..limits import is_file, read_bounded_text, write_output
-from ..store import Store
-from ._app import app, console, index_value, open_store
+from ._app import app, command_group, console, index_value, open_store
 
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ..audit.note import Signer, VerifierKey
+    from ..store import Store
+
+audit_app = command_group("The tamper-evident audit log.")
 app.add_typer(audit_app, name="audit")
 
 DEFAULT_KEY = "trainguard-audit.key"
+# audit.keys.DEFAULT_MAX_UNSIGNED, written out so that the help does not load the
+# signing code (tests/cli/test_imports.py holds the two equal).
+DEFAULT_MAX_UNSIGNED = 1000
 
 
 def _key_path(key: Path | None) -> Path:
@@ -60,6 +63,8 @@ def _write_out(data: dict[str, object], out: Path | None) -> None:
 
 def _new_key(path: Path, name: str) -> Signer:
     """Generate and save a signing key (refusing to overwrite) and its KEY.pub."""
+    from ..audit.note import Signer
+
     signer = Signer.generate(name)
     signer.save(path)
     write_output(_pub_path(path), signer.verifier.text + "\n")
@@ -96,6 +101,8 @@ def keygen(
 @audit_app.command("pin")
 def pin(ctx: typer.Context, key: Path | None = _KEY, max_unsigned: int = _MAX_UNSIGNED) -> None:
     """Pin an existing signing key's public key in the log (a log from before pinning)."""
+    from ..audit.note import Signer
+
     signer = Signer.load(_key_path(key))
     added = open_store(ctx).audit.pin_key(signer, max_unsigned)
     state = "pinned" if added else "already pinned"
@@ -114,6 +121,8 @@ def rotate_key(
     ),
 ) -> None:
     """Hand the log to a new key: a logged rotation signed by the old key and the new one."""
+    from ..audit.note import Signer
+
     log = open_store(ctx).audit
     old = Signer.load(_key_path(key))
     new = Signer.load(new_key) if new_key.exists() else _new_key(new_key, old.name)
@@ -129,12 +138,16 @@ def rotate_key(
 @audit_app.command("pubkey")
 def pubkey(key: Path | None = _KEY) -> None:
     """Print the verifier (public) key of a signing key."""
+    from ..audit.note import Signer
+
     console.print(Signer.load(_key_path(key)).verifier.text, markup=False)
 
 
 @audit_app.command("checkpoint")
 def checkpoint(ctx: typer.Context, key: Path | None = _KEY) -> None:
     """Sign the current tree head (C2SP signed note) and store it."""
+    from ..audit.note import Signer
+
     note = open_store(ctx).audit.checkpoint(Signer.load(_key_path(key)))
     console.print(note, end="", markup=False)
 
@@ -150,6 +163,10 @@ def sign_appended(store: Store) -> None:
     path = _key_path(None)
     if not path.exists() or store.audit.pinned_key() is None:
         return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..audit.note import Signer
+
     try:
         store.audit.checkpoint_if_due(Signer.load(path))
     except (TrainguardError, SQLAlchemyError) as exc:
@@ -159,6 +176,8 @@ def sign_appended(store: Store) -> None:
 def pin_configured_key(store: Store) -> str | None:
     """At init: pin $TRAINGUARD_AUDIT_KEY / ./trainguard-audit.key if it exists and
     the log pins nothing yet. Returns what was done, for the user."""
+    from ..audit.note import Signer
+
     path = _key_path(None)
     if not path.exists() or store.audit.pinned_key() is not None:
         return None
@@ -267,6 +286,8 @@ def verify(
 
 
 def _load_verifier(pubkey: str | None, key: Path | None) -> tuple[VerifierKey | None, str]:
+    from ..audit.note import VerifierKey
+
     if pubkey is None:
         default_pub = _pub_path(_key_path(key))
         if not default_pub.exists():
@@ -308,6 +329,8 @@ def redact(ctx: typer.Context, index: int = _INDEX) -> None:
 @audit_app.command("append", hidden=True)
 def append(ctx: typer.Context, kind: str, data: str) -> None:
     """Append one JSON entry (for integrations and tests)."""
+    from ..canonical import canonical_json
+
     try:
         body = json.loads(data)
         canonical_json(body)

@@ -5,28 +5,24 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-import yaml
-from rich.table import Table
 
-from ..canonical import canonical_json
-from ..decision.consent import ConsentEvent, UnmatchedWithdrawalError, parse_event
-from ..decision.consent_input import read_events_file
-from ..decision.decide import Record, decide, explain_decision
 from ..decision.identity import check_record_id, check_subject, check_tenant
-from ..decision.policy import PolicyVersion, load_policy_file
 from ..errors import InputError
-from ..explain import diff, diff_lines, notice, notice_lines
 from ..limits import is_file
 from ..timeutil import format_instant, parse_instant
-from ..yamlfile import parse_yaml, read_text
-from ._app import app, console, open_store, split_csv, split_identities
+from ._app import app, command_group, console, open_store, split_csv, split_identities
 
-policy_app = typer.Typer(help="Versions of the terms.", no_args_is_help=True)
-tenant_app = typer.Typer(help="Which terms each tenant is under.", no_args_is_help=True)
-taxonomy_app = typer.Typer(help="Categories of data and uses of data.", no_args_is_help=True)
-consent_app = typer.Typer(help="The append-only consent ledger.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ..decision.consent import ConsentEvent
+    from ..decision.policy import PolicyVersion
+
+policy_app = command_group("Versions of the terms.")
+tenant_app = command_group("Which terms each tenant is under.")
+taxonomy_app = command_group("Categories of data and uses of data.")
+consent_app = command_group("The append-only consent ledger.")
 app.add_typer(policy_app, name="policy")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(taxonomy_app, name="taxonomy")
@@ -55,6 +51,8 @@ def policy_add(
     files: list[Path] = typer.Argument(..., help="Policy YAML files."),
 ) -> None:
     """Validate policy files and add them; all or nothing."""
+    from ..decision.policy import load_policy_file
+
     store = open_store(ctx)
     taxonomy = store.taxonomy()
     versions = [(load_policy_file(f, taxonomy), str(f)) for f in files]
@@ -68,6 +66,8 @@ def policy_add(
 @policy_app.command("list")
 def policy_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """List every version, by family and effective time."""
+    from rich.table import Table
+
     store = open_store(ctx)
     ps = store.policy_set()
     rows = [
@@ -111,6 +111,8 @@ def policy_show(
     version: str = typer.Argument(..., help="hash, prefix, version or family@version"),
 ) -> None:
     """Print one version as YAML, with its hash."""
+    import yaml
+
     store = open_store(ctx)
     p = store.policy_set().resolve(version)
     console.print(f"# hash: {p.hash}")
@@ -122,6 +124,8 @@ def policy_show(
 def resolve_version(ctx: typer.Context, ref: str) -> PolicyVersion:
     """A stored version (hash, prefix, version or family@version) or a policy file (a
     draft not yet added: what would the new terms change?)."""
+    from ..decision.policy import load_policy_file
+
     store = open_store(ctx)
     if is_file(ref):
         return load_policy_file(ref, store.taxonomy())
@@ -135,6 +139,8 @@ def policy_notice(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """What these terms allow, use by use, in plain language, with the rules that say so."""
+    from ..explain import notice, notice_lines
+
     taxonomy = open_store(ctx).taxonomy()
     data = notice(resolve_version(ctx, version), taxonomy)
     if as_json:
@@ -153,6 +159,8 @@ def policy_diff(
 ) -> None:
     """Which answers changed between two versions of the terms: every (category, use)
     whose effect or consent requirement differs, grouped, in plain language."""
+    from ..explain import diff, diff_lines
+
     taxonomy = open_store(ctx).taxonomy()
     before, after = resolve_version(ctx, old), resolve_version(ctx, new)
     changes = diff(before, after, taxonomy)
@@ -194,6 +202,8 @@ def tenant_assign(ctx: typer.Context, tenant: str, family: str) -> None:
 @taxonomy_app.command("show")
 def taxonomy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Categories and uses, with their fideslang and CAWG counterparts."""
+    from rich.table import Table
+
     from ..decision.taxonomy import CAWG_USES, FIDESLANG_CATEGORIES, FIDESLANG_USES
 
     tax = open_store(ctx).taxonomy()
@@ -228,6 +238,8 @@ def taxonomy_show(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
 @taxonomy_app.command("add")
 def taxonomy_add(ctx: typer.Context, file: Path) -> None:
     """Add categories and uses from a YAML file: {categories: {key: text}, uses: {key: text}}."""
+    from ..yamlfile import parse_yaml, read_text
+
     text = read_text(file)
     try:
         data, _ = parse_yaml(text)
@@ -264,6 +276,8 @@ def _event_from_options(
     at: str | None,
     notice_id: str | None,
 ) -> ConsentEvent:
+    from ..decision.consent import parse_event
+
     check_tenant(tenant, "--tenant")
     check_subject(subject, "--subject")
     store = open_store(ctx)
@@ -316,7 +330,7 @@ def consent_grant(
     event = _event_from_options(
         ctx, "grant", tenant, subject, role, categories, uses, mode, policy_version, at, notice_id
     )
-    added, _ = open_store(ctx).add_consent_events([event])
+    added, _ = _add_events(ctx, [event], allow_unmatched=False)
     console.print(f"{event.event_id}  {'recorded' if added else 'already on record'}")
 
 
@@ -359,10 +373,16 @@ def consent_withdraw(
 def _add_events(
     ctx: typer.Context, events: list[ConsentEvent], allow_unmatched: bool
 ) -> tuple[int, int]:
-    try:
-        return open_store(ctx).add_consent_events(events, allow_unmatched=allow_unmatched)
-    except UnmatchedWithdrawalError as exc:
-        raise UnmatchedWithdrawalError(f"{exc} (--allow-unmatched records it anyway)") from None
+    from ..app.access import Principal
+    from ..app.consent import record_consent
+
+    return record_consent(
+        Principal.local(),
+        open_store(ctx),
+        events,
+        allow_unmatched=allow_unmatched,
+        override="--allow-unmatched",
+    )
 
 
 @consent_app.command("list")
@@ -372,6 +392,10 @@ def consent_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List consent events in the order they were recorded."""
+    from rich.table import Table
+
+    from ..canonical import canonical_json
+
     if tenant is not None:
         check_tenant(tenant, "--tenant")
     events = open_store(ctx).consent_events(tenant)
@@ -407,9 +431,9 @@ def consent_import(
     """Import events from JSONL; every line is checked before anything is written:
     one JSON object a line (at most 64 KiB), no duplicate keys, no control or
     format characters, at most 100,000 events a file, withdrawals that end a grant."""
-    store = open_store(ctx)
-    policies = store.policy_set()
-    events = read_events_file(file, lambda ref: policies.resolve(ref).hash, store.taxonomy())
+    from ..app.consent import events_from_file
+
+    events = events_from_file(open_store(ctx), file)
     added, present = _add_events(ctx, events, allow_unmatched)
     console.print(f"{file}: {added} events recorded, {present} already on record")
 
@@ -436,6 +460,10 @@ def decide_cmd(
     ),
 ) -> None:
     """Is this use of this content allowed? Exit 0 allowed, 1 denied, 2 bad input."""
+    from ..app.access import Principal
+    from ..app.decisions import decide_and_log
+    from ..decision.decide import Record, explain_decision
+
     store = open_store(ctx)
     # Bounded before anything is decided: the decision, ids and all, goes into the log.
     record = Record(
@@ -446,12 +474,14 @@ def decide_cmd(
         tuple(check_subject(s, "--subjects") for s in split_identities(subjects)),
     )
     when = parse_instant(at, "--at") if at else None
-    decision = decide(store.context(), record, use, when)
-    # A decision someone asked for is evidence: it goes into the audit log.
-    store.audit.record("decision", decision.to_json())
+    decision, _ = decide_and_log(
+        Principal.local(), store.context(), record, use, when, store.audit.record
+    )
+    # Plain lines through click, not rich: a decision is printed often, from scripts,
+    # and loading rich would take longer than making the decision.
     if as_json:
-        console.print(decision.canonical_bytes().decode(), markup=False)
+        typer.echo(decision.canonical_bytes().decode())
     else:
         for line in explain_decision(decision):
-            console.print(line, markup=False)
+            typer.echo(line)
     raise typer.Exit(0 if decision.allowed else 1)

@@ -6,25 +6,13 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
-from ..explain.notice_events import (
-    ACKNOWLEDGED,
-    SERVED,
-    notice_events,
-    record_notice_event,
-    stored_notices,
-)
-from ..explain.notices import FORMATS, build_notice, notice_html, notice_text
 from ..timeutil import format_instant, parse_instant
-from ._app import app, console, open_store
+from ._app import app, command_group, console, open_store
 from .core import resolve_version
 
-notice_app = typer.Typer(
-    help="Notices people are shown, and when each was served and acknowledged.",
-    no_args_is_help=True,
-)
+notice_app = command_group("Notices people are shown, and when each was served and acknowledged.")
 app.add_typer(notice_app, name="notice")
 
 
@@ -43,6 +31,8 @@ def notice_render(
     out: Path | None = typer.Option(None, "--out", help="Write it here instead of printing it."),
 ) -> None:
     """A plain-language notice of these terms, kind of content by kind, with its id."""
+    from ..explain.notices import FORMATS, build_notice, notice_html, notice_text
+
     fmt = _format(fmt, FORMATS)
     taxonomy = open_store(ctx).taxonomy()
     notice = build_notice(resolve_version(ctx, version), taxonomy, audience)
@@ -64,6 +54,8 @@ def notice_render(
 
 def _record(ctx: typer.Context, kind: str, notice_id: str, tenant: str, subject: str,
             at: str | None) -> None:  # fmt: skip
+    from ..explain.notice_events import record_notice_event
+
     when = parse_instant(at, "--at") if at else None
     event, added = record_notice_event(open_store(ctx), notice_id, kind, tenant, subject, when)
     state = "recorded" if added else "already on record"
@@ -87,7 +79,7 @@ def notice_serve(
     at: str | None = _AT,
 ) -> None:
     """Record that a person was shown a notice (this is not consent)."""
-    _record(ctx, SERVED, notice_id, tenant, subject, at)
+    _record(ctx, "served", notice_id, tenant, subject, at)
 
 
 @notice_app.command("ack")
@@ -99,7 +91,7 @@ def notice_ack(
     at: str | None = _AT,
 ) -> None:
     """Record that a person acknowledged a notice served to them (this is not consent)."""
-    _record(ctx, ACKNOWLEDGED, notice_id, tenant, subject, at)
+    _record(ctx, "acknowledged", notice_id, tenant, subject, at)
 
 
 @notice_app.command("list")
@@ -110,6 +102,10 @@ def notice_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Notices served and acknowledged, in the order they were recorded."""
+    from rich.table import Table
+
+    from ..explain.notice_events import notice_events, stored_notices
+
     store = open_store(ctx)
     events = notice_events(store, tenant, subject)
     notices = stored_notices(store)

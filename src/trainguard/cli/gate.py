@@ -5,36 +5,35 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ..gate import ColumnMapping, prove_record, run_gate, verify_manifest
-from ..gate.core import ContentCheck
-from ..gate.manifest import check_record_proof
 from ..limits import make_folder, read_json_file, write_output
-from ..lineage import get_model, impact, list_models, register_model
-from ..scan.gatecheck import registry_check
-from ..sources import Source
 from ..timeutil import format_instant, parse_instant
-from ._app import app, console, err_console, open_store
+from ._app import app, command_group, console, err_console, open_store, real_console
 
-manifest_app = typer.Typer(help="Check and prove gate manifests.", no_args_is_help=True)
-model_app = typer.Typer(help="Models and the manifests they were trained on.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ..sources import Source
+
+manifest_app = command_group("Check and prove gate manifests.")
+model_app = command_group("Models and the manifests they were trained on.")
 app.add_typer(manifest_app, name="manifest")
 app.add_typer(model_app, name="model")
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed:,.0f} records"),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
-        console=err_console,
+        console=real_console(err_console),
         transient=True,
         disable=not err_console.is_terminal,
     )
@@ -73,30 +72,26 @@ def gate_cmd(
     ),
 ) -> None:
     """Admit the records a use may have; write the admitted data and a manifest of all."""
+    from ..app.access import Principal
+    from ..app.gate import gate
+
     store = open_store(ctx)
     when = parse_instant(at, "--at") if at else None
-    column_mapping = ColumnMapping.load(mapping) if mapping else None
-    check: ContentCheck | None = None
-    info = None
-    if scan:
-        check, info = registry_check(
-            str(registry) if registry else None, str(keys) if keys else None
-        )
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"--engine {engine!r}: use local or ray")
     options: dict[str, Any] = {
-        "mapping": column_mapping,
+        "mapping": mapping,
         "at": when,
         "replace": replace,
-        "lineage_dirs": lineage,
-        "content_check": check,
-        "scan_info": info,
+        "lineage": lineage,
         "fmt": fmt,
+        "engine": engine,
+        "scan": scan,
+        "registry": registry,
+        "keys": keys,
     }
     if engine == "ray":
-        from ..gate.raygate import run_gate_on_ray
-
-        result = run_gate_on_ray(store, sources, use, out, **options)
+        result = gate(Principal.local(), store, sources, use, out, **options)
     else:
         with _progress() as bar:
             task = bar.add_task("gating", total=None, rate="")
@@ -107,7 +102,7 @@ def gate_cmd(
                 done = bar.tasks[0].completed
                 bar.update(task, rate=f"{done / max(time.perf_counter() - start, 1e-9):,.0f}/s")
 
-            result = run_gate(store, sources, use, out, progress=tick, **options)
+            result = gate(Principal.local(), store, sources, use, out, progress=tick, **options)
     console.print(
         f"{result.records:,} records: {result.admitted:,} admitted, "
         f"{result.records - result.admitted:,} kept out; manifest root {result.root}",
@@ -119,6 +114,8 @@ def gate_cmd(
 @manifest_app.command("verify")
 def manifest_verify(out: Path) -> None:
     """Recompute the Merkle root from manifest.parquet; exit 1 if it is not manifest.json's."""
+    from ..gate import verify_manifest
+
     report = verify_manifest(out)
     console.print(f"ok: {report['rows']:,} rows, root {report['root']}", markup=False)
 
@@ -133,6 +130,8 @@ def manifest_prove(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the proof here."),
 ) -> None:
     """An inclusion proof that one record's decision is part of the manifest."""
+    from ..gate import prove_record
+
     proof = prove_record(out, record_id, tenant)
     text = json.dumps(proof, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if output:
@@ -145,6 +144,8 @@ def manifest_prove(
 @manifest_app.command("check-proof")
 def manifest_check_proof(proof_file: Path) -> None:
     """Check a proof from `manifest prove` offline; exit 1 if it does not hold."""
+    from ..gate.manifest import check_record_proof
+
     proof = read_json_file(proof_file)
     if not isinstance(proof, dict) or not check_record_proof(proof):
         console.print("invalid: the proof does not lead to its root", markup=False)
@@ -167,9 +168,12 @@ def model_register(
     trained_at: str | None = typer.Option(None, "--trained-at"),
 ) -> None:
     """Record that a model was trained on the admitted records of these gate outputs."""
+    from ..app.access import Principal
+    from ..app.models import register
+
     store = open_store(ctx)
     when = parse_instant(trained_at, "--trained-at") if trained_at else None
-    model = register_model(store, name, list(manifest), when)
+    model = register(Principal.local(), store, name, manifest, when)
     records = sum(m.admitted for m in model.manifests)
     console.print(
         f"registered model {name!r}: {records:,} records from {len(model.manifests)} manifest(s)",
@@ -180,6 +184,10 @@ def model_register(
 @model_app.command("list")
 def model_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Every registered model."""
+    from rich.table import Table
+
+    from ..lineage import list_models
+
     models = list_models(open_store(ctx))
     if as_json:
         console.print(json.dumps([m.to_json() for m in models], indent=2), markup=False)
@@ -198,6 +206,8 @@ def model_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
 @model_app.command("show")
 def model_show(ctx: typer.Context, name: str) -> None:
     """One model and its manifests (JSON)."""
+    from ..lineage import get_model
+
     model = get_model(open_store(ctx), name)
     console.print(json.dumps(model.to_json(), indent=2), markup=False)
 
@@ -213,6 +223,10 @@ def impact_cmd(
     ),
 ) -> None:
     """Which models were trained on records that would now be denied, and which records."""
+    from rich.table import Table
+
+    from ..lineage import impact
+
     store = open_store(ctx)
     when = parse_instant(at, "--at") if at else None
     results = impact(store, model, when)

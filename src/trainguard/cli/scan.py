@@ -2,57 +2,63 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 
 from ..errors import InputError
 from ..limits import MAX_WORKERS
-from ..scan.corpus import Fields, Malformed, Shard, ShardReport, read_documents
-from ..scan.engine import ScanOptions, ShardResult, scan_corpus
-from ..scan.keys import KeyRing
-from ..scan.matcher import ScanConfig
-from ..scan.media.run import looks_like_media
-from ..scan.register import register_sources
-from ..scan.registry import Registry
-from ..scan.verify import verify_registry
-from ..sources import FORMATS, expand_sources
-from . import media
-from ._app import app, console, err_console, fail_line, recording_store
+from ._app import (
+    KEYS_HELP,
+    REGISTRY_HELP,
+    app,
+    command_group,
+    console,
+    err_console,
+    fail_line,
+    real_console,
+    recording_store,
+)
 
-registry_app = typer.Typer(help="Keyed fingerprints of customer content.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ..scan.corpus import Malformed
+    from ..scan.engine import ShardResult
+    from ..scan.registry import Registry
+
+registry_app = command_group("Keyed fingerprints of customer content.")
 app.add_typer(registry_app, name="registry")
-
-REGISTRY_HELP = "Registry folder (default: $TRAINGUARD_REGISTRY, else ./trainguard-registry)."
-KEYS_HELP = "Key folder, kept apart (default: $TRAINGUARD_KEYS, else ./trainguard-keys)."
 
 
 def _format(fmt: str | None) -> Any:
+    from ..sources import FORMATS
+
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     return fmt
 
 
 def _bytes_progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=real_console(err_console),
         transient=True,
         disable=not err_console.is_terminal,
     )
@@ -67,13 +73,20 @@ def _report_malformed(m: Malformed) -> None:
 def _record(ctx: typer.Context, kind: str, data: dict[str, Any]) -> str:
     """Append the event to the audit log when there is a store; a note for the summary."""
     store = recording_store(ctx)
-    if store is None:
+    return _recorded_at(store.audit.record(kind, data) if store is not None else None)
+
+
+def _recorded_at(index: int | None) -> str:
+    if index is None:
         return " (no store: not recorded in an audit log)"
-    return f" (audit entry {store.audit.record(kind, data)})"
+    return f" (audit entry {index})"
 
 
 def _is_media(sources: list[str], kind: str | None) -> bool:
     """Audio, images and video go to the media registry (scan/media); text stays here."""
+    from ..scan.media.run import looks_like_media
+    from . import media
+
     media.check_kind(kind)
     return kind not in (None, "text") or (kind is None and looks_like_media(sources))
 
@@ -102,6 +115,13 @@ def registry_add(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Register customer content: keyed fingerprints are stored, never the content."""
+    from ..app.access import Principal
+    from ..app.registry import add_files, open_registry
+    from ..scan.corpus import Fields
+    from ..scan.keys import KeyRing
+    from ..scan.registry import Registry
+    from . import media
+
     if _is_media(sources, kind):
         reg = Registry(registry, KeyRing(keys))
         with _bytes_progress() as bar:
@@ -109,12 +129,12 @@ def registry_add(
             media.add(sources, tenant, kind, category, reg, lambda n: bar.advance(task, n),
                       lambda k, d: _record(ctx, k, d))  # fmt: skip
         return
-    reg = Registry(registry, KeyRing(keys), recording_store(ctx))
+    reg = open_registry(registry, keys, recording_store(ctx))
     with _bytes_progress() as bar:
         task = bar.add_task("registering", total=None)
-        r = register_sources(
-            reg, tenant, sources, Fields(text_field, id_field), category, _format(fmt),
-            progress=lambda n: bar.advance(task, n), on_malformed=_report_malformed,
+        r = add_files(
+            Principal.local(), reg, tenant, sources, Fields(text_field, id_field), category,
+            _format(fmt), progress=lambda n: bar.advance(task, n), on_malformed=_report_malformed,
         )  # fmt: skip
     result = r.added
     console.print(
@@ -126,9 +146,7 @@ def registry_add(
 
 
 def _recorded(reg: Registry) -> str:
-    if reg.last_audit_entry is None:
-        return " (no store: not recorded in an audit log)"
-    return f" (audit entry {reg.last_audit_entry})"
+    return _recorded_at(reg.last_audit_entry)
 
 
 @registry_app.command("stats")
@@ -137,6 +155,10 @@ def registry_stats(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Tenants, items, fingerprints and bytes per fingerprint (JSON)."""
+    from ..scan.keys import KeyRing
+    from ..scan.registry import Registry
+    from . import media
+
     reg = Registry(registry, KeyRing(keys))
     console.print(json.dumps(media.stats(reg), indent=2), markup=False)
 
@@ -150,10 +172,14 @@ def registry_remove(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Delete one item's fingerprints (its tenant's segments are rewritten without them)."""
-    reg = Registry(registry, KeyRing(keys), recording_store(ctx))
+    from ..app.access import Principal
+    from ..app.registry import open_registry, remove_item
+    from . import media
+
+    reg = open_registry(registry, keys, recording_store(ctx))
     if media.remove(reg, tenant, item, lambda k, d: _record(ctx, k, d)):
         return
-    removed = reg.remove(tenant, item)
+    removed = remove_item(Principal.local(), reg, tenant, item)
     console.print(
         f"removed item {removed.id!r} of tenant {tenant!r} "
         f"({removed.ngrams + removed.shingles:,} fingerprints){_recorded(reg)}",
@@ -168,6 +194,9 @@ def registry_compact(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Merge each tenant's segments into one."""
+    from ..scan.keys import KeyRing
+    from ..scan.registry import Registry
+
     reg = Registry(registry, KeyRing(keys), recording_store(ctx))
     r = reg.compact()
     console.print(
@@ -187,6 +216,10 @@ def registry_verify(
     Every file against the checksum registry.json recorded; registry.json's MAC when
     the platform key is at hand; with a store (--db), that the registry is in the
     state the log's latest entry of it recorded (not edited or rolled back since)."""
+    from ..scan.keys import KeyRing
+    from ..scan.registry import Registry
+    from ..scan.verify import verify_registry
+
     report = verify_registry(Registry(registry, KeyRing(keys)), recording_store(ctx))
     console.print(report.summary(), markup=False)
 
@@ -216,6 +249,11 @@ def registry_reference(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Add public text whose 13-word windows do not count as distinctive in matches."""
+    from ..scan.corpus import Fields, Shard, ShardReport, read_documents
+    from ..scan.keys import KeyRing
+    from ..scan.registry import Registry
+    from ..sources import expand_sources
+
     reg = Registry(registry, KeyRing(keys), recording_store(ctx))
     # The registry's and the keys' own files are never public text: a folder that
     # holds them (./, say) would otherwise feed the reference back into itself.
@@ -270,6 +308,14 @@ def scan_cmd(
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
     """Find registered customer content in a corpus."""
+    from ..app.access import Principal
+    from ..app.scanning import scan_files
+    from ..scan.corpus import Fields
+    from ..scan.keys import KeyRing
+    from ..scan.matcher import ScanConfig
+    from ..scan.registry import Registry
+    from . import media
+
     if skip_malformed and not fail_on_findings:
         raise InputError("--skip-malformed: only means something with --fail-on-findings")
     if _is_media(paths, kind):
@@ -284,12 +330,6 @@ def scan_cmd(
     if not 1 <= workers <= MAX_WORKERS:
         raise InputError(f"--workers {workers}: must be between 1 and {MAX_WORKERS:,}")
     reg = Registry(registry, KeyRing(keys))
-    options = ScanOptions(
-        str(reg.path),
-        str(reg.keys.path),
-        ScanConfig(min_confidence=min_confidence, near_duplicates=near_duplicates),
-        Fields(text_field, id_field),
-    )
     unreadable = reg.tenants_without_keys()
     if unreadable and len(unreadable) < len(reg.tenants()):  # none at all: refused below
         err_console.print(
@@ -297,39 +337,29 @@ def scan_cmd(
             f"of registry {reg.path} (e.g. {unreadable[0]!r}); their content cannot be found",
             markup=False,
         )
+    store = recording_store(ctx)
     with _bytes_progress() as bar:
         task = bar.add_task("scanning", total=None)
 
         def on_shard(result: ShardResult, total: int) -> None:
             bar.advance(task, result.report.bytes)
 
-        summary = scan_corpus(
+        summary, index = scan_files(
+            Principal.local(),
+            reg,
             paths,
-            options,
             out,
+            ScanConfig(min_confidence=min_confidence, near_duplicates=near_duplicates),
+            Fields(text_field, id_field),
             fmt=_format(fmt),
             engine=engine,
             workers=workers,
+            skip_malformed=skip_malformed,
             on_shard=on_shard,
             on_malformed=_report_malformed,
+            append=store.audit.record if store is not None else None,
         )
-    recorded = _record(
-        ctx,
-        "scan.run",
-        {
-            "inputs": list(paths),
-            "registry": str(reg.path.resolve()),
-            "documents": summary.documents,
-            "bytes": summary.bytes,
-            "findings": summary.findings,
-            "malformed": summary.malformed,
-            "malformed_by_reason": summary.malformed_by_reason,
-            "skip_malformed": skip_malformed,
-            "findings_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
-            "min_confidence_permille": round(min_confidence * 1000),
-            "near_duplicates": near_duplicates,
-        },
-    )
+    recorded = _recorded_at(index)
     console.print(
         f"scanned {summary.documents:,} documents, {summary.bytes / 1e6:,.1f} MB in "
         f"{summary.seconds:.1f} s ({summary.mb_per_s:,.1f} MB/s, {engine}, {workers} worker(s)): "

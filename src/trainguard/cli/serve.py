@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import InputError
-from ._app import app
-from .scan import KEYS_HELP, REGISTRY_HELP
+from ._app import KEYS_HELP, REGISTRY_HELP, app
 
 
 @app.command("serve")

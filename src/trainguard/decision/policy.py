@@ -20,7 +20,6 @@ from ..canonical import canonical_json
 from ..errors import PolicyFileError, TaxonomyError
 from ..limits import MAX_POLICY_RULES, MAX_RULE_PATTERNS
 from ..timeutil import format_instant, parse_instant
-from ..yamlfile import line_for, parse_yaml, read_text, validation_message
 from .identity import FAMILY
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy, pattern_matches
 
@@ -217,6 +216,10 @@ def _micros(value: datetime) -> int:
 
 def parse_policy(text: str, source: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> PolicyVersion:
     """Parse and validate one policy version. Errors name ``source`` and the line."""
+    # Here rather than at the top: terms read back from the store are JSON, and
+    # a process that only decides need not load the YAML reader.
+    from ..yamlfile import line_for, parse_yaml, validation_message
+
     try:
         data, lines = parse_yaml(text, PolicyFileError)
     except PolicyFileError as exc:
@@ -243,4 +246,6 @@ def parse_policy(text: str, source: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY) 
 
 
 def load_policy_file(path: str | Path, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> PolicyVersion:
+    from ..yamlfile import read_text
+
     return parse_policy(read_text(path, PolicyFileError), str(Path(path)), taxonomy)

@@ -37,6 +37,7 @@ from .corpus import (
     read_batches,
     warm_up,
 )
+from .findings import finding_json
 from .keys import KeyRing
 from .matcher import Matcher, ScanConfig
 from .registry import Registry
@@ -131,21 +132,9 @@ def _findings(matcher: Matcher, batch: DocBatch, shard: Shard) -> list[dict[str,
     counts, found = matcher.scan_batch(batch.data, batch.starts, text_of)
     out = []
     for k in sorted(found, key=lambda k: int(batch.lines[k])):  # in line order
-        spans, n_tokens, doc = found[k], int(counts[k]), docs[k]
-        covered: set[int] = set()
-        for s in spans:
-            covered.update(range(s.first_token, s.last_token + 1))
-        out.append(
-            {
-                "doc_id": doc.doc_id,
-                "source": shard.source.url,
-                "line": doc.line,
-                "spans": [s.to_json() for s in spans],
-                "matched_tokens": len(covered),
-                "doc_tokens": n_tokens,
-                "coverage": round(len(covered) / n_tokens, 4) if n_tokens else 0.0,
-            }
-        )
+        doc = docs[k]
+        where = {"source": shard.source.url, "line": doc.line}
+        out.append(finding_json(doc.doc_id, found[k], int(counts[k]), where=where))
     return out
 
 
