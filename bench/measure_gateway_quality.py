@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from _common import emit
 from trainguard.gateway import meeting_sources
 from trainguard.gateway.features import (
@@ -114,7 +115,13 @@ def main() -> None:
             "questions": len(retrieval["bm25"]),
             "summary_words": SUMMARY_WORDS,
             "rouge_f1": {
-                name: dict(zip(("rouge1", "rouge2", "rougeL"), np.round(np.mean(v, axis=0), 4).tolist(), strict=True))
+                name: dict(
+                    zip(
+                        ("rouge1", "rouge2", "rougeL"),
+                        np.round(np.mean(v, axis=0), 4).tolist(),
+                        strict=True,
+                    )
+                )
                 for name, v in rouge.items()
             },
             "retrieval_at_5": {

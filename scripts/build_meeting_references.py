@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_meeting_samples import gzip_bytes  # noqa: E402
+from build_meeting_samples import gzip_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "data" / "qmsum-sample.jsonl.gz"

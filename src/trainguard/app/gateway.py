@@ -25,14 +25,15 @@ from ..gateway import (
 )
 from ..timeutil import parse_instant
 from .access import Principal
+from .context import NotReady
 
 GATEWAY_REQUEST = "gateway.request"
 ASK = ("service", "admin")  # the platform's AI features ask with a service (or admin) key
 MAX_QUESTION_CHARS = 2_000
 
 
-class NoAccessCheck(InputError):
-    """The service was started without an access check: nothing can be shown to anyone."""
+class NoAccessCheck(NotReady):
+    """Started without an access check: nothing can be shown to anyone (HTTP 503)."""
 
 
 def serve_feature(

@@ -95,7 +95,7 @@ def load_acl(path: str | Path) -> InMemoryAcl:
                 acl.allow(tenant, target, [EVERYONE])
                 continue
             if not isinstance(users, list):
-                raise InputError(f"{path}: {tenant}.{target}: a list of users or \"*\"")
+                raise InputError(f'{path}: {tenant}.{target}: a list of users or "*"')
             acl.allow(
                 tenant, target, [check_subject(u, f"{path}: {tenant}.{target}") for u in users]
             )
@@ -115,7 +115,11 @@ class HttpAccessHook:
             raise InputError(f"access hook {self.url!r}: an http:// or https:// URL")
 
     def visible(self, tenant: str, user: str, items: Sequence[Item]) -> set[str]:
-        body = {"tenant": tenant, "user": user, "records": [{"id": i, "container": c} for i, c in items]}
+        body = {
+            "tenant": tenant,
+            "user": user,
+            "records": [{"id": i, "container": c} for i, c in items],
+        }
         request = urllib.request.Request(
             self.url,
             data=json.dumps(body).encode(),

@@ -78,7 +78,7 @@ def units_of(sources: Sequence[Source], sentences: bool = False) -> list[Unit]:
     """The pieces a feature chooses from: each segment (a turn, a message), or
     each sentence of each segment. A piece is flagged when its whole segment
     reads like an instruction to an assistant."""
-    out = []
+    out: list[Unit] = []
     for i, s in enumerate(sources):
         for j, seg in enumerate(s.segments):
             flagged = looks_like_instruction(seg.text)
@@ -91,7 +91,9 @@ def units_of(sources: Sequence[Source], sentences: bool = False) -> list[Unit]:
 def summarize(sources: Sequence[Source], words: int = SUMMARY_WORDS) -> Output:
     units = units_of(sources, sentences=True)
     chosen = select_summary(units, words)
-    return _output("summary", sources, units, sorted(chosen, key=lambda k: (units[k].source, units[k].segment)))
+    return _output(
+        "summary", sources, units, sorted(chosen, key=lambda k: (units[k].source, units[k].segment))
+    )
 
 
 def select_summary(units: Sequence[Unit], words: int) -> list[int]:
@@ -155,7 +157,7 @@ def _output(
     feature: str, sources: Sequence[Source], units: Sequence[Unit], chosen: Sequence[int]
 ) -> Output:
     # Every source given is cited, numbered in the order given; a point names its number.
-    points = []
+    points: list[dict[str, Any]] = []
     for k in chosen:
         u = units[k]
         points.append(
@@ -178,9 +180,12 @@ def _output(
         }
         for i, s in enumerate(sources)
     ]
-    lines = [f"- {p['speaker'] + ': ' if p['speaker'] else ''}{p['text']} [{p['citation']}]" for p in points]
+    lines = [
+        f"- {p['speaker'] + ': ' if p['speaker'] else ''}{p['text']} [{p['citation']}]"
+        for p in points
+    ]
     refs = [f"[{c['n']}] {c['source']}" for c in citations]
-    text = "\n".join(lines + ([""] + refs if refs else []))
+    text = "\n".join(lines + (["", *refs] if refs else []))
     return Output(feature, points, citations, text, safe_html(_markdown_escape(text)))
 
 

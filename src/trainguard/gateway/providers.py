@@ -59,7 +59,9 @@ class Providers:
     def digest(self) -> str:
         body = {
             "providers": {k: v.model_dump() for k, v in self.providers.items()},
-            "tenants": None if self.tenants is None else {k: list(v) for k, v in self.tenants.items()},
+            "tenants": None
+            if self.tenants is None
+            else {k: list(v) for k, v in self.tenants.items()},
         }
         return hashlib.sha256(canonical_json(body)).hexdigest()
 
@@ -69,7 +71,9 @@ class Providers:
         terms = self.providers.get(name)
         allowed = self.tenants is None or name in self.tenants.get(request.tenant, ())
         if terms is None or not allowed:
-            raise ProviderRefused(f"provider {name!r} is not on tenant {request.tenant}'s allowlist")
+            raise ProviderRefused(
+                f"provider {name!r} is not on tenant {request.tenant}'s allowlist"
+            )
         if terms.third_party and request.purpose != "infer.third_party":
             raise ProviderRefused(
                 f"provider {name!r} is a third party: ask with purpose infer.third_party"

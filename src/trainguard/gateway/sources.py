@@ -66,7 +66,15 @@ def parse_sources(data: Any, tenant: str, field: str = "sources") -> list[Source
 def _parse_source(item: Any, tenant: str, where: str) -> Source:
     if not isinstance(item, Mapping):
         raise InputError(f"{where}: an object")
-    unknown = set(item) - {"id", "categories", "collected_at", "subjects", "container", "text", "turns"}
+    unknown = set(item) - {
+        "id",
+        "categories",
+        "collected_at",
+        "subjects",
+        "container",
+        "text",
+        "turns",
+    }
     if unknown:
         raise InputError(f"{where}.{sorted(unknown)[0]}: not a field of a record")
     record_id = check_record_id(item.get("id"), f"{where}.id")
