@@ -37,10 +37,12 @@ _MD_LINK = re.compile(r"!?\[([^\]\n]{0,500})\]\([^)\n]{0,2000}\)")
 _TAG = re.compile(r"<[^>\n]{0,2000}>")
 
 _INSTRUCTION = re.compile(
-    r"\b(ignore (all |any )?(the )?(previous|prior|above)|disregard (the )?(previous|above|prior)"
-    r"|you are (now )?(an?|the) (ai|assistant|model)|(assistant|ai|bot|model|summar\w+)\s*[:,]"
-    r"|system prompt|new instructions?|(include|add|render|insert|show|append) (this|the following|a) "
-    r"(link|image|url)|when (you )?summari[sz]\w*|in your (summary|answer))",
+    r"\b(?:ignore (?:all |any )?(?:the )?(?:previous|prior|above)|disregard (?:the )?(?:previous|above|prior)"
+    r"|you are (?:now )?(?:an?|the) (?:ai|assistant|model)|system prompt|new instructions?"
+    r"|(?:include|add|render|insert|show|append) (?:this|the following) (?:link|image|url)"
+    r"|when (?:you )?summari[sz]\w*|in your (?:summary|answer))"
+    r"|(?:^|[.!?]\s+)(?:(?:hey|dear|note to the) )?(?:ai(?: assistant)?|assistant|bot|summari[sz]er)\s*[:,]"
+    r"|\b(?:ai|assistant|bot|summari[sz]er)\s*:",
     re.IGNORECASE,
 )
 
