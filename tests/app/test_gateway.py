@@ -20,7 +20,13 @@ from trainguard.decision.policy import load_policy_file
 from trainguard.gateway.features import clean
 from trainguard.store import Store
 
-from ..gateway.conftest import AT, channel_record, enable_ai_features, private_record, transcript_record
+from ..gateway.conftest import (
+    AT,
+    channel_record,
+    enable_ai_features,
+    private_record,
+    transcript_record,
+)
 
 pytest.importorskip("wordllama", reason="the AI features need the gateway extra")
 
@@ -31,7 +37,9 @@ RECORDS = [transcript_record(), channel_record(), private_record()]
 def input_texts(records: list[dict[str, Any]]) -> set[str]:
     """Every segment of the inputs long enough to be unmistakable, raw and as
     the features show it, and the question."""
-    raw = [t["text"] for r in records for t in r.get("turns", [])] + [r["text"] for r in records if "text" in r]
+    raw = [t["text"] for r in records for t in r.get("turns", [])] + [
+        r["text"] for r in records if "text" in r
+    ]
     return {s for text in raw for s in (text, clean(text)) if len(s) >= 30} | {QUESTION}
 
 
@@ -58,7 +66,9 @@ def db(tmp_path: Path, policy_files: dict[str, Path]) -> Path:
     path = tmp_path / "gw.db"
     store = Store(str(path))
     store.init()
-    store.add_policies([(load_policy_file(policy_files[v]), str(policy_files[v])) for v in ("v1", "v2", "v3")])
+    store.add_policies(
+        [(load_policy_file(policy_files[v]), str(policy_files[v])) for v in ("v1", "v2", "v3")]
+    )
     store.assign_tenant("acme", "meetco-terms")
     enable_ai_features(store)
     store.engine.dispose()
@@ -68,11 +78,15 @@ def db(tmp_path: Path, policy_files: dict[str, Path]) -> Path:
 @pytest.fixture
 def acl_file(tmp_path: Path) -> Path:
     path = tmp_path / "acl.yaml"
-    path.write_text("acme:\n  'meeting:meeting-1': [alice, bob]\n  'channel:general': '*'\n  'meeting:board': [bob]\n")
+    path.write_text(
+        "acme:\n  'meeting:meeting-1': [alice, bob]\n  'channel:general': '*'\n  'meeting:board': [bob]\n"
+    )
     return path
 
 
-def test_the_cli_keeps_no_input_text(db: Path, acl_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_cli_keeps_no_input_text(
+    db: Path, acl_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     records = tmp_path / "records.json"
     records.write_text(json.dumps(RECORDS))
@@ -80,17 +94,37 @@ def test_the_cli_keeps_no_input_text(db: Path, acl_file: Path, tmp_path: Path, c
     outputs = []
     for user in ("alice", "bob"):  # bob sees the private meeting too
         for args in (["summarize"], ["ask", "--question", QUESTION]):
-            result = runner.invoke(cli, ["--db", str(db), *args, str(records), "--tenant", "acme", "--user", user,
-                                         "--acl", str(acl_file), "--at", AT, "--json"])
+            result = runner.invoke(
+                cli,
+                [
+                    "--db",
+                    str(db),
+                    *args,
+                    str(records),
+                    "--tenant",
+                    "acme",
+                    "--user",
+                    user,
+                    "--acl",
+                    str(acl_file),
+                    "--at",
+                    AT,
+                    "--json",
+                ],
+            )
             assert result.exit_code == 0, result.stderr
             outputs.append(json.loads(result.stdout))
             logs = caplog.text + result.stderr
-    assert any(c["source"] == "board/transcript" for o in outputs for c in o["citations"])  # it was used
+    assert any(
+        c["source"] == "board/transcript" for o in outputs for c in o["citations"]
+    )  # it was used
     shown = {p["text"] for o in outputs for p in o["points"] if len(p["text"]) >= 30}
     assert_retained_nothing(db, logs, input_texts(RECORDS) | shown)
 
 
-def test_the_service_keeps_no_input_text(db: Path, acl_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_service_keeps_no_input_text(
+    db: Path, acl_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from trainguard.gateway import load_acl
     from trainguard.http import create_app
     from trainguard.http.gateway import configure
@@ -105,7 +139,9 @@ def test_the_service_keeps_no_input_text(db: Path, acl_file: Path, caplog: pytes
     async def go() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=service)
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://tg", headers=headers) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://tg", headers=headers
+        ) as client:
             body = {"user": "bob", "records": RECORDS, "at": AT}
             return [
                 await client.post("/v1/gateway/summary", json=body),

@@ -30,7 +30,9 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def enable_ai_features(store: Store, tenant: str = "acme", at: str = "2023-08-12T00:00:00Z") -> None:
+def enable_ai_features(
+    store: Store, tenant: str = "acme", at: str = "2023-08-12T00:00:00Z"
+) -> None:
     """The account admin turns AI features on (v3 accepts implied consent)."""
     v3 = store.policy_set().resolve("meetco-terms@2023-08-11").hash
     store.add_consent_events(
@@ -50,7 +52,11 @@ def enable_ai_features(store: Store, tenant: str = "acme", at: str = "2023-08-12
     )
 
 
-def transcript_record(meeting_index: int = 11, record_id: str = "meeting-1/transcript", container: str = "meeting:meeting-1") -> dict[str, Any]:
+def transcript_record(
+    meeting_index: int = 11,
+    record_id: str = "meeting-1/transcript",
+    container: str = "meeting:meeting-1",
+) -> dict[str, Any]:
     m = meeting_rows()[meeting_index]
     return {
         "id": record_id,
@@ -82,7 +88,10 @@ def private_record() -> dict[str, Any]:
         "container": "meeting:board",
         "turns": [
             {"speaker": "bob", "text": PRIVATE_SECRET},
-            {"speaker": "bob", "text": "Keep the acquisition of Globex between the two of us until the board votes."},
+            {
+                "speaker": "bob",
+                "text": "Keep the acquisition of Globex between the two of us until the board votes.",
+            },
         ],
     }
 

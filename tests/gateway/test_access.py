@@ -25,7 +25,9 @@ def test_the_reference_acl_grants_by_container_or_record_and_nothing_else() -> N
     acl.allow("acme", "m2/t", ["bob"])
     assert acl.visible("acme", "alice", ITEMS) == {"m1/t", "c/1"}
     assert acl.visible("acme", "bob", ITEMS) == {"c/1", "m2/t"}
-    assert acl.visible("globex", "alice", ITEMS) == set()  # another tenant's grants are not this one's
+    assert (
+        acl.visible("globex", "alice", ITEMS) == set()
+    )  # another tenant's grants are not this one's
 
 
 def test_an_acl_file_is_read_strictly(tmp_path: Path) -> None:
@@ -57,7 +59,9 @@ class _Hook(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).received.append(body)
-        data = json.dumps(type(self).answer).encode() if type(self).answer is not None else b"not json"
+        data = (
+            json.dumps(type(self).answer).encode() if type(self).answer is not None else b"not json"
+        )
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -78,11 +82,19 @@ def hook() -> Iterator[tuple[str, type[_Hook]]]:
     server.server_close()
 
 
-def test_the_http_hook_is_sent_ids_only_and_its_answer_is_bounded_to_what_was_asked(hook: tuple[str, type[_Hook]]) -> None:
+def test_the_http_hook_is_sent_ids_only_and_its_answer_is_bounded_to_what_was_asked(
+    hook: tuple[str, type[_Hook]],
+) -> None:
     url, handler = hook
     handler.answer = {"visible": ["m1/t", "someone-elses/record"]}
     assert HttpAccessHook(url).visible("acme", "alice", ITEMS) == {"m1/t"}
-    assert handler.received == [{"tenant": "acme", "user": "alice", "records": [{"id": i, "container": c} for i, c in ITEMS]}]
+    assert handler.received == [
+        {
+            "tenant": "acme",
+            "user": "alice",
+            "records": [{"id": i, "container": c} for i, c in ITEMS],
+        }
+    ]
 
 
 @pytest.mark.parametrize("answer", [None, {"visible": "m1/t"}, ["m1/t"], {}])
@@ -93,6 +105,8 @@ def test_the_http_hook_fails_closed(hook: tuple[str, type[_Hook]], answer: Any) 
 
 
 def test_an_unreachable_hook_shows_nothing_and_a_hook_must_be_http() -> None:
-    assert HttpAccessHook("http://127.0.0.1:9/", timeout=0.5).visible("acme", "alice", ITEMS) == set()
+    assert (
+        HttpAccessHook("http://127.0.0.1:9/", timeout=0.5).visible("acme", "alice", ITEMS) == set()
+    )
     with pytest.raises(InputError, match="http:// or https://"):
         HttpAccessHook("file:///etc/passwd")

@@ -22,8 +22,10 @@ def test_without_a_file_only_the_local_provider_is_allowed() -> None:
 
 def test_each_tenant_has_its_own_allowlist(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
-    path.write_text("providers:\n  local: {third_party: false, zero_retention: true}\n"
-                    "  zdr: {third_party: true, zero_retention: true}\ntenants:\n  acme: [local, zdr]\n  globex: [local]\n")
+    path.write_text(
+        "providers:\n  local: {third_party: false, zero_retention: true}\n"
+        "  zdr: {third_party: true, zero_retention: true}\ntenants:\n  acme: [local, zdr]\n  globex: [local]\n"
+    )
     providers = load_providers(path)
     assert providers.check(req("zdr", "infer.third_party")).third_party
     with pytest.raises(ProviderRefused, match="globex"):
@@ -37,12 +39,17 @@ def test_each_tenant_has_its_own_allowlist(tmp_path: Path) -> None:
     ("text", "problem"),
     [
         ("providers:\n  x: {third_party: true}\ntenants: {}\n", "zero_retention"),
-        ("providers:\n  x: {third_party: 'no', zero_retention: true}\ntenants: {}\n", "third_party"),
+        (
+            "providers:\n  x: {third_party: 'no', zero_retention: true}\ntenants: {}\n",
+            "third_party",
+        ),
         ("providers: {}\ntenants:\n  acme: [ghost]\n", "provider 'ghost' is not defined"),
         ("providers: {}\n", "tenants"),
     ],
 )
-def test_a_bad_provider_file_is_one_line_naming_the_problem(tmp_path: Path, text: str, problem: str) -> None:
+def test_a_bad_provider_file_is_one_line_naming_the_problem(
+    tmp_path: Path, text: str, problem: str
+) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=problem):

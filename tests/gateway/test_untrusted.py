@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from trainguard.gateway.untrusted import LINK_REMOVED, looks_like_instruction, safe_html, strip_urls, urls_in
+from trainguard.gateway.untrusted import (
+    LINK_REMOVED,
+    looks_like_instruction,
+    safe_html,
+    strip_urls,
+    urls_in,
+)
 
 pytest.importorskip("nh3", reason="the gateway extra")
 
@@ -36,13 +42,21 @@ def test_every_form_of_link_is_removed(text: str) -> None:
 
 
 def test_ordinary_transcript_text_is_left_alone() -> None:
-    text = "At 10:30 the ratio was 3:1, e.g. the note: fine. Speaker:Hello and/or 3.5 mm, i.e. done."
+    text = (
+        "At 10:30 the ratio was 3:1, e.g. the note: fine. Speaker:Hello and/or 3.5 mm, i.e. done."
+    )
     assert strip_urls(text) == text
 
 
 def test_a_url_the_user_was_shown_may_stay_when_allowed() -> None:
-    assert strip_urls("see https://ok.example/doc", allowed={"https://ok.example/doc"}) == "see https://ok.example/doc"
-    assert strip_urls("see https://evil.example/doc", allowed={"https://ok.example/doc"}) == f"see {LINK_REMOVED}"
+    assert (
+        strip_urls("see https://ok.example/doc", allowed={"https://ok.example/doc"})
+        == "see https://ok.example/doc"
+    )
+    assert (
+        strip_urls("see https://evil.example/doc", allowed={"https://ok.example/doc"})
+        == f"see {LINK_REMOVED}"
+    )
 
 
 def test_safe_html_keeps_only_allowed_links_and_no_active_content() -> None:
