@@ -113,7 +113,7 @@ def test_bad_input_is_one_line_exit_2_and_logs_nothing(
     size = Store(str(db)).audit.size()
     args = [str(files["acl"]) if a == "ACL" else a for a in extra]
     user = [] if "--user" in args else ["--user", "alice"]
-    code, out, err = run(db, "summarize", str(files["records"]), "--tenant", "acme", *user, *args)
+    code, _out, err = run(db, "summarize", str(files["records"]), "--tenant", "acme", *user, *args)
     assert code == 2 and message in err and err.count("\n") == 1, err
     assert Store(str(db)).audit.size() == size
 

@@ -4,15 +4,16 @@ injected instruction with a phishing link, and a private meeting."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
 
-from ..conftest import meeting_rows
 from trainguard.decision.consent import ConsentEvent
 from trainguard.gateway import InMemoryAcl
 from trainguard.store import Store
+
+from ..conftest import meeting_rows
 
 pytest.importorskip("wordllama", reason="the AI features need the gateway extra")
 

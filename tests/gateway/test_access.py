@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -54,7 +54,7 @@ def test_a_callable_that_fails_or_answers_anything_but_true_shows_nothing() -> N
 
 class _Hook(BaseHTTPRequestHandler):
     answer: Any = None
-    received: list[Any] = []
+    received: ClassVar[list[Any]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
