@@ -11,6 +11,7 @@ downloads disabled, so nothing is fetched at run time.
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,12 @@ from ..errors import InputError
 
 _lock = threading.Lock()
 _model: Any = None
+_tokenizer: Any = None
 
 
 def model() -> Any:
     """The loaded model (once per process)."""
-    global _model
+    global _model, _tokenizer
     with _lock:
         if _model is None:
             try:
@@ -38,17 +40,34 @@ def model() -> Any:
             # The wheel holds weights/ and tokenizers/ beside the code: pointing the
             # cache there, with downloads disabled, loads exactly those files.
             folder = Path(wordllama.__file__).parent
-            _model = wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
+            loaded = wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
+            # A copy without padding: the pooling below sums each text's own tokens.
+            tokenizer = copy.deepcopy(loaded.tokenizer)
+            tokenizer.no_padding()
+            _model, _tokenizer = loaded, tokenizer
         return _model
 
 
 def embed(texts: list[str]) -> npt.NDArray[np.float32]:
-    """Unit-length rows, one per text (a zero row for a text with no known token)."""
+    """Unit-length rows, one per text (a zero row for a text with no known token).
+
+    The model's own mean pooling, without its padding to the longest text of
+    each batch of 64: a meeting's turns run from one word to hundreds, and the
+    padded arrays cost as much as the tokenizer (tests/gateway/test_embed.py
+    holds the two to the same vectors)."""
+    table = model().embedding
     if not texts:
-        return np.zeros((0, 256), np.float32)
-    vectors = np.asarray(model().embed(texts, norm=False), dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit: npt.NDArray[np.float32] = np.divide(
-        vectors, norms, out=np.zeros_like(vectors), where=norms > 0
-    )
+        return np.zeros((0, table.shape[1]), np.float32)
+    encoded = _tokenizer.encode_batch(texts, add_special_tokens=False)
+    lengths = np.fromiter((len(e.ids) for e in encoded), np.int64, len(encoded))
+    ids = np.fromiter((i for e in encoded for i in e.ids), np.int64, int(lengths.sum()))
+    np.clip(ids, 0, table.shape[0] - 1, out=ids)
+    sums = np.zeros((len(texts), table.shape[1]), np.float32)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    nonempty = lengths > 0
+    if nonempty.any():
+        sums[nonempty] = np.add.reduceat(table[ids], starts[nonempty], axis=0)
+    # The mean's scale vanishes in the unit length: only the direction is used.
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    unit: npt.NDArray[np.float32] = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
     return unit
