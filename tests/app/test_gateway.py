@@ -142,7 +142,7 @@ def test_the_service_keeps_no_input_text(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://tg", headers=headers
         ) as client:
-            body = {"user": "bob", "records": RECORDS, "at": AT}
+            body = {"user": "bob", "records": RECORDS}
             return [
                 await client.post("/v1/gateway/summary", json=body),
                 await client.post("/v1/gateway/question", json={**body, "question": QUESTION}),

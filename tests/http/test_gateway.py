@@ -11,7 +11,6 @@ from trainguard.gateway import InMemoryAcl, load_providers
 from trainguard.http.gateway import configure
 
 from ..gateway.conftest import (
-    AT,
     PHISHING,
     channel_record,
     enable_ai_features,
@@ -43,7 +42,6 @@ def body(**fields: object) -> dict[str, object]:
     return {
         "user": "alice",
         "records": [transcript_record(), channel_record(), private_record()],
-        "at": AT,
         **fields,
     }
 
@@ -107,6 +105,7 @@ def test_another_tenants_records_cannot_be_asked_for(gateway: Service) -> None:
         ({"records": [transcript_record(), transcript_record()]}, 422, "invalid_input", None),
         ({"records": [{"id": "x"}]}, 422, "invalid_request", "records.0.categories"),
         ({"secret": 1}, 422, "invalid_request", "secret"),
+        ({"at": "2023-08-13"}, 422, "invalid_request", "at"),  # always decided now
     ],
 )
 def test_bad_requests_are_one_line_in_the_one_error_shape(

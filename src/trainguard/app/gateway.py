@@ -85,14 +85,14 @@ class GatewayOperations:
         provider: str,
         records: Any,
         question: str | None = None,
-        at: str | None = None,
         tenant: str | None = None,
     ) -> dict[str, Any]:
+        """A feature request of the key's tenant, decided now (never as of another time)."""
         mine = who.own_tenant(*ASK)
         who.check_tenant(tenant)
         request = GatewayRequest(mine, user, feature, purpose, provider)
         app = self.application
         return serve_feature(
             app.context(), app.journal.append, self.access, self.providers,
-            request, records, question, at,
+            request, records, question,
         )  # fmt: skip

@@ -7,7 +7,8 @@ is the feature's output with a citation for every source used, the decision
 for every record, and the index of the request's audit entry (ids, decisions
 and digests only). The access check and the provider allowlist are the
 service's configuration (:func:`configure`, ``trainguard serve --acl`` /
-``--access-hook`` / ``--providers``).
+``--access-hook`` / ``--providers``). Records are decided at the time of the
+request, always: a client cannot ask as of a moment before a withdrawal.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ class FeatureRequest(s.Strict):
         default=LOCAL, description="The model provider; must be on the tenant's allowlist."
     )
     records: list[GatewayRecord] = Field(max_length=MAX_SOURCES)
-    at: s.Time | None = Field(default=None, description="Time of use (default: now).")
     tenant: s.Name | None = None
 
 
@@ -102,7 +102,6 @@ def _ask(
         provider=body.provider,
         records=records,
         question=question,
-        at=body.at,
         tenant=body.tenant,
     )
     return JSONBytes(out)
