@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,postgres,server,ray,media]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,server,ray,media,gateway]'
 	touch $(STAMP)
 
 demo: $(STAMP)

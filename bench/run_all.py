@@ -20,6 +20,8 @@ BENCHMARKS = (
     "bench_registry_open.py",
     "bench_media.py",
     "bench_http.py",
+    "bench_gateway.py",
+    "measure_gateway_quality.py",
 )
 
 

@@ -224,6 +224,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             + "\n"
         )
         (base / "folder").mkdir()
+        record = {
+            "id": "m-1",
+            "categories": ["customer.transcript"],
+            "container": "meeting:m-1",
+            "collected_at": "2023-08-20T09:00:00Z",
+            "turns": [{"speaker": "A", "text": TEXT}],
+        }
+        (base / "gateway.json").write_text(json.dumps([record]))
+        (base / "acl.yaml").write_text("acme:\n  'meeting:m-1': [alice]\n")
+        (base / "providers.yaml").write_text(
+            "providers:\n  local: {third_party: false, zero_retention: true}\ntenants:\n  acme: [local]\n"
+        )
         (base / "texts.txt").write_text(
             "the quarterly numbers look good to everyone in the room today and tomorrow too\n"
         )
@@ -423,6 +435,17 @@ def entry_points(w: dict[str, Any]) -> dict[str, st.SearchStrategy[list[str]]]:
             opt("--min-confidence", value("0.5", "0", "1")), flag("--fail-on-findings"),
             flag("--no-near-duplicates"), *reg,
         ),
+        "summarize": command(
+            "summarize", pos(value(str(b / "gateway.json"), *odd_json, str(b / "records.jsonl"))), opt("--tenant", tenant),
+            opt("--user", value("alice", "bob")), opt("--acl", value(str(b / "acl.yaml"), *yaml_files)),
+            opt("--providers", value(str(b / "providers.yaml"), *yaml_files)), opt("--provider", value("local")),
+            opt("--purpose", value("infer.feature", "infer.third_party")), opt("--at", time), flag("--json"),
+        ),
+        "ask": command(
+            "ask", pos(value(str(b / "gateway.json"), *odd_json)), opt("--question", value("when do we ship?")),
+            opt("--tenant", tenant), opt("--user", value("alice")), opt("--acl", value(str(b / "acl.yaml"))),
+            opt("--access-hook", value("http://127.0.0.1:9/")), opt("--at", time), flag("--json"),
+        ),
         "serve": command(
             "serve", opt("--host", value("127.0.0.1")), opt("--port", value("8000", "65535", "65536")), *reg
         ),
@@ -435,7 +458,7 @@ ENTRY_POINTS = [
     "consent list", "audit show", "audit prove", "audit consistency", "audit verify",
     "audit redact", "gate", "manifest verify", "manifest prove", "manifest check-proof",
     "model register", "model show", "impact", "registry add", "registry remove",
-    "registry reference", "scan", "serve",
+    "registry reference", "scan", "summarize", "ask", "serve",
 ]  # fmt: skip
 
 

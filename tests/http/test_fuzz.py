@@ -19,7 +19,9 @@ from trainguard.app import Application, create_key
 from trainguard.audit.note import Signer
 from trainguard.decision.policy import load_policy_file
 from trainguard.demo.run import copy_policy_files
+from trainguard.gateway import CallableAccess
 from trainguard.http import create_app
+from trainguard.http.gateway import configure
 from trainguard.store import Store
 
 EXAMPLES = int(os.environ.get("TRAINGUARD_FUZZ_EXAMPLES", "25"))  # per route, mode and key
@@ -42,7 +44,10 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
         "operator": create_key(store, "operator", None)[1],
     }
     application = Application(store, base / "registry", base / "keys", max_pending_scans=1_000)
-    yield create_app(application=application), tokens
+    app = create_app(application=application)
+    # Everything visible: generated records that the terms allow reach the features.
+    configure(app, CallableAccess(lambda *_: True))
+    yield app, tokens
     application.close()
     store.engine.dispose()
 

@@ -39,7 +39,7 @@ REBUILD_PREFIXES = ("policy.", "tenant.", "taxonomy.")
 CONSENT_PREFIX = "consent."
 APIKEY_PREFIX = "apikey."
 # Entries the service writes at volume; never state, so never read back.
-SKIPPED_KINDS = ("decision", "decision.batch")
+SKIPPED_KINDS = ("decision", "decision.batch", "gateway.request")
 
 
 class NotReady(TrainguardError):

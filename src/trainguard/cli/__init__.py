@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import apikey, audit, core, demo, explain, gate, scan, serve  # noqa: F401  (registers the commands)
+from . import apikey, audit, core, demo, explain, gate, gateway, scan, serve  # noqa: F401  (registers the commands)
 from ._app import app
 
 

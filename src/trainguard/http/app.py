@@ -146,6 +146,10 @@ def create_app(
     install(app, body_limit)
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
 
+    from .gateway import router as gateway_router  # here: it imports this module
+
+    app.include_router(gateway_router)
+
     # --- service --------------------------------------------------------------------
 
     @app.get("/healthz", tags=["service"], summary="Is the service up, and on which store")
