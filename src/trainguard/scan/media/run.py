@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ...errors import InputError
@@ -122,7 +122,7 @@ class FileResult:
     by_kind: dict[str, int] = field(default_factory=lambda: {"audio": 0, "image": 0, "video": 0})
 
 
-def scan_file(matcher: MediaMatcher, path: Path) -> FileResult:
+def scan_file(matcher: MediaMatcher, path: Path | str) -> FileResult:
     result = FileResult()
     for number, record in enumerate(read_records(path), 1):
         if isinstance(record, Malformed):
@@ -152,7 +152,7 @@ def _start_worker(registry: str, keys: str, config: MediaConfig) -> None:
     _WORKER = media_matcher(registry, KeyRing(keys), config)
 
 
-def _scan_in_worker(path: Path) -> FileResult:
+def _scan_in_worker(path: Path | str) -> FileResult:
     assert _WORKER is not None
     return scan_file(_WORKER, path)
 
@@ -219,6 +219,11 @@ def looks_like_media(sources: Sequence[str]) -> bool:
 
     text = {".jsonl", ".json", ".ndjson", ".txt", ".text", ".parquet", ".csv", ".gz", ".zst"}
     for raw in sources:
+        if "://" in raw:
+            suffix = PurePosixPath(raw.rstrip("/")).suffix.lower()
+            if suffix in MEDIA_SUFFIXES or suffix == ".tar":
+                return True
+            continue
         p = Path(raw)
         if p.is_dir():
             suffixes = {f.suffix.lower() for f in p.rglob("*") if f.is_file()}
