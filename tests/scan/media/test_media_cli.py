@@ -217,18 +217,32 @@ def test_workers_find_the_same_in_the_same_order(tmp_path: Path, registry: list[
     ]
 
 
-def test_the_ray_engine_is_refused_for_media(tmp_path: Path, registry: list[str]) -> None:
-    (tmp_path / "a.wav").write_bytes(S.encode_audio(recording(1, 5.0), RATE))
-    result = runner.invoke(
-        app,
+@pytest.mark.ray
+def test_the_ray_engine_finds_the_same_in_the_same_order(
+    tmp_path: Path, registry: list[str]
+) -> None:
+    pytest.importorskip("ray", reason="needs the ray extra")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n, data in enumerate(
         [
-            "scan",
-            str(tmp_path / "a.wav"),
-            "--out",
-            str(tmp_path / "f.jsonl"),
-            "--engine",
-            "ray",
-            *registry,
-        ],
-    )
-    assert result.exit_code == 2 and "local engine only" in result.stderr
+            S.encode_audio(recording(1, 15.0), RATE, "mp3", "libmp3lame", 48000),
+            S.image_bytes(S.slide(9, 5)),
+            S.image_bytes(S.slide(1, 5).convert("RGB"), "JPEG", quality=50),
+            b"not audio at all",
+        ]
+    ):
+        (corpus / f"{n}.{['mp3', 'png', 'jpg', 'wav'][n]}").write_bytes(data)
+    outputs = []
+    for engine in ("local", "ray"):
+        out = tmp_path / f"{engine}.jsonl"
+        result = runner.invoke(
+            app,
+            ["scan", str(corpus), "--out", str(out), "--engine", engine, "--workers", "2",
+             *registry],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert "1 malformed records skipped" in result.stdout
+        outputs.append(findings(out))
+    assert outputs[0] == outputs[1]
+    assert [f["doc_id"].rsplit("/", 1)[1] for f in outputs[1]] == ["0.mp3", "2.jpg"]
