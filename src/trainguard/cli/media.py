@@ -125,3 +125,21 @@ def remove(
         markup=False,
     )
     return True
+
+
+def compact(reg: Registry, record: Callable[[str, dict[str, Any]], str]) -> bool:
+    """`registry compact` of the media part; False when there is none."""
+    media = MediaRegistry(reg.path, reg.keys)
+    if not media.exists():
+        return False
+    counts = media.compact()
+    recorded = record(
+        "registry.compact", {"registry": str(reg.path.resolve()), "kind": "media", **counts}
+    )
+    console.print(
+        f"media: {counts['files_removed']} leftover files removed "
+        f"({counts['bytes_freed']:,} bytes), {counts['item_lines_dropped']} uncommitted "
+        f"item lines dropped{recorded}",
+        markup=False,
+    )
+    return True

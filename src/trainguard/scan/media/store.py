@@ -355,6 +355,37 @@ class MediaRegistry:
             self._rewrite_items(exclude=item.code)
             return item
 
+    def compact(self) -> dict[str, int]:
+        """Each add and remove already leaves one set of arrays per tenant; what a killed
+        add or remove can leave behind is removed here: arrays that media.json does not
+        name, and item lines past the last committed item."""
+        with self.writing():
+            named = {
+                f"{spec[kind]}.{part}.npy"
+                for spec in self.meta["tenants"].values()
+                for kind, parts in ARRAYS.items()
+                for part in parts
+            }
+            removed = freed = 0
+            for f in self.path.glob("*.npy"):
+                if f.name not in named:
+                    freed += f.stat().st_size
+                    f.unlink()
+                    removed += 1
+            for f in self.path.glob(".*.json*"):  # temporary files of a killed commit
+                freed += f.stat().st_size
+                f.unlink()
+                removed += 1
+            lines = (
+                (self.path / "items.jsonl").read_text(encoding="utf-8").count("\n")
+                if (self.path / "items.jsonl").exists()
+                else 0
+            )
+            dropped = lines - len(self.items())
+            if dropped:
+                self._rewrite_items(exclude=-1)
+            return {"files_removed": removed, "bytes_freed": freed, "item_lines_dropped": dropped}
+
     def _rewrite_items(self, exclude: int) -> None:
         tmp = self.path / f".items.{uuid.uuid4().hex[:8]}.jsonl"
         with tmp.open("w", encoding="utf-8") as f:
