@@ -63,9 +63,9 @@ def scan(
     engine: str = "local",
 ) -> None:  # fmt: skip
     """`scan` of a media corpus."""
-    if engine != "local":
-        raise InputError(f"--engine {engine}: media is scanned by the local engine only")
-    summary = scan_media(paths, reg.path, keys, out, MediaConfig(), on_malformed, progress, workers)
+    summary = scan_media(
+        paths, reg.path, keys, out, MediaConfig(), on_malformed, progress, workers, engine
+    )
     recorded = record(
         "scan.run",
         {
@@ -83,7 +83,8 @@ def scan(
     console.print(
         f"scanned {summary.records:,} media records ({summary.by_kind['audio']:,} audio, "
         f"{summary.by_kind['image']:,} images, {summary.by_kind['video']:,} videos; "
-        f"{hours:,.2f} h of audio/video) in {summary.seconds:.1f} s ({workers} worker(s)): "
+        f"{hours:,.2f} h of audio/video) in {summary.seconds:.1f} s ({engine}, "
+        f"{workers} worker(s)): "
         f"{summary.findings:,} with "
         f"registered content, {summary.malformed:,} malformed records skipped; findings in "
         f"{out}{recorded}",
@@ -121,6 +122,24 @@ def remove(
     console.print(
         f"removed {removed.kind} item {removed.id!r} of tenant {tenant!r} "
         f"({removed.landmarks + removed.frames:,} fingerprints){recorded}",
+        markup=False,
+    )
+    return True
+
+
+def compact(reg: Registry, record: Callable[[str, dict[str, Any]], str]) -> bool:
+    """`registry compact` of the media part; False when there is none."""
+    media = MediaRegistry(reg.path, reg.keys)
+    if not media.exists():
+        return False
+    counts = media.compact()
+    recorded = record(
+        "registry.compact", {"registry": str(reg.path.resolve()), "kind": "media", **counts}
+    )
+    console.print(
+        f"media: {counts['files_removed']} leftover files removed "
+        f"({counts['bytes_freed']:,} bytes), {counts['item_lines_dropped']} uncommitted "
+        f"item lines dropped{recorded}",
         markup=False,
     )
     return True

@@ -193,11 +193,14 @@ def registry_compact(
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
 ) -> None:
-    """Merge each tenant's segments into one."""
+    """Merge each tenant's segments into one; remove what killed media writes left."""
     from ..scan.keys import KeyRing
     from ..scan.registry import Registry
+    from . import media
 
     reg = Registry(registry, KeyRing(keys), recording_store(ctx))
+    if media.compact(reg, lambda k, d: _record(ctx, k, d)) and not reg.exists():
+        return
     r = reg.compact()
     console.print(
         f"segments: {r['segments_before']} -> {r['segments_after']}{_recorded(reg)}",

@@ -20,6 +20,7 @@ from PIL import ImageEnhance
 from trainguard.scan.media import samples as S
 from trainguard.scan.media.decode import decode
 from trainguard.scan.media.image import Keying, distance
+from trainguard.scan.media.matcher import MediaConfig, MediaMatcher
 from trainguard.scan.media.store import fingerprint
 
 from .conftest import DECK, Registered
@@ -63,10 +64,67 @@ def test_slides_of_other_decks_are_not_found(registered: Registered) -> None:
     assert hits == []
 
 
-def test_unregistered_slides_of_the_same_template_are_rarely_found(registered: Registered) -> None:
-    """The hard case: same title bar, logo box, bullets and footer, other words."""
-    hits = sum(bool(found(registered, S.image_bytes(S.slide(i, DECK)))) for i in range(10, 60))
-    assert hits <= 1, f"{hits} of 50 unregistered slides of the registered template matched"
+def test_unregistered_slides_of_the_same_template_are_not_found(registered: Registered) -> None:
+    """The hard case: same title bar, logo box, bullets and footer, other words. Whole
+    pictures of such slides can fall within 5 bits; their centres do not."""
+    hits = [i for i in range(10, 60) if found(registered, S.image_bytes(S.slide(i, DECK)))]
+    assert hits == [], f"unregistered slides of the registered template matched: {hits}"
+
+
+def test_without_the_centre_check_whole_pictures_of_one_template_do_collide(
+    registered: Registered,
+) -> None:
+    """Why the centre check exists: the same slides, whole hashes alone."""
+    alone = MediaMatcher(
+        registered.registry, registered.keys, MediaConfig(centre_check=False, crops=False)
+    )
+    hits = sum(
+        bool(alone.find(fingerprint(decode(S.image_bytes(S.slide(i, DECK)), "s"))))
+        for i in range(10, 410)
+    )
+    assert hits > 0
+
+
+def crop(img: Any, left: float, top: float, right: float, bottom: float) -> Any:
+    w, h = img.size
+    return img.crop((round(w * left), round(h * top), w - round(w * right), h - round(h * bottom)))
+
+
+# Measured (bench/bench_media.py, 40 slides): 2% off each side 0.90, 5% 0.78, 10% 0.62.
+@pytest.mark.parametrize(("share", "at_least"), [(0.02, 8), (0.05, 6), (0.10, 4)])
+def test_cropped_registered_slides_are_found_where_they_lie(
+    registered: Registered, share: float, at_least: int
+) -> None:
+    hits = []
+    for i in range(10):
+        data = S.image_bytes(crop(S.slide(i, DECK), share, share, share, share))
+        spans = registered.matcher.find(fingerprint(decode(data, "cropped")))
+        mine = [s for s in spans if s["item"] == f"slide-{i}"]
+        assert [s["item"] for s in spans if s["item"] != f"slide-{i}"] == []
+        if mine and mine[0]["evidence"] == "crop":
+            # The part of the registered slide the crop shows, within 5% of its size.
+            assert mine[0]["region"] == pytest.approx(
+                [share, share, 1 - share, 1 - share], abs=0.01
+            )
+            hits.append(i)
+    assert len(hits) >= at_least, hits
+
+
+def test_a_crop_moved_off_centre_and_rescaled_is_found(registered: Registered) -> None:
+    picture = crop(S.slide(2, DECK), 0.08, 0.02, 0.0, 0.06).resize((1280, 720)).convert("RGB")
+    spans = registered.matcher.find(
+        fingerprint(decode(S.image_bytes(picture, "JPEG", quality=75), "moved"))
+    )
+    assert [(s["item"], s["evidence"]) for s in spans] == [("slide-2", "crop")]
+
+
+def test_crops_of_unregistered_slides_are_not_found(registered: Registered) -> None:
+    hits = [
+        i
+        for i in range(10, 40)
+        if found(registered, S.image_bytes(crop(S.slide(i, DECK), 0.05, 0.05, 0.05, 0.05)))
+    ]
+    assert hits == []
 
 
 @given(

@@ -217,18 +217,55 @@ def test_workers_find_the_same_in_the_same_order(tmp_path: Path, registry: list[
     ]
 
 
-def test_the_ray_engine_is_refused_for_media(tmp_path: Path, registry: list[str]) -> None:
-    (tmp_path / "a.wav").write_bytes(S.encode_audio(recording(1, 5.0), RATE))
-    result = runner.invoke(
-        app,
+@pytest.mark.ray
+def test_the_ray_engine_finds_the_same_in_the_same_order(
+    tmp_path: Path, registry: list[str]
+) -> None:
+    pytest.importorskip("ray", reason="needs the ray extra")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n, data in enumerate(
         [
-            "scan",
-            str(tmp_path / "a.wav"),
-            "--out",
-            str(tmp_path / "f.jsonl"),
-            "--engine",
-            "ray",
-            *registry,
-        ],
+            S.encode_audio(recording(1, 15.0), RATE, "mp3", "libmp3lame", 48000),
+            S.image_bytes(S.slide(9, 5)),
+            S.image_bytes(S.slide(1, 5).convert("RGB"), "JPEG", quality=50),
+            b"not audio at all",
+        ]
+    ):
+        (corpus / f"{n}.{['mp3', 'png', 'jpg', 'wav'][n]}").write_bytes(data)
+    outputs = []
+    for engine in ("local", "ray"):
+        out = tmp_path / f"{engine}.jsonl"
+        result = runner.invoke(
+            app,
+            ["scan", str(corpus), "--out", str(out), "--engine", engine, "--workers", "2",
+             *registry],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert "1 malformed records skipped" in result.stdout
+        outputs.append(findings(out))
+    assert outputs[0] == outputs[1]
+    assert [f["doc_id"].rsplit("/", 1)[1] for f in outputs[1]] == ["0.mp3", "2.jpg"]
+
+
+def test_compact_removes_what_a_killed_add_left_and_keeps_what_is_registered(
+    tmp_path: Path, registry: list[str]
+) -> None:
+    media = Path(registry[1]) / "media"
+    (media / "audio-deadbeef0000.hash.npy").write_bytes(b"x" * 100)  # a killed add's arrays
+    with (media / "items.jsonl").open("a") as f:  # and its item line, never committed
+        f.write(json.dumps({"code": 99, "tenant": "acme", "id": "ghost", "kind": "audio"}) + "\n")
+    result = runner.invoke(app, ["registry", "compact", *registry])
+    assert result.exit_code == 0, result.stderr
+    assert "media: 1 leftover files removed (100 bytes), 1 uncommitted item lines dropped" in (
+        result.stdout
     )
-    assert result.exit_code == 2 and "local engine only" in result.stderr
+    assert not (media / "audio-deadbeef0000.hash.npy").exists()
+    assert "ghost" not in (media / "items.jsonl").read_text()
+    out = tmp_path / "f.jsonl"
+    (tmp_path / "again.wav").write_bytes(S.encode_audio(recording(1, 15.0), RATE))
+    scanned = runner.invoke(
+        app, ["scan", str(tmp_path / "again.wav"), "--out", str(out), *registry]
+    )
+    assert scanned.exit_code == 0, scanned.stderr
+    assert [f["spans"][0]["item"].rsplit("/", 1)[1] for f in findings(out)] == ["meeting.wav"]

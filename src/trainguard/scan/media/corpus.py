@@ -1,5 +1,7 @@
 """Media records of a corpus: files in folders, WebDataset-style tar shards, and the
-binary columns of Parquet files.
+binary columns of Parquet files (plain, or Hugging Face ``datasets`` Audio and
+Image features: structs of ``bytes`` and ``path``), local or at fsspec URLs
+(``s3://``, ``gs://``, ``memory://``, ``file://``, … with the filesystem's package).
 
 A record is one piece of media: a file, a tar member, or one binary value of a
 Parquet row. Its kind is taken from its content, not its name. A record that
@@ -15,6 +17,7 @@ import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ...errors import InputError
 from ..corpus import Malformed
@@ -32,10 +35,34 @@ class MediaRecord:
     data: bytes
 
 
-def expand_media(paths: Sequence[str]) -> list[Path]:
-    """The media files, tar shards and Parquet files under ``paths`` (sorted)."""
-    out: list[Path] = []
+def is_url(raw: str | Path) -> bool:
+    return isinstance(raw, str) and "://" in raw
+
+
+def _expand_url(raw: str) -> list[str]:
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(raw)
+        protocol = raw.split("://", 1)[0]
+        if fs.isdir(root):
+            found = sorted(f for f in fs.find(root) if _wanted(Path(f)))
+            return [f"{protocol}://{f.removeprefix(protocol + '://')}" for f in found]
+        if fs.isfile(root):
+            return [raw]
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"{raw}: cannot be read ({exc})") from None
+    raise InputError(f"{raw}: no such file or folder")
+
+
+def expand_media(paths: Sequence[str]) -> list[Path | str]:
+    """The media files, tar shards and Parquet files under ``paths`` (sorted); local
+    ones as paths, the rest as fsspec URLs."""
+    out: list[Path | str] = []
     for raw in paths:
+        if is_url(raw):
+            out += _expand_url(raw)
+            continue
         matches = sorted(glob.glob(raw)) if any(c in raw for c in "*?[") else [raw]
         if not matches:
             raise InputError(f"{raw}: matches no file")
@@ -57,8 +84,12 @@ def _wanted(f: Path) -> bool:
     return suffix in MEDIA_SUFFIXES or suffix in CONTAINERS
 
 
-def read_records(path: Path) -> Iterator[MediaRecord | Malformed]:
-    """Every record of one file."""
+def read_records(path: Path | str) -> Iterator[MediaRecord | Malformed]:
+    """Every record of one file (a path, or an fsspec URL)."""
+    if is_url(path):
+        yield from _url_records(str(path))
+        return
+    path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".tar":
         yield from _tar_records(path)
@@ -75,12 +106,32 @@ def read_records(path: Path) -> Iterator[MediaRecord | Malformed]:
             yield Malformed(str(path), 1, f"unreadable ({exc.strerror or exc})")
 
 
-def _tar_records(path: Path) -> Iterator[MediaRecord | Malformed]:
+def _url_records(url: str) -> Iterator[MediaRecord | Malformed]:
+    import fsspec
+
+    suffix = PurePosixPath(url).suffix.lower()
+    try:
+        with fsspec.open(url, "rb") as f:
+            if suffix == ".tar":
+                yield from _tar_records(url, f)
+            elif suffix == ".parquet":
+                yield from _parquet_records(url, f)
+            else:
+                size = f.size if isinstance(getattr(f, "size", None), int) else 0
+                if size > MAX_RECORD_BYTES:
+                    yield Malformed(url, 1, f"{size:,} bytes: larger than one record may be")
+                    return
+                yield MediaRecord(url, url, f.read())
+    except (OSError, ValueError) as exc:
+        yield Malformed(url, 1, f"unreadable ({exc})")
+
+
+def _tar_records(path: Path | str, fileobj: Any = None) -> Iterator[MediaRecord | Malformed]:
     """Members of a tar shard whose names end in a media suffix (WebDataset keeps a
     sample's parts as key.ext members; captions and JSON are skipped)."""
     number = 0
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with tarfile.open(None if fileobj else path, "r:*", fileobj=fileobj) as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -98,28 +149,47 @@ def _tar_records(path: Path) -> Iterator[MediaRecord | Malformed]:
         yield Malformed(str(path), number + 1, f"tar shard unreadable ({exc})")
 
 
-def _parquet_records(path: Path) -> Iterator[MediaRecord | Malformed]:
-    """Each non-null value of every binary column; its id from an id column if any."""
+def _is_binary(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_binary(t) or pa.types.is_large_binary(t))
+
+
+def _is_feature(t: Any) -> bool:
+    """A Hugging Face Audio or Image feature as stored: a struct with binary ``bytes``."""
+    import pyarrow as pa
+
+    if not pa.types.is_struct(t):
+        return False
+    index = t.get_field_index("bytes")
+    return bool(index >= 0 and _is_binary(t.field(index).type))
+
+
+def _parquet_records(path: Path | str, fileobj: Any = None) -> Iterator[MediaRecord | Malformed]:
+    """Each non-null value of every binary column (or Audio/Image feature's bytes); its id
+    from an id column if any."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(fileobj if fileobj is not None else path)
     except (OSError, pa.ArrowException) as exc:
         yield Malformed(str(path), 1, f"Parquet file unreadable ({exc})")
         return
     schema = pf.schema_arrow
-    binary = [
-        f.name for f in schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
-    ]
+    features = {f.name for f in schema if _is_feature(f.type)}
+    binary = [f.name for f in schema if _is_binary(f.type) or f.name in features]
     if not binary:
-        raise InputError(f"{path}: no binary column to read media from")
+        raise InputError(f"{path}: no binary column (or Audio/Image feature) to read media from")
     id_column = next((c for c in ID_COLUMNS if c in schema.names), None)
     row = 0
     try:
         for batch in pf.iter_batches(columns=binary + ([id_column] if id_column else [])):
             ids = batch.column(id_column).to_pylist() if id_column else None
-            columns = {c: batch.column(c) for c in binary}
+            columns = {
+                c: batch.column(c).field("bytes") if c in features else batch.column(c)
+                for c in binary
+            }
             for i in range(batch.num_rows):
                 row += 1
                 for c in binary:

@@ -26,6 +26,8 @@ KINDS: tuple[Kind, ...] = ("audio", "image", "video")
 AUDIO_RATE = 8000  # Hz: speech lives below 4 kHz, and fewer samples cost less
 FRAME_STEP = 1.0  # seconds between the video frames that are hashed
 HASH_SIDE = 64  # frames and images are shrunk to 64x64 grey before hashing
+# Images are also kept this wide (grey) for their keypoints, which find crops.
+PICTURE_WIDTH = 480
 # A 24-megapixel photo or an 8K screen capture passes; a crafted "bomb" does not.
 MAX_IMAGE_PIXELS = 64_000_000
 
@@ -105,6 +107,8 @@ class Decoded:
     audio: np.ndarray | None = field(default=None, repr=False)  # float32 mono at AUDIO_RATE
     frames: np.ndarray | None = field(default=None, repr=False)  # (n, 64, 64) float32 grey
     times: np.ndarray | None = field(default=None, repr=False)  # each frame's time in seconds
+    # An image in grey, PICTURE_WIDTH wide (uint8): where its keypoints are found.
+    picture: np.ndarray | None = field(default=None, repr=False)
 
 
 def decode(data: bytes, name: str, kind: Kind | None = None) -> Decoded:
@@ -113,8 +117,8 @@ def decode(data: bytes, name: str, kind: Kind | None = None) -> Decoded:
     if kind is not None and kind != actual and not (kind == "audio" and actual == "video"):
         raise MediaError(f"{name}: is {actual}, not {kind}")
     if actual == "image":
-        frame = image_frame(data, name)
-        return Decoded("image", 0.0, None, frame[None], np.zeros(1, np.float32))
+        frame, picture = image_frames(data, name)
+        return Decoded("image", 0.0, None, frame[None], np.zeros(1, np.float32), picture)
     if kind == "audio" or actual == "audio":
         samples = decode_audio(data, name)
         return Decoded("audio", len(samples) / AUDIO_RATE, samples)
@@ -123,6 +127,14 @@ def decode(data: bytes, name: str, kind: Kind | None = None) -> Decoded:
 
 def image_frame(data: bytes, name: str) -> np.ndarray:
     """An image shrunk to 64x64 grey (float32), refusing decompression bombs."""
+    return image_frames(data, name, picture=False)[0]
+
+
+def image_frames(
+    data: bytes, name: str, picture: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """An image shrunk to 64x64 grey (float32) and, if ``picture``, PICTURE_WIDTH wide
+    (grey uint8), refusing decompression bombs."""
     pil = _require("PIL")
     from PIL import Image
 
@@ -134,8 +146,11 @@ def image_frame(data: bytes, name: str) -> np.ndarray:
             with Image.open(io.BytesIO(data)) as img:
                 if img.width < 1 or img.height < 1:
                     raise MediaError(f"{name}: image of {img.width}x{img.height} pixels")
-                img.draft("L", (4 * HASH_SIDE, 4 * HASH_SIDE))  # JPEG: decode at 1/2..1/8
-                return _shrink(img.convert("L"))
+                # JPEG: decode at 1/2..1/8 of the size when that is still large enough.
+                side = PICTURE_WIDTH if picture else 4 * HASH_SIDE
+                img.draft("L", (side, max(1, side * img.height // img.width)))
+                grey = img.convert("L")
+                return _shrink(grey), _widen(grey) if picture else None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise MediaError(
             f"{name}: more than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)"
@@ -151,6 +166,15 @@ def _shrink(grey: Any) -> np.ndarray:
 
     small = grey.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BOX)
     return np.asarray(small, dtype=np.float32)
+
+
+def _widen(grey: Any) -> np.ndarray:
+    """The grey image PICTURE_WIDTH wide, its aspect kept (at least one row)."""
+    from PIL import Image
+
+    height = max(1, round(grey.height * PICTURE_WIDTH / grey.width))
+    wide = grey.resize((PICTURE_WIDTH, height), Image.Resampling.BOX)
+    return np.asarray(wide, dtype=np.uint8)
 
 
 def decode_audio(data: bytes, name: str) -> np.ndarray:

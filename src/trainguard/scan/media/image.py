@@ -31,6 +31,7 @@ from .decode import HASH_SIDE
 
 DEFAULT_MAX_DISTANCE = 5
 BITS = 64
+POINTS_DOMAIN = 1  # keypoint descriptors are keyed apart from picture hashes
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -66,9 +67,10 @@ def distance(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
 class Keying:
     """A tenant's distance-preserving keying of 64-bit hashes: permute, then mask."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, domain: int = 0) -> None:
         k0, k1 = key_words(key)
-        draws = keyed(np.arange(BITS + 1, dtype=np.uint64) + np.uint64(0x7068617368), k0, k1)
+        seed = np.uint64(0x7068617368 + (domain << 40))
+        draws = keyed(np.arange(BITS + 1, dtype=np.uint64) + seed, k0, k1)
         self.permutation = np.argsort(draws[:BITS], kind="stable")  # out bit i <- in bit p[i]
         self.mask = np.uint64(draws[BITS])
 

@@ -9,7 +9,13 @@ Three kinds of evidence, each with its own threshold (measured: docs/media.md):
   ``max_distance`` bits of a registered video's frames, at one offset (±1 s);
 - *pictures*: an image within ``max_distance`` bits of a registered image or
   video frame, and a video frame within it of a registered image (a slide
-  shown in a screen share).
+  shown in a screen share). Image against image needs the hashes of both
+  centres within ``centre_distance`` too: slides sharing a template fall within
+  it as whole pictures far more often than in their middles (measured:
+  docs/media.md);
+- *crops*: an image whose keypoints agree on where it lies in a registered
+  image, and whose part there holds that image's centre within
+  ``centre_distance`` bits (:mod:`.crops`).
 
 Each span says where in the scanned record (``start``/``end``, seconds) and
 where in the registered item (``item_start``/``item_end``) the match lies.
@@ -23,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..keys import KeyRing
-from . import audio
+from . import audio, crops
 from .decode import FRAME_STEP
-from .image import DEFAULT_MAX_DISTANCE, Keying
+from .image import DEFAULT_MAX_DISTANCE, POINTS_DOMAIN, Keying
 from .index import MultiIndex
 from .store import Fingerprints, MediaItem, MediaRegistry, TenantArrays
 
@@ -40,20 +46,41 @@ class MediaConfig:
     min_landmarks: int = DEFAULT_MIN_LANDMARKS
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     min_frames: int = DEFAULT_MIN_FRAMES
+    centre_check: bool = True  # image against image: the centres must agree too
+    centre_distance: int = crops.CENTRE_MAX_DISTANCE
+    crops: bool = True  # look for crops of registered images by their keypoints
 
 
 @dataclass
 class _Tenant:
     name: str
     table: np.ndarray
-    keying: Keying
+    key: bytes
     arrays: TenantArrays
     index: MultiIndex | None = None
+    point_index: MultiIndex | None = None
+    centres: dict[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.keying = Keying(self.key)
+        self.point_keying = Keying(self.key, POINTS_DOMAIN)
 
     def visual_index(self) -> MultiIndex:
         if self.index is None:
             self.index = MultiIndex(self.arrays.visual_hash)
         return self.index
+
+    def points_index(self) -> MultiIndex:
+        if self.point_index is None:
+            self.point_index = MultiIndex(self.arrays.points_hash)
+        return self.point_index
+
+    def centre_of(self, code: int) -> int | None:
+        """The keyed centre hash of a registered image."""
+        if self.centres is None:
+            a = self.arrays
+            self.centres = dict(zip(a.centres_item.tolist(), a.centres_hash.tolist(), strict=True))
+        return self.centres.get(code)
 
 
 class MediaMatcher:
@@ -65,12 +92,13 @@ class MediaMatcher:
         self.registry = registry
         self.config = config or MediaConfig()
         self.items: dict[int, MediaItem] = registry.items()
+        self._codes = {(i.id, i.tenant): c for c, i in self.items.items()}
         self.tenants: list[_Tenant] = []
         for name in registry.tenants():
             key = registry.tenant_key(name)
             if key is not None:
                 self.tenants.append(
-                    _Tenant(name, audio.keyed_table(key), Keying(key), registry.arrays(name))
+                    _Tenant(name, audio.keyed_table(key), key, registry.arrays(name))
                 )
 
     def find(self, fp: Fingerprints) -> list[dict[str, Any]]:
@@ -78,8 +106,13 @@ class MediaMatcher:
         for tenant in self.tenants:
             if fp.landmarks.size and tenant.arrays.audio_hash.size:
                 spans += self._landmark_spans(tenant, fp)
+            found: set[int] = set()
             if fp.hashes.size and tenant.arrays.visual_hash.size:
-                spans += self._visual_spans(tenant, fp)
+                visual = self._visual_spans(tenant, fp)
+                found = {self._codes[s["item"], s["tenant"]] for s in visual}
+                spans += visual
+            if self.config.crops and fp.points.size and tenant.arrays.points_hash.size:
+                spans += self._crop_spans(tenant, fp, found)
         spans.sort(key=lambda s: (-s["matches"], -s["confidence"], s["tenant"], s["item"]))
         return spans
 
@@ -124,7 +157,9 @@ class MediaMatcher:
     def _visual_spans(self, tenant: _Tenant, fp: Fingerprints) -> list[dict[str, Any]]:
         a = tenant.arrays
         radius = self.config.max_distance
-        qi, hi, dist = tenant.visual_index().search(tenant.keying.apply(fp.hashes), radius)
+        keying = tenant.keying
+        qi, hi, dist = tenant.visual_index().search(keying.apply(fp.hashes), radius)
+        centre = int(keying.apply(fp.centre)[0]) if fp.centre.size else None
         if qi.size == 0:
             return []
         codes = a.visual_item[hi].astype(np.int64)
@@ -162,7 +197,15 @@ class MediaMatcher:
                     )
                 )  # fmt: skip
             else:
-                # A picture: one close hash is the evidence.
+                # A picture: one close hash is the evidence; image against image, the
+                # centres must agree as well.
+                registered_centre = tenant.centre_of(int(code))
+                if (
+                    self.config.centre_check
+                    and centre is not None
+                    and registered_centre is not None
+                ) and bin(centre ^ registered_centre).count("1") > self.config.centre_distance:
+                    continue
                 k = int(np.argmin(d))
                 out.append(
                     self._span(
@@ -173,4 +216,48 @@ class MediaMatcher:
                         confidence=round(1.0 - float(d[k]) / 32.0, 3),
                     )
                 )  # fmt: skip
+        return out
+
+    def _crop_spans(
+        self, tenant: _Tenant, fp: Fingerprints, found: set[int]
+    ) -> list[dict[str, Any]]:
+        """Registered images the scanned image is a crop of (see .crops)."""
+        a = tenant.arrays
+        assert fp.picture is not None
+        qi, hi, _ = tenant.points_index().search(
+            tenant.point_keying.apply(fp.points), crops.POINT_RADIUS
+        )
+        if qi.size == 0:
+            return []
+        codes = a.points_item[hi].astype(np.int64)
+        values, counts = np.unique(codes, return_counts=True)
+        out = []
+        for code in values[counts >= crops.MIN_POINT_PAIRS].tolist():
+            registered_centre = tenant.centre_of(code)
+            if code in found or code not in self.items or registered_centre is None:
+                continue
+            sel = codes == code
+            crop = crops.fit_crop(fp.points_xy[qi[sel]], a.points_xy[hi[sel]])
+            if crop is None:
+                continue
+            box = crop.scanned_box(crops.CENTRE)
+            if (
+                min(box[0], box[1]) < -crops.INLIER_TOLERANCE
+                or max(box[2], box[3]) > 1 + crops.INLIER_TOLERANCE
+            ):
+                continue  # the registered centre is not inside the scanned image
+            box = tuple(min(1.0, max(0.0, v)) for v in box)
+            scanned_centre = tenant.keying.apply(
+                np.array([crops.region_hash(fp.picture, box)], np.uint64)
+            )
+            d = bin(int(scanned_centre[0]) ^ registered_centre).count("1")
+            if d > self.config.centre_distance:
+                continue
+            out.append(
+                self._span(
+                    tenant, code, "crop", start=0.0, end=0.0, item_start=0.0, item_end=0.0,
+                    region=[round(v, 3) for v in crop.seen()],
+                    matches=crop.inliers, distance=d, confidence=round(1.0 - d / 32.0, 3),
+                )
+            )  # fmt: skip
         return out

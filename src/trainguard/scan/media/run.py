@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ...errors import InputError
 from ..corpus import Malformed
 from ..keys import KeyRing
-from .corpus import MediaRecord, expand_media, read_records
+from .corpus import MediaRecord, expand_media, is_url, read_records
 from .decode import Kind, MediaError, decode
 from .matcher import MediaConfig, MediaMatcher
 from .store import Fingerprints, MediaRegistry, fingerprint
@@ -122,7 +122,7 @@ class FileResult:
     by_kind: dict[str, int] = field(default_factory=lambda: {"audio": 0, "image": 0, "video": 0})
 
 
-def scan_file(matcher: MediaMatcher, path: Path) -> FileResult:
+def scan_file(matcher: MediaMatcher, path: Path | str) -> FileResult:
     result = FileResult()
     for number, record in enumerate(read_records(path), 1):
         if isinstance(record, Malformed):
@@ -145,16 +145,58 @@ def scan_file(matcher: MediaMatcher, path: Path) -> FileResult:
 
 
 _WORKER: MediaMatcher | None = None
+_WORKER_FOR: tuple[str, str, MediaConfig] | None = None
 
 
 def _start_worker(registry: str, keys: str, config: MediaConfig) -> None:
-    global _WORKER
-    _WORKER = media_matcher(registry, KeyRing(keys), config)
+    global _WORKER, _WORKER_FOR
+    if (registry, keys, config) != _WORKER_FOR:  # a Ray worker keeps it across tasks
+        _WORKER = media_matcher(registry, KeyRing(keys), config)
+        _WORKER_FOR = (registry, keys, config)
 
 
-def _scan_in_worker(path: Path) -> FileResult:
+def _scan_in_worker(path: Path | str) -> FileResult:
     assert _WORKER is not None
     return scan_file(_WORKER, path)
+
+
+def _ray_results(
+    files: list[Path | str], registry: str, keys: str, config: MediaConfig, workers: int
+) -> Iterator[FileResult]:
+    """Each file a Ray task (a worker builds the matcher once); results in file order."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--engine ray needs Ray: pip install 'trainguard[ray]'") from None
+    import logging
+    import warnings
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,
+            logging_level=logging.ERROR,
+        )  # fmt: skip
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+    def run(item: dict[str, Any]) -> dict[str, Any]:
+        _start_worker(registry, keys, config)
+        result = _scan_in_worker(files[int(item["number"])])
+        encoded = {**result.__dict__, "malformed": [m.__dict__ for m in result.malformed]}
+        return {"number": item["number"], "result": json.dumps(encoded)}
+
+    warnings.filterwarnings("ignore", message="The maximum number of concurrent tasks")
+    rows = (
+        ray.data.from_items(
+            [{"number": n} for n in range(len(files))], override_num_blocks=len(files)
+        )
+        .map(run, compute=ray.data.TaskPoolStrategy(size=max(workers, 1)))
+        .take_all()
+    )
+    for row in sorted(rows, key=lambda r: int(r["number"])):
+        d = json.loads(row["result"])
+        d["malformed"] = [Malformed(**m) for m in d["malformed"]]
+        yield FileResult(**d)
 
 
 def scan_media(
@@ -166,24 +208,34 @@ def scan_media(
     on_malformed: Callable[[Malformed], None] | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    engine: str = "local",
 ) -> MediaScanSummary:
     """Scan every media record under ``paths``; findings as JSON lines in ``out``, in
-    the order of the files whatever the number of worker processes (one file each)."""
+    the order of the files whatever the engine and the number of workers (one file
+    each: local processes, or Ray tasks)."""
     if workers < 1:
         raise InputError(f"--workers {workers}: must be at least 1")
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine {engine!r}: use local or ray")
     files = expand_media(paths)
     config = config or MediaConfig()
     matcher = media_matcher(registry, keys, config)  # refuses a registry it cannot read
     summary = MediaScanSummary()
     began = time.perf_counter()
     pool = None
-    if workers > 1 and len(files) > 1:
+    if engine == "ray":
+        if any(is_url(f) and str(f).startswith("memory://") for f in files):
+            raise InputError("--engine ray: memory:// URLs live in this process only")
+        results: Iterator[FileResult] = _ray_results(
+            files, str(registry), str(keys.path), config, workers
+        )
+    elif workers > 1 and len(files) > 1:
         pool = ProcessPoolExecutor(
             max_workers=min(workers, len(files)),
             initializer=_start_worker,
             initargs=(str(registry), str(keys.path), config),
         )
-        results: Iterator[FileResult] = pool.map(_scan_in_worker, files)
+        results = pool.map(_scan_in_worker, files)
     else:
         results = (scan_file(matcher, f) for f in files)
     try:
@@ -219,6 +271,11 @@ def looks_like_media(sources: Sequence[str]) -> bool:
 
     text = {".jsonl", ".json", ".ndjson", ".txt", ".text", ".parquet", ".csv", ".gz", ".zst"}
     for raw in sources:
+        if "://" in raw:
+            suffix = PurePosixPath(raw.rstrip("/")).suffix.lower()
+            if suffix in MEDIA_SUFFIXES or suffix == ".tar":
+                return True
+            continue
         p = Path(raw)
         if p.is_dir():
             suffixes = {f.suffix.lower() for f in p.rglob("*") if f.is_file()}

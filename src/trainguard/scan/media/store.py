@@ -7,10 +7,13 @@ Layout::
     media/<name>.hash.npy      audio: a tenant's keyed landmarks, sorted (uint32)
     media/<name>.item.npy      the item code of each (uint32)
     media/<name>.time.npy      audio: the anchor frame (uint32); visual: seconds (float32)
+    media/<name>.xy.npy        points: each keypoint's position (float32 pairs)
 
 ``visual`` arrays hold keyed 64-bit perceptual hashes of images and video
 frames (uint64, in the order added); ``audio`` arrays keyed landmarks of audio
-files and of the sound of videos. Every add rewrites the tenant's arrays under
+files and of the sound of videos; ``points`` and ``centres`` an image's keyed
+keypoint descriptors with their positions, and the keyed hash of its centre
+(what finds crops, :mod:`.crops`). Every add rewrites the tenant's arrays under
 new names and then replaces ``media.json`` atomically, so a crash leaves the
 previous state; the text registry beside it is not touched. Nothing stored
 identifies content without the tenant's key (see :mod:`.audio`, :mod:`.image`).
@@ -24,7 +27,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +36,9 @@ import numpy as np
 from ...errors import ConflictError, InputError, NotFoundError
 from ..fingerprint import siphash24_word
 from ..keys import KeyRing
-from . import audio
-from .decode import Decoded, Kind
-from .image import Keying, dct_hash
+from . import audio, crops
+from .decode import PICTURE_WIDTH, Decoded, Kind
+from .image import POINTS_DOMAIN, Keying, dct_hash
 
 FOLDER = "media"
 PARAMETERS = {
@@ -46,9 +49,16 @@ PARAMETERS = {
     "peak_bins": audio.PEAK_BINS,
     "fanout": audio.FANOUT,
     "visual": "dct-4-12-of-64",
-    "media_format": 1,
+    "points": f"orb-{crops.MAX_POINTS}-of-{PICTURE_WIDTH}-centre-{crops.CENTRE}",
+    "media_format": 2,
 }
-ARRAYS = ("audio", "visual")
+# The parts of each array set of a tenant.
+ARRAYS: dict[str, tuple[str, ...]] = {
+    "audio": ("hash", "item", "time"),
+    "visual": ("hash", "item", "time"),
+    "points": ("hash", "item", "xy"),
+    "centres": ("hash", "item"),
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,12 @@ class Fingerprints:
     anchors: np.ndarray  # uint32 anchor frames
     hashes: np.ndarray  # uint64 DCT hash of each sampled frame
     times: np.ndarray  # float32 seconds of each sampled frame
+    # Images only (see .crops): keypoint positions and descriptors, the centre's hash,
+    # and the grey picture the scan hashes aligned regions of (never stored).
+    points_xy: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.float32))
+    points: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+    centre: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+    picture: np.ndarray | None = field(default=None, repr=False)
 
 
 def fingerprint(decoded: Decoded) -> Fingerprints:
@@ -84,7 +100,12 @@ def fingerprint(decoded: Decoded) -> Fingerprints:
         hashes, times = dct_hash(decoded.frames), decoded.times.astype(np.float32)
     else:
         hashes, times = np.empty(0, np.uint64), np.empty(0, np.float32)
-    return Fingerprints(decoded.kind, decoded.duration, landmarks, anchors, hashes, times)
+    fp = Fingerprints(decoded.kind, decoded.duration, landmarks, anchors, hashes, times)
+    if decoded.picture is not None:
+        fp.points_xy, fp.points = crops.keypoints(decoded.picture)
+        fp.centre = np.array([crops.centre_hash(decoded.picture)], np.uint64)
+        fp.picture = decoded.picture
+    return fp
 
 
 def key_check(key: bytes) -> str:
@@ -100,13 +121,29 @@ class TenantArrays:
     visual_hash: np.ndarray
     visual_item: np.ndarray
     visual_time: np.ndarray
+    points_hash: np.ndarray
+    points_item: np.ndarray
+    points_xy: np.ndarray
+    centres_hash: np.ndarray
+    centres_item: np.ndarray
 
     @staticmethod
     def empty() -> TenantArrays:
         return TenantArrays(
             np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(0, np.uint32),
             np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty(0, np.float32),
+            np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty((0, 2), np.float32),
+            np.empty(0, np.uint64), np.empty(0, np.uint32),
         )  # fmt: skip
+
+    def parts(self, kind: str) -> list[np.ndarray]:
+        return [getattr(self, f"{kind}_{part}") for part in ARRAYS[kind]]
+
+    def keep(self, kind: str, code: int) -> list[np.ndarray]:
+        """The arrays of ``kind`` without the rows of item ``code``."""
+        arrays = self.parts(kind)
+        kept = arrays[1] != code
+        return [a[kept] for a in arrays]
 
 
 class MediaRegistry:
@@ -182,8 +219,8 @@ class MediaRegistry:
         if spec is None:
             return TenantArrays.empty()
         out = []
-        for kind in ARRAYS:
-            for part in ("hash", "item", "time"):
+        for kind, parts in ARRAYS.items():
+            for part in parts:
                 out.append(np.load(self.path / f"{spec[kind]}.{part}.npy", mmap_mode="r"))
         return TenantArrays(*[np.asarray(a) for a in out])
 
@@ -236,11 +273,13 @@ class MediaRegistry:
                 )
             known = {i.id for i in self.items().values() if i.tenant == tenant}
             table = audio.keyed_table(key)
-            keying = Keying(key)
+            keying, point_keying = Keying(key), Keying(key, POINTS_DOMAIN)
             old = self.arrays(tenant)
             parts: dict[str, list[np.ndarray]] = {
                 "ah": [old.audio_hash], "ai": [old.audio_item], "at": [old.audio_time],
                 "vh": [old.visual_hash], "vi": [old.visual_item], "vt": [old.visual_time],
+                "ph": [old.points_hash], "pi": [old.points_item], "pxy": [old.points_xy],
+                "ch": [old.centres_hash], "ci": [old.centres_item],
             }  # fmt: skip
             lines = []
             code = int(meta["next_item"])
@@ -256,6 +295,11 @@ class MediaRegistry:
                 parts["vh"].append(keying.apply(fp.hashes))
                 parts["vi"].append(np.full(fp.hashes.size, code, np.uint32))
                 parts["vt"].append(fp.times.astype(np.float32))
+                parts["ph"].append(point_keying.apply(fp.points))
+                parts["pi"].append(np.full(fp.points.size, code, np.uint32))
+                parts["pxy"].append(fp.points_xy.astype(np.float32).reshape(-1, 2))
+                parts["ch"].append(keying.apply(fp.centre))
+                parts["ci"].append(np.full(fp.centre.size, code, np.uint32))
                 lines.append(
                     {
                         "code": code, "tenant": tenant, "id": item_id, "kind": fp.kind,
@@ -279,6 +323,10 @@ class MediaRegistry:
                 "visual": self._save(
                     "visual", *(np.concatenate(parts[k]) for k in ("vh", "vi", "vt"))
                 ),
+                "points": self._save(
+                    "points", *(np.concatenate(parts[k]) for k in ("ph", "pi", "pxy"))
+                ),
+                "centres": self._save("centres", *(np.concatenate(parts[k]) for k in ("ch", "ci"))),
             }
             meta["tenants"][tenant] = new_spec
             meta["next_item"] = code
@@ -297,22 +345,46 @@ class MediaRegistry:
             meta = json.loads(json.dumps(self.meta))
             spec = meta["tenants"][tenant]
             a = self.arrays(tenant)
-            keep_a = a.audio_item != item.code
-            keep_v = a.visual_item != item.code
             meta["tenants"][tenant] = {
                 "key_check": spec["key_check"],
-                "audio": self._save(
-                    "audio", a.audio_hash[keep_a], a.audio_item[keep_a], a.audio_time[keep_a]
-                ),
-                "visual": self._save(
-                    "visual", a.visual_hash[keep_v], a.visual_item[keep_v], a.visual_time[keep_v]
-                ),
+                **{kind: self._save(kind, *a.keep(kind, item.code)) for kind in ARRAYS},
             }
             self._commit(meta)
             self._delete(spec)
             # Rewrite the item list without the removed line's id.
             self._rewrite_items(exclude=item.code)
             return item
+
+    def compact(self) -> dict[str, int]:
+        """Each add and remove already leaves one set of arrays per tenant; what a killed
+        add or remove can leave behind is removed here: arrays that media.json does not
+        name, and item lines past the last committed item."""
+        with self.writing():
+            named = {
+                f"{spec[kind]}.{part}.npy"
+                for spec in self.meta["tenants"].values()
+                for kind, parts in ARRAYS.items()
+                for part in parts
+            }
+            removed = freed = 0
+            for f in self.path.glob("*.npy"):
+                if f.name not in named:
+                    freed += f.stat().st_size
+                    f.unlink()
+                    removed += 1
+            for f in self.path.glob(".*.json*"):  # temporary files of a killed commit
+                freed += f.stat().st_size
+                f.unlink()
+                removed += 1
+            lines = (
+                (self.path / "items.jsonl").read_text(encoding="utf-8").count("\n")
+                if (self.path / "items.jsonl").exists()
+                else 0
+            )
+            dropped = lines - len(self.items())
+            if dropped:
+                self._rewrite_items(exclude=-1)
+            return {"files_removed": removed, "bytes_freed": freed, "item_lines_dropped": dropped}
 
     def _rewrite_items(self, exclude: int) -> None:
         tmp = self.path / f".items.{uuid.uuid4().hex[:8]}.jsonl"
@@ -323,9 +395,9 @@ class MediaRegistry:
         os.replace(tmp, self.path / "items.jsonl")
         self._items = None
 
-    def _save(self, kind: str, h: np.ndarray, item: np.ndarray, t: np.ndarray) -> str:
+    def _save(self, kind: str, *arrays: np.ndarray) -> str:
         name = f"{kind}-{uuid.uuid4().hex[:12]}"
-        for part, array in (("hash", h), ("item", item), ("time", t)):
+        for part, array in zip(ARRAYS[kind], arrays, strict=True):
             with (self.path / f"{name}.{part}.npy").open("wb") as f:
                 np.save(f, array)
                 f.flush()
@@ -333,8 +405,8 @@ class MediaRegistry:
         return name
 
     def _delete(self, spec: dict[str, Any]) -> None:
-        for kind in ARRAYS:
-            for part in ("hash", "item", "time"):
+        for kind, parts in ARRAYS.items():
+            for part in parts:
                 (self.path / f"{spec[kind]}.{part}.npy").unlink(missing_ok=True)
 
     def _commit(self, meta: dict[str, Any]) -> None:
