@@ -8,7 +8,8 @@ from __future__ import annotations
 from .access import ROLES, TENANT_ROLES, Forbidden, Principal, Unauthenticated
 from .apikeys import ApiKey, create_key, list_keys, revoke_key
 from .context import ContextCache
-from .service import Application, BatchColumns
+from .decisions import BatchColumns
+from .service import Application
 
 __all__ = [
     "ROLES",

@@ -23,7 +23,7 @@ checkpoint and consistency proofs: they say nothing about any one tenant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import NotFoundError, TrainguardError
 
@@ -44,6 +44,8 @@ class Principal:
     key_id: str
     role: str
     tenant: str | None  # None only for the operator
+    key_generation: int = field(default=0, compare=False)
+    """The key cache's generation when the key was checked (see ``KeyCache``)."""
 
     def require(self, *roles: str) -> None:
         """Refuse unless this principal has one of ``roles``."""

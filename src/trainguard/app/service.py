@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 import yaml
 
-from ..audit.merkle import MerkleTree, leaf_hash
-from ..decision.batch import decide_batch
 from ..decision.consent import UnmatchedWithdrawalError
 from ..decision.consent_input import read_events_body
-from ..decision.decide import DecisionContext, Record, decide
+from ..decision.decide import DecisionContext, Record
 from ..decision.identity import check_family, check_model_name, check_record_id, check_subject
 from ..decision.policy import parse_policy
 from ..errors import InputError, NotFoundError, PolicyFileError
@@ -35,14 +32,15 @@ from ..scan.keys import KeyRing
 from ..scan.registry import Registry
 from ..store import Store
 from ..timeutil import format_instant, now_utc, parse_instant
+from . import decisions
 from .access import FieldNotFound, Principal
 from .apikeys import KeyCache
 from .consent_state import consent_state
 from .context import ContextCache
+from .decisions import BatchAnswer, BatchColumns
 from .journal import Journal
 from .scans import ScanJob, ScanJobs
 
-MAX_BATCH_RECORDS = 10_000
 MAX_SCAN_DOCUMENTS = 10_000
 
 # Who may do what (see access.py for the table in words).
@@ -56,16 +54,6 @@ SCAN_READ = ("admin", "service", "auditor")
 TENANT_READ = ("admin", "service", "auditor")
 IMPACT_READ = ("admin", "auditor", "operator")
 OPERATOR = ("operator",)
-
-
-@dataclass
-class BatchColumns:
-    """A batch of records, by column (as the batch engine reads them)."""
-
-    id: Sequence[str]
-    categories: Sequence[Sequence[str]]
-    collected_at: Sequence[str]
-    subjects: Sequence[Sequence[str]] | None = None
 
 
 class Application:
@@ -82,7 +70,7 @@ class Application:
         self.registry_path = Registry(registry, self.ring).path
         self.keys = KeyCache(self.store)
         self.contexts = ContextCache(self.store, on_keys_changed=self.keys.clear)
-        self.journal = Journal(self.store, on_appended=self.contexts.note_appended)
+        self.journal = Journal(self.store, self.contexts, self.keys)
         self.scans = ScanJobs(max_pending=max_pending_scans)
 
     def close(self) -> None:
@@ -92,10 +80,13 @@ class Application:
 
     # --- who is asking ----------------------------------------------------------------
 
-    def authenticate(self, token: str | None) -> Principal:
-        # Brought up to date first: a key revoked by any process is refused from
-        # the next request on.
-        self.contexts.get()
+    def authenticate(self, token: str | None, fresh: bool = True) -> Principal:
+        """The principal of ``token``. Fresh (the default): brought up to date with
+        the log first, so a key revoked by any process is refused from the next
+        request on. Not fresh, for work the journal checks again when it logs it
+        (decisions): no query unless the key is new to this process."""
+        if fresh:
+            self.contexts.get()
         return self.keys.authenticate(token)
 
     def health(self) -> dict[str, Any]:
@@ -120,6 +111,30 @@ class Application:
         tenant: str | None = None,
     ) -> dict[str, Any]:
         """Decide one record of the caller's tenant; the decision is an audit entry."""
+        return self.submit_decide(
+            who,
+            categories=categories,
+            use=use,
+            collected_at=collected_at,
+            subjects=subjects,
+            at=at,
+            record_id=record_id,
+            tenant=tenant,
+        ).result()
+
+    def submit_decide(
+        self,
+        who: Principal,
+        *,
+        categories: Sequence[str],
+        use: str,
+        collected_at: str,
+        subjects: Sequence[str] = (),
+        at: str | None = None,
+        record_id: str = "-",
+        tenant: str | None = None,
+    ) -> Future[dict[str, Any]]:
+        """:meth:`decide`, answered by a future once its entry is committed."""
         mine = who.own_tenant(*DECIDE)
         who.check_tenant(tenant)
         record = Record(
@@ -130,9 +145,9 @@ class Application:
             tuple(check_subject(s, f"subjects.{i}") for i, s in enumerate(subjects)),
         )
         when = parse_instant(at, "at") if at else None
-        decision = decide(self.context(), record, use, when).to_json()
-        decision["audit_index"] = self.journal.append("decision", dict(decision))
-        return decision
+        return self.journal.submit_decision(
+            lambda ctx: decisions.one(ctx, record, use, when), who.key_id, who.key_generation
+        )
 
     def decide_batch(
         self,
@@ -147,36 +162,26 @@ class Application:
         The log gets one entry for the batch, holding the Merkle root over the
         answered decisions (in order, each as compact JSON with sorted keys): any
         one decision can later be shown to be part of what was logged."""
+        return self.submit_decide_batch(who, use, records, at, tenant).result().to_json()
+
+    def submit_decide_batch(
+        self,
+        who: Principal,
+        use: str,
+        records: BatchColumns,
+        at: str | None = None,
+        tenant: str | None = None,
+    ) -> Future[BatchAnswer]:
+        """:meth:`decide_batch`, answered by a future once its entry is committed."""
         mine = who.own_tenant(*DECIDE)
         who.check_tenant(tenant)
-        n = len(records.id)
-        if n > MAX_BATCH_RECORDS:
-            raise InputError(f"records.id: {n:,} records; at most {MAX_BATCH_RECORDS:,} a request")
-        for name in ("categories", "collected_at", "subjects"):
-            col = getattr(records, name)
-            if col is not None and len(col) != n:
-                raise InputError(f"records.{name}: {len(col):,} values for {n:,} ids")
+        decisions.check_batch(records)
         when = parse_instant(at, "at") if at else now_utc()
-        table = _batch_table(mine, records)
-        result = decide_batch(self.context(), table, use, when)
-        rows = result.to_pylist()
-        # Each leaf: the decision as compact JSON with sorted keys (its values are
-        # strings, booleans and lists of strings, for which that is canonical).
-        leaves = [leaf_hash(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)) for r in rows]
-        tree = MerkleTree()
-        tree.extend(leaves)
-        allowed = sum(1 for r in rows if r["allowed"])
-        summary = {
-            "tenant": mine,
-            "use": use,
-            "at": format_instant(when),
-            "records": n,
-            "allowed": allowed,
-            "denied": n - allowed,
-            "root": tree.root().hex() if n else None,
-        }
-        index = self.journal.append("decision.batch", summary)
-        return {**summary, "audit_index": index, "decisions": rows}
+        return self.journal.submit_decision(
+            lambda ctx: decisions.many(ctx, mine, use, when, records),
+            who.key_id,
+            who.key_generation,
+        )
 
     # --- consent ----------------------------------------------------------------------
 
@@ -485,22 +490,3 @@ def entry_tenant(entry: dict[str, Any]) -> str | None:
     if tenant is None and isinstance(data.get("record"), dict):
         tenant = data["record"].get("tenant")
     return tenant if isinstance(tenant, str) else None
-
-
-def _batch_table(tenant: str, records: BatchColumns) -> pa.Table:
-    n = len(records.id)
-    columns: dict[str, Any] = {}
-    try:
-        columns["id"] = pa.array(records.id, pa.string())
-        columns["tenant"] = pa.array([tenant] * n, pa.string())
-        columns["categories"] = pa.array(records.categories, pa.list_(pa.string()))
-        columns["collected_at"] = pa.array(records.collected_at, pa.string())
-        if records.subjects is not None:
-            columns["subjects"] = pa.array(records.subjects, pa.list_(pa.string()))
-    except (pa.ArrowException, UnicodeEncodeError) as exc:
-        name = next(
-            (k for k in ("id", "categories", "collected_at", "subjects") if k not in columns),
-            "records",
-        )
-        raise InputError(f"records.{name}: {type(exc).__name__}: not text") from None
-    return pa.table(columns)
