@@ -28,11 +28,10 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ..decision.decide import DecisionContext
 from ..store import Store
-from ..store import schema as t
 from .apikeys import KeyCache
 from .context import ContextCache
 
@@ -154,9 +153,7 @@ class Journal:
             with conn.begin():
                 # The log's append lock, held to the commit: nothing can be
                 # logged between the check below and these entries.
-                size = conn.execute(
-                    select(t.audit_head.c.size).where(t.audit_head.c.id == 1).with_for_update()
-                ).scalar_one()
+                size = self.store.audit._head_size(conn)
                 group = self._current(group, size)
                 items = [entry for job in group for entry in job.prepared.entries]
                 indexes = self.store.audit.append_many(conn, items)

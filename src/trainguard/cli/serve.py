@@ -18,6 +18,11 @@ def serve(
     port: int = typer.Option(8000, "--port"),
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+    access_log: bool = typer.Option(
+        False,
+        "--access-log/--no-access-log",
+        help="Log a line per request (off by default: it costs more than a decision).",
+    ),
 ) -> None:
     """Serve decisions, scans and audit proofs over HTTP (needs the server extra)."""
     try:
@@ -29,4 +34,10 @@ def serve(
     if not 0 < port < 65536:
         raise InputError(f"--port {port}: must be between 1 and 65535")
     db = (ctx.find_root().obj or {}).get("db")
-    uvicorn.run(create_app(db, registry, keys), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(db, registry, keys),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+    )
