@@ -310,11 +310,11 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
         stop.set()
         sampler.join()
         metrics = httpx.get(f"{base}/metrics").text
-        loads = [
-            line
+        counters = {
+            line.split()[0]: float(line.split()[1])
             for line in metrics.splitlines()
-            if line.startswith("trainguard_context_loads_total")
-        ]
+            if line.startswith(("trainguard_context_loads_total", "trainguard_journal_"))
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -331,7 +331,12 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
             "after_batch": rss_after,
             "every_5s_under_load": samples,
         },
-        "context_loads": loads[0].split()[-1] if loads else None,
+        "context_loads": counters.get("trainguard_context_loads_total"),
+        "journal": {
+            "commits": counters.get("trainguard_journal_commits_total"),
+            "entries": counters.get("trainguard_journal_entries_total"),
+            "redone": counters.get("trainguard_journal_redone_total"),
+        },
         "in_process_decide_per_s": round(floor(url, token, 3.0)),
     }
 

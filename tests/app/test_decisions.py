@@ -20,10 +20,9 @@ from ..http.conftest import grant
 def records() -> BatchColumns:
     n = 60
     return BatchColumns(
-        id=[f"r{i}" if i % 7 else f"réunion \"{i}\" \u2028" for i in range(n)],
+        id=[f"r{i}" if i % 7 else f'réunion "{i}" \u2028' for i in range(n)],
         categories=[
-            ["customer.chat"] if i % 3 else ["service.telemetry", "customer.chat"]
-            for i in range(n)
+            ["customer.chat"] if i % 3 else ["service.telemetry", "customer.chat"] for i in range(n)
         ],
         collected_at=["2023-05-01", "2023-08-10T12:00:00Z", "2024-01-01"][:1] * (n - 2)
         + ["2023-08-10T12:00:00+02:00", "2030-01-01"],

@@ -43,9 +43,7 @@ def test_concurrent_decisions_are_each_logged_once_in_a_log_that_verifies(
     token = create_key(application.store, "service", "acme")[1]
     before = application.store.audit.size()
     with ThreadPoolExecutor(16) as pool:
-        answers = list(
-            pool.map(lambda i: decide_chat(application, token, f"chat-{i}"), range(400))
-        )
+        answers = list(pool.map(lambda i: decide_chat(application, token, f"chat-{i}"), range(400)))
     indexes = [a["audit_index"] for a in answers]
     assert sorted(indexes) == list(range(before, before + 400))
     for answer in answers[::50]:

@@ -71,6 +71,9 @@ class Journal:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._conn: Connection | None = None  # the writer thread's only
+        self.commits = 0
+        self.entries = 0
+        """Transactions committed and entries they appended (entries / commits: the group size)."""
         self.redone = 0
         """Jobs decided again at commit because the log had moved on: for tests and metrics."""
 
@@ -162,6 +165,8 @@ class Journal:
             for job in group:
                 _settle(job.done, error=exc)
             return
+        self.commits += 1
+        self.entries += len(indexes)
         if self.contexts is not None and indexes:
             self.contexts.note_appended(indexes[0], len(indexes))
         at = 0
