@@ -93,3 +93,26 @@ def test_entries_without_decisions_are_appended_as_given(application: Applicatio
         size + 1,
     ]
     assert application.store.audit.entry(size + 1)["entry"]["kind"] == "note.b"
+
+
+def test_two_services_on_one_store_write_one_consistent_log(
+    application: Application, timeline_store: Store, tmp_path: Path
+) -> None:
+    """As two server processes would: each its own writer and cache, one log."""
+    other = Application(Store(timeline_store.url), tmp_path / "r2", tmp_path / "k2")
+    token = create_key(application.store, "service", "acme")[1]
+    before = application.store.audit.size()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda i: decide_chat((application, other)[i % 2], token, f"chat-{i}"),
+                range(200),
+            )
+        )
+    assert sorted(a["audit_index"] for a in answers) == list(range(before, before + 200))
+    assert application.store.audit.verify().ok
+    # Each saw the other's decisions in the log and read none of them back.
+    assert application.contexts.loads == other.contexts.loads == 1
+    assert application.journal.redone == other.journal.redone == 0
+    other.close()
+    other.store.engine.dispose()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -18,6 +20,11 @@ def serve(
     port: int = typer.Option(8000, "--port"),
     registry: Path | None = typer.Option(None, "--registry", help=REGISTRY_HELP),
     keys: Path | None = typer.Option(None, "--keys", help=KEYS_HELP),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        help="Server processes sharing the port (each its own writer and cache; one log).",
+    ),
     access_log: bool = typer.Option(
         False,
         "--access-log/--no-access-log",
@@ -29,15 +36,26 @@ def serve(
         import uvicorn
 
         from ..http import create_app
+        from ..http.workers import MAX_WORKERS, WORKER_DB, WORKER_KEYS, WORKER_REGISTRY
     except ImportError:
         raise InputError("serve needs the server extra: pip install 'trainguard[server]'") from None
     if not 0 < port < 65536:
         raise InputError(f"--port {port}: must be between 1 and 65535")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InputError(f"--workers {workers}: must be between 1 and {MAX_WORKERS}")
     db = (ctx.find_root().obj or {}).get("db")
-    uvicorn.run(
-        create_app(db, registry, keys),
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=access_log,
-    )
+    service = create_app(db, registry, keys)  # bad arguments fail here, in one line
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": access_log,
+    }
+    if workers == 1:
+        uvicorn.run(service, **options)
+        return
+    # Worker processes build their own service from the same arguments.
+    for name, value in ((WORKER_DB, db), (WORKER_REGISTRY, registry), (WORKER_KEYS, keys)):
+        if value is not None:
+            os.environ[name] = str(value)
+    uvicorn.run("trainguard.http.app:app_for_worker", factory=True, workers=workers, **options)

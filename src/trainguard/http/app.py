@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ from . import schemas as s
 from .errors import ERROR_RESPONSES, FieldError, install
 from .fastlane import DecisionLane
 from .metrics import Metrics, MetricsMiddleware
+from .workers import WORKER_DB, WORKER_KEYS, WORKER_REGISTRY
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024
@@ -440,6 +442,13 @@ def create_app(
         return core.consistency_proof(who, old, new)
 
     return app
+
+
+def app_for_worker() -> FastAPI:
+    """The service in a worker process of `trainguard serve --workers N`."""
+    return create_app(
+        os.environ.get(WORKER_DB), os.environ.get(WORKER_REGISTRY), os.environ.get(WORKER_KEYS)
+    )
 
 
 def warm_up(core: Application) -> None:
