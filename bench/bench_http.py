@@ -209,24 +209,38 @@ def load(
     }
 
 
+def family(pid: int) -> list[int]:
+    """The server's process and its worker processes (``--workers``)."""
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        out += [q for c in children for q in family(int(c))]
+    return out
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in family(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+    total = 0
+    for p in family(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return round(total / 1024, 1)
 
 
-def serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
+def serve(url: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [TRAINGUARD, "--db", url, "serve", "--port", str(port)],
+        [TRAINGUARD, "--db", url, "serve", "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -243,7 +257,7 @@ def serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
 
 def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]:
     token = prepare(url, opts.consent)
-    server, base = serve(url)
+    server, base = serve(url, opts.workers)
     try:
         # Warm up: the first request loads the context (and compiles what needs it).
         httpx.post(
@@ -349,6 +363,7 @@ def main() -> None:
         "--connections", type=int, default=32, help="keep-alive connections per process"
     )
     parser.add_argument("--batch-connections", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--max-requests", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=10_000, help="records per batch request")
     parser.add_argument("--consent", type=int, default=20_000, help="consent events on record")
