@@ -4,16 +4,19 @@ on SQLite and (when a URL is given) PostgreSQL, with the in-process ``decide``
 rate beside them as the floor.
 
 The server is `trainguard serve` (one uvicorn process); the load comes from
-separate processes, each a pool of threads with keep-alive connections
-(httpx), for a fixed time and at most a fixed number of requests.
+a separate process: keep-alive connections on one asyncio event loop sending
+prepared request bytes, for a fixed time and at most a fixed number of
+requests. The load generator shares the machine's cores with the server, so
+its own CPU use is reported, and the server's CPU per request.
 
-Run: python bench/bench_http.py [--seconds S] [--clients C] [--procs P]
-     [--consent N] [--pg URL]. Prints JSON.
+Run: python bench/bench_http.py [--seconds S] [--connections C] [--procs P]
+     [--consent N] [--db POSTGRESQL_URL]. Prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing as mp
 import os
@@ -26,7 +29,6 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,35 +109,69 @@ def floor(url: str, token: str, seconds: float) -> float:
     return rate
 
 
-def _client(args: tuple[str, str, str, dict[str, Any], float, int, int]) -> dict[str, Any]:
-    base, path, token, body, seconds, threads, max_requests = args
-    headers = {"Authorization": f"Bearer {token}"}
-    deadline = time.perf_counter() + seconds
-    per_thread = max(1, max_requests // threads)
+def _request_bytes(path: str, token: str, body: dict[str, Any]) -> bytes:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
 
-    def worker(_: int) -> tuple[list[float], int]:
-        latencies: list[float] = []
-        errors = 0
-        with httpx.Client(base_url=base, headers=headers, timeout=30.0) as client:
-            while time.perf_counter() < deadline and len(latencies) < per_thread:
-                t0 = time.perf_counter()
-                try:
-                    r = client.post(path, json=body)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append(time.perf_counter() - t0)
-                errors += not ok
-        return latencies, errors
+
+async def _connection(
+    host: str, port: int, request: bytes, deadline: float, limit: int
+) -> tuple[list[float], int]:
+    """One keep-alive connection sending ``request`` again and again: latencies
+    of the answers, and how many were not 200 (or never came)."""
+    latencies: list[float] = []
+    errors = 0
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
+    try:
+        while time.perf_counter() < deadline and len(latencies) < limit:
+            t0 = time.perf_counter()
+            try:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                ok = status == 200
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                ok = False
+            latencies.append(time.perf_counter() - t0)
+            errors += not ok
+            if not ok:  # start over on a new connection
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
+    finally:
+        writer.close()
+    return latencies, errors
+
+
+def _client(args: tuple[str, int, bytes, float, int, int]) -> dict[str, Any]:
+    """A load process: ``connections`` keep-alive connections on one event loop."""
+    host, port, request, seconds, connections, max_requests = args
+    per_connection = max(1, max_requests // connections)
+
+    async def run() -> list[tuple[list[float], int]]:
+        deadline = time.perf_counter() + seconds
+        jobs = [
+            _connection(host, port, request, deadline, per_connection) for _ in range(connections)
+        ]
+        return await asyncio.gather(*jobs)
 
     began = time.time()
-    with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(worker, range(threads)))
+    cpu0 = time.process_time()
+    results = asyncio.run(run())
     return {
         "latencies": [x for r in results for x in r[0]],
         "errors": sum(r[1] for r in results),
         "began": began,
         "ended": time.time(),
+        "cpu_s": time.process_time() - cpu0,
     }
 
 
@@ -146,10 +182,12 @@ def load(
     body: dict[str, Any],
     seconds: float,
     procs: int,
-    threads: int,
+    connections: int,
     max_requests: int,
 ) -> dict[str, Any]:
-    job = (base, path, token, body, seconds, threads, max_requests // procs)
+    host, port = base.removeprefix("http://").split(":")
+    request = _request_bytes(path, token, body)
+    job = (host, int(port), request, seconds, connections, max_requests // procs)
     with mp.get_context("spawn").Pool(procs) as pool:
         parts = pool.map(_client, [job] * procs)
     # From the first load process's start to the last one's end (not counting
@@ -157,6 +195,7 @@ def load(
     elapsed = max(p["ended"] for p in parts) - min(p["began"] for p in parts)
     latencies = sorted(x for p in parts for x in p["latencies"])
     n = len(latencies)
+    cpu = sum(p["cpu_s"] for p in parts)
     return {
         "requests": n,
         "seconds": round(elapsed, 2),
@@ -164,22 +203,44 @@ def load(
         "p50_ms": round(1000 * statistics.median(latencies), 2) if n else None,
         "p99_ms": round(1000 * latencies[int(0.99 * (n - 1))], 2) if n else None,
         "errors": sum(p["errors"] for p in parts),
+        "connections": procs * connections,
+        "load_generator_cpu_s": round(cpu, 1),
+        "load_generator_cores": round(cpu / elapsed, 2),
     }
 
 
+def family(pid: int) -> list[int]:
+    """The server's process and its worker processes (``--workers``)."""
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        out += [q for c in children for q in family(int(c))]
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0
+    for p in family(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+    total = 0
+    for p in family(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return round(total / 1024, 1)
 
 
-def serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
+def serve(url: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [TRAINGUARD, "--db", url, "serve", "--port", str(port)],
+        [TRAINGUARD, "--db", url, "serve", "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -196,7 +257,7 @@ def serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
 
 def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]:
     token = prepare(url, opts.consent)
-    server, base = serve(url)
+    server, base = serve(url, opts.workers)
     try:
         # Warm up: the first request loads the context (and compiles what needs it).
         httpx.post(
@@ -215,6 +276,7 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        cpu0 = cpu_seconds(server.pid)
         single = load(
             base,
             "/v1/decisions",
@@ -222,9 +284,15 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
             DECISION,
             opts.seconds,
             opts.procs,
-            opts.clients,
+            opts.connections,
             opts.max_requests,
         )
+        cpu1 = cpu_seconds(server.pid)
+        single["server_cores"] = round((cpu1 - cpu0) / single["seconds"], 2)
+        single["server_cpu_us_per_request"] = round(
+            1e6 * (cpu1 - cpu0) / max(single["requests"], 1)
+        )
+        rss_single = rss_mb(server.pid)
         n = opts.batch
         batch_body = {
             "use": "train.first_party",
@@ -239,33 +307,50 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
             },
         }
         batch = load(
-            base, "/v1/decisions/batch", token, batch_body, opts.seconds, 1, 2, opts.max_requests
+            base,
+            "/v1/decisions/batch",
+            token,
+            batch_body,
+            opts.seconds,
+            1,
+            opts.batch_connections,
+            opts.max_requests,
         )
+        cpu2 = cpu_seconds(server.pid)
         batch["records_per_s"] = round(batch["requests_per_s"] * n)
         batch["records_per_request"] = n
+        batch["server_cores"] = round((cpu2 - cpu1) / batch["seconds"], 2)
         rss_after = rss_mb(server.pid)
         stop.set()
         sampler.join()
         metrics = httpx.get(f"{base}/metrics").text
-        loads = [
-            line
+        counters = {
+            line.split()[0]: float(line.split()[1])
             for line in metrics.splitlines()
-            if line.startswith("trainguard_context_loads_total")
-        ]
+            if line.startswith(("trainguard_context_loads_total", "trainguard_journal_"))
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
+    log_size = Store(url).audit.size()
     return {
         "backend": name,
         "consent_events": opts.consent,
         "single": single,
         "batch": batch,
+        "audit_log_entries_after": log_size,
         "server_rss_mb": {
             "after_warmup": rss_before,
-            "after_load": rss_after,
+            "after_single": rss_single,
+            "after_batch": rss_after,
             "every_5s_under_load": samples,
         },
-        "context_loads": loads[0].split()[-1] if loads else None,
+        "context_loads": counters.get("trainguard_context_loads_total"),
+        "journal": {
+            "commits": counters.get("trainguard_journal_commits_total"),
+            "entries": counters.get("trainguard_journal_entries_total"),
+            "redone": counters.get("trainguard_journal_redone_total"),
+        },
         "in_process_decide_per_s": round(floor(url, token, 3.0)),
     }
 
@@ -273,24 +358,33 @@ def run_backend(name: str, url: str, opts: argparse.Namespace) -> dict[str, Any]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20.0, help="per load run")
-    parser.add_argument("--procs", type=int, default=2, help="load-generating processes")
-    parser.add_argument("--clients", type=int, default=8, help="threads (connections) per process")
+    parser.add_argument("--procs", type=int, default=1, help="load-generating processes")
+    parser.add_argument(
+        "--connections", type=int, default=32, help="keep-alive connections per process"
+    )
+    parser.add_argument("--batch-connections", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--max-requests", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=10_000, help="records per batch request")
     parser.add_argument("--consent", type=int, default=20_000, help="consent events on record")
-    parser.add_argument("--pg", default=os.environ.get("TRAINGUARD_TEST_DATABASE_URL"))
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="a PostgreSQL URL (run in a fresh schema, dropped after); default: a new SQLite file",
+    )
     opts = parser.parse_args()
     results = []
     tmp = Path(tempfile.mkdtemp())
     try:
-        results.append(run_backend("sqlite", f"sqlite:///{tmp / 'bench.db'}", opts))
-        if opts.pg:
+        if not opts.db:
+            results.append(run_backend("sqlite", f"sqlite:///{tmp / 'bench.db'}", opts))
+        else:
             schema = f"tg_bench_{uuid.uuid4().hex[:8]}"
-            admin = Store(opts.pg).engine
+            admin = Store(opts.db).engine
             with admin.begin() as conn:
                 conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            sep = "&" if "?" in opts.pg else "?"
-            url = f"{opts.pg}{sep}options=-csearch_path%3D{schema}"
+            sep = "&" if "?" in opts.db else "?"
+            url = f"{opts.db}{sep}options=-csearch_path%3D{schema}"
             try:
                 results.append(run_backend("postgresql", url, opts))
             finally:
@@ -304,7 +398,7 @@ def main() -> None:
         {
             "command": "python bench/bench_http.py " + " ".join(sys.argv[1:]),
             "load_average": os.getloadavg(),
-            "settings": {k: v for k, v in vars(opts).items() if k != "pg"},
+            "settings": {k: v for k, v in vars(opts).items() if k != "db"},
             "results": results,
         },
     )

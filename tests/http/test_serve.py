@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -52,6 +53,61 @@ def test_apikey_mistakes_are_one_line_exit_2(tmp_path: Path) -> None:
         ), result.stderr
 
 
+def start(db: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`trainguard serve` on a free port, once it answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    trainguard = str(Path(sys.executable).with_name("trainguard"))  # the installed command
+    command = [trainguard, "--db", str(db), "serve", "--port", str(port), *options]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):  # up to 30 s for the interpreter and uvicorn to start
+        try:
+            httpx.get(f"{base}/healthz", timeout=1.0)
+            return server, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError("trainguard serve did not answer")
+
+
+def test_two_worker_processes_write_one_log_that_verifies(
+    tmp_path: Path, policy_files: dict[str, Path]
+) -> None:
+    db = tmp_path / "serve.db"
+    run(db, "init")
+    run(db, "policy", "add", *(str(policy_files[v]) for v in ("v1", "v2", "v3")))
+    run(db, "tenant", "assign", "acme", "meetco-terms")
+    token = json.loads(
+        run(db, "apikey", "create", "--role", "service", "--tenant", "acme", "--json")
+    )["token"]
+    server, base = start(db, "--workers", "2")
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with ThreadPoolExecutor(8) as pool:  # new connections, spread over both workers
+            answers = list(
+                pool.map(
+                    lambda i: httpx.post(
+                        f"{base}/v1/decisions", json=chat(id=f"c{i}"), headers=headers
+                    ),
+                    range(60),
+                )
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert [a.status_code for a in answers] == [200] * 60
+    indexes = sorted(a.json()["audit_index"] for a in answers)
+    assert indexes == list(range(indexes[0], indexes[0] + 60))
+    assert "OK" in run(db, "audit", "verify")
+
+
+def test_serve_refuses_a_number_of_workers_out_of_range(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "t.db"), "serve", "--workers", "0"])
+    assert result.exit_code == 2 and "--workers 0" in result.stderr
+
+
 def test_trainguard_serve_answers_over_a_real_socket(
     tmp_path: Path, policy_files: dict[str, Path]
 ) -> None:
@@ -62,22 +118,9 @@ def test_trainguard_serve_answers_over_a_real_socket(
     token = json.loads(
         run(db, "apikey", "create", "--role", "service", "--tenant", "acme", "--json")
     )["token"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    trainguard = str(Path(sys.executable).with_name("trainguard"))  # the installed command
-    command = [trainguard, "--db", str(db), "serve", "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start(db)
     try:
-        for _ in range(300):  # up to 30 s for the interpreter and uvicorn to start
-            try:
-                health = httpx.get(f"{base}/healthz", timeout=1.0)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("trainguard serve did not answer")
+        health = httpx.get(f"{base}/healthz", timeout=5.0)
         assert health.json()["status"] == "ok"
         assert httpx.post(f"{base}/v1/decisions", json=chat()).status_code == 401
         decided = httpx.post(

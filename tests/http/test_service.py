@@ -121,6 +121,8 @@ def test_metrics_count_requests_by_route_and_decisions_by_outcome(service: Servi
     )
     assert 'trainguard_decisions_total{outcome="denied"} 1.0' in text
     assert "trainguard_context_loads_total" in text
+    assert "trainguard_journal_commits_total 1.0" in text
+    assert "trainguard_journal_entries_total 1.0" in text
 
 
 def test_the_operator_changes_the_terms_and_decisions_follow_at_once(

@@ -16,7 +16,8 @@ from .access import ROLES, TENANT_ROLES, Forbidden, Principal, Unauthenticated
 if TYPE_CHECKING:
     from .apikeys import ApiKey, create_key, list_keys, revoke_key
     from .context import ContextCache
-    from .service import Application, BatchColumns
+    from .decisions import BatchColumns
+    from .service import Application
 
 _HOMES = {
     "ApiKey": "apikeys",
@@ -25,7 +26,7 @@ _HOMES = {
     "revoke_key": "apikeys",
     "ContextCache": "context",
     "Application": "service",
-    "BatchColumns": "service",
+    "BatchColumns": "decisions",
 }
 
 

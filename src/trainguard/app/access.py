@@ -28,7 +28,7 @@ the service from its callers, not a store from its owner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import InputError, NotFoundError, TrainguardError
 
@@ -62,6 +62,8 @@ class Principal:
     key_id: str
     role: str
     tenant: str | None  # None only for the operator and the local operator
+    key_generation: int = field(default=0, compare=False)
+    """The key cache's generation when the key was checked (see ``KeyCache``)."""
 
     @classmethod
     def local(cls) -> Principal:

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -119,9 +119,22 @@ class KeyCache:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._rows: dict[str, tuple[str, Principal, bool]] = {}
+        self.generation = 0
+        """Incremented by every ``clear``: work checked under an older generation
+        checks its key again before it is logged."""
 
     def clear(self) -> None:
         self._rows = {}
+        self.generation += 1
+
+    def check_still_valid(self, key_id: str) -> None:
+        """Refuse a key that has since been revoked (read from the store, not the cache)."""
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(t.api_keys.c.revoked_at_us).where(t.api_keys.c.id == key_id)
+            ).first()
+        if row is None or row.revoked_at_us is not None:
+            raise Unauthenticated("Authorization: unknown or revoked API key")
 
     def authenticate(self, token: str | None) -> Principal:
         if not token:
@@ -130,6 +143,7 @@ class KeyCache:
         if m is None:
             raise Unauthenticated("Authorization: not a trainguard API key")
         key_id, secret = m.groups()
+        generation = self.generation  # before the lookup: a clear after it is noticed
         found = self._rows.get(key_id)
         if found is None:
             with self.store.read() as conn:
@@ -146,7 +160,7 @@ class KeyCache:
         # Constant time: how much of a guess matched must not show in the timing.
         if not hmac.compare_digest(stored, secret_hash(secret)) or revoked:
             raise Unauthenticated("Authorization: unknown or revoked API key")
-        return principal
+        return replace(principal, key_generation=generation)
 
 
 def _key(row: Any) -> ApiKey:

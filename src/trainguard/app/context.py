@@ -79,6 +79,28 @@ class ContextCache:
             assert self._ctx is not None
             return self._ctx
 
+    @property
+    def loaded(self) -> bool:
+        return self._ctx is not None
+
+    def current(self) -> DecisionContext:
+        """The context as last brought up to date, without asking the store (loaded
+        on first use). For work that is checked again when it is logged: see
+        :class:`~.journal.Journal`."""
+        ctx = self._ctx
+        return ctx if ctx is not None else self.get()
+
+    def up_to(self, size: int) -> DecisionContext:
+        """The context as of a log of ``size`` entries, a size read under the log's
+        append lock (so no entry below it is still to come)."""
+        with self._lock:
+            if self._ctx is None:
+                return self._load()
+            if size > self._seen:
+                self._catch_up(size)
+            assert self._ctx is not None
+            return self._ctx
+
     def close(self) -> None:
         with self._size_lock:
             if self._sqlite is not None:

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 import yaml
 
-from ..audit.merkle import MerkleTree, leaf_hash
-from ..decision.batch import decide_batch
 from ..decision.decide import DecisionContext, Record
 from ..decision.identity import check_family, check_model_name, check_record_id, check_subject
 from ..decision.policy import parse_policy
@@ -34,6 +31,7 @@ from ..scan.keys import KeyRing
 from ..scan.registry import Registry
 from ..store import Store
 from ..timeutil import format_instant, now_utc, parse_instant
+from . import decisions
 from .access import (
     CONSENT_READ,
     DECIDE,
@@ -50,25 +48,14 @@ from .apikeys import KeyCache
 from .consent import events_from_body, record_consent
 from .consent_state import consent_state
 from .context import ContextCache
-from .decisions import decide_and_log
+from .decisions import BatchAnswer, BatchColumns
 from .journal import Journal
 from .models import register
 from .registry import add_items, added_json, open_registry, remove_item
 from .scanning import scan_files
 from .scans import ScanJob, ScanJobs
 
-MAX_BATCH_RECORDS = 10_000
 MAX_SCAN_DOCUMENTS = 10_000
-
-
-@dataclass
-class BatchColumns:
-    """A batch of records, by column (as the batch engine reads them)."""
-
-    id: Sequence[str]
-    categories: Sequence[Sequence[str]]
-    collected_at: Sequence[str]
-    subjects: Sequence[Sequence[str]] | None = None
 
 
 class Application:
@@ -85,7 +72,7 @@ class Application:
         self.registry_path = Registry(registry, self.ring).path
         self.keys = KeyCache(self.store)
         self.contexts = ContextCache(self.store, on_keys_changed=self.keys.clear)
-        self.journal = Journal(self.store, on_appended=self.contexts.note_appended)
+        self.journal = Journal(self.store, self.contexts, self.keys)
         self.scans = ScanJobs(max_pending=max_pending_scans)
 
     def close(self) -> None:
@@ -95,10 +82,13 @@ class Application:
 
     # --- who is asking ----------------------------------------------------------------
 
-    def authenticate(self, token: str | None) -> Principal:
-        # Brought up to date first: a key revoked by any process is refused from
-        # the next request on.
-        self.contexts.get()
+    def authenticate(self, token: str | None, fresh: bool = True) -> Principal:
+        """The principal of ``token``. Fresh (the default): brought up to date with
+        the log first, so a key revoked by any process is refused from the next
+        request on. Not fresh, for work the journal checks again when it logs it
+        (decisions): no query unless the key is new to this process."""
+        if fresh:
+            self.contexts.get()
         return self.keys.authenticate(token)
 
     def health(self) -> dict[str, Any]:
@@ -123,6 +113,30 @@ class Application:
         tenant: str | None = None,
     ) -> dict[str, Any]:
         """Decide one record of the caller's tenant; the decision is an audit entry."""
+        return self.submit_decide(
+            who,
+            categories=categories,
+            use=use,
+            collected_at=collected_at,
+            subjects=subjects,
+            at=at,
+            record_id=record_id,
+            tenant=tenant,
+        ).result()
+
+    def submit_decide(
+        self,
+        who: Principal,
+        *,
+        categories: Sequence[str],
+        use: str,
+        collected_at: str,
+        subjects: Sequence[str] = (),
+        at: str | None = None,
+        record_id: str = "-",
+        tenant: str | None = None,
+    ) -> Future[dict[str, Any]]:
+        """:meth:`decide`, answered by a future once its entry is committed."""
         mine = who.acting_for(tenant, *DECIDE)
         record = Record(
             check_record_id(record_id, "id"),
@@ -132,10 +146,9 @@ class Application:
             tuple(check_subject(s, f"subjects.{i}") for i, s in enumerate(subjects)),
         )
         when = parse_instant(at, "at") if at else None
-        decision, index = decide_and_log(
-            who, self.context(), record, use, when, self.journal.append
+        return self.journal.submit_decision(
+            lambda ctx: decisions.one(ctx, record, use, when), who.key_id, who.key_generation
         )
-        return {**decision.to_json(), "audit_index": index}
 
     def decide_batch(
         self,
@@ -150,36 +163,25 @@ class Application:
         The log gets one entry for the batch, holding the Merkle root over the
         answered decisions (in order, each as compact JSON with sorted keys): any
         one decision can later be shown to be part of what was logged."""
-        mine = who.own_tenant(*DECIDE)
-        who.check_tenant(tenant)
-        n = len(records.id)
-        if n > MAX_BATCH_RECORDS:
-            raise InputError(f"records.id: {n:,} records; at most {MAX_BATCH_RECORDS:,} a request")
-        for name in ("categories", "collected_at", "subjects"):
-            col = getattr(records, name)
-            if col is not None and len(col) != n:
-                raise InputError(f"records.{name}: {len(col):,} values for {n:,} ids")
+        return self.submit_decide_batch(who, use, records, at, tenant).result().to_json()
+
+    def submit_decide_batch(
+        self,
+        who: Principal,
+        use: str,
+        records: BatchColumns,
+        at: str | None = None,
+        tenant: str | None = None,
+    ) -> Future[BatchAnswer]:
+        """:meth:`decide_batch`, answered by a future once its entry is committed."""
+        mine = who.acting_for(tenant, *DECIDE)
+        decisions.check_batch(records)
         when = parse_instant(at, "at") if at else now_utc()
-        table = _batch_table(mine, records)
-        result = decide_batch(self.context(), table, use, when)
-        rows = result.to_pylist()
-        # Each leaf: the decision as compact JSON with sorted keys (its values are
-        # strings, booleans and lists of strings, for which that is canonical).
-        leaves = [leaf_hash(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)) for r in rows]
-        tree = MerkleTree()
-        tree.extend(leaves)
-        allowed = sum(1 for r in rows if r["allowed"])
-        summary = {
-            "tenant": mine,
-            "use": use,
-            "at": format_instant(when),
-            "records": n,
-            "allowed": allowed,
-            "denied": n - allowed,
-            "root": tree.root().hex() if n else None,
-        }
-        index = self.journal.append("decision.batch", summary)
-        return {**summary, "audit_index": index, "decisions": rows}
+        return self.journal.submit_decision(
+            lambda ctx: decisions.many(ctx, mine, use, when, records),
+            who.key_id,
+            who.key_generation,
+        )
 
     # --- consent ----------------------------------------------------------------------
 
@@ -468,22 +470,3 @@ def entry_tenant(entry: dict[str, Any]) -> str | None:
     if tenant is None and isinstance(data.get("record"), dict):
         tenant = data["record"].get("tenant")
     return tenant if isinstance(tenant, str) else None
-
-
-def _batch_table(tenant: str, records: BatchColumns) -> pa.Table:
-    n = len(records.id)
-    columns: dict[str, Any] = {}
-    try:
-        columns["id"] = pa.array(records.id, pa.string())
-        columns["tenant"] = pa.array([tenant] * n, pa.string())
-        columns["categories"] = pa.array(records.categories, pa.list_(pa.string()))
-        columns["collected_at"] = pa.array(records.collected_at, pa.string())
-        if records.subjects is not None:
-            columns["subjects"] = pa.array(records.subjects, pa.list_(pa.string()))
-    except (pa.ArrowException, UnicodeEncodeError) as exc:
-        name = next(
-            (k for k in ("id", "categories", "collected_at", "subjects") if k not in columns),
-            "records",
-        )
-        raise InputError(f"records.{name}: {type(exc).__name__}: not text") from None
-    return pa.table(columns)

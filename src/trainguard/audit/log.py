@@ -127,10 +127,7 @@ class AuditLog:
         """
         if not items:
             return []
-        # Row lock on PostgreSQL; on SQLite the write transaction already holds the lock.
-        size = conn.execute(
-            select(t.audit_head.c.size).where(t.audit_head.c.id == 1).with_for_update()
-        ).scalar_one()
+        size = self._head_size(conn)
         stamp = format_instant(at or now_utc())
         bodies = canonical_json_many(
             [
@@ -150,8 +147,8 @@ class AuditLog:
             f"VALUES ({mark}, {mark}, {mark}, {mark})",
             rows,
         )
-        conn.execute(
-            update(t.audit_head).where(t.audit_head.c.id == 1).values(size=size + len(rows))
+        conn.exec_driver_sql(
+            f"UPDATE {t.audit_head.name} SET size = {mark} WHERE id = 1", (size + len(rows),)
         )
         self.appended = True
         return [r[0] for r in rows]
@@ -316,11 +313,12 @@ class AuditLog:
         self._keep_pin(conn, signer.verifier, max_unsigned)
 
     def _head_size(self, conn: Connection) -> int:
-        return int(
-            conn.execute(
-                select(t.audit_head.c.size).where(t.audit_head.c.id == 1).with_for_update()
-            ).scalar_one()
-        )
+        """The log's size, locked until the caller's transaction ends: a row lock on
+        PostgreSQL; on SQLite the write transaction already holds the lock. Plain
+        SQL: building the statement each time cost more than running it."""
+        lock = "" if conn.dialect.name == "sqlite" else " FOR UPDATE"
+        row = conn.exec_driver_sql(f"SELECT size FROM {t.audit_head.name} WHERE id = 1{lock}").one()
+        return int(row[0])
 
     def _origin(self, conn: Connection) -> str:
         origin = self.store._setting(conn, "audit_origin")

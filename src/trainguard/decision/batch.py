@@ -426,13 +426,19 @@ def _parse_time_strings(col: pa.Array, name: str) -> pa.Array:
         return pc.strptime(col, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    # Each distinct text is parsed once (a batch's records share a few dates),
+    # and the error names the first row that holds the refused text.
+    encoded = col.dictionary_encode()
+    indices = encoded.indices
     out: list[int | None] = []
-    for i, v in enumerate(col.to_pylist()):
-        if v is None:
-            out.append(None)
-            continue
+    for j, v in enumerate(encoded.dictionary.to_pylist()):
         try:
-            out.append(to_micros(parse_instant(v, f"{name} row {i}")))
-        except InputError as exc:
-            raise InputError(str(exc)) from None
-    return pa.array(out, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+            out.append(to_micros(parse_instant(v, "")))
+        except InputError:
+            i = int(pc.index(indices, pa.scalar(j, indices.type)).as_py())
+            try:
+                parse_instant(v, f"{name} row {i}")
+            except InputError as exc:
+                raise InputError(str(exc)) from None
+            raise  # pragma: no cover - the same text fails the same way
+    return pa.array(out, pa.int64()).take(indices).cast(pa.timestamp("us", tz="UTC"))

@@ -74,6 +74,19 @@ class _ContextCollector(Collector):
         )
         replayed.add_metric([], cache.replayed)
         yield replayed
+        journal = self.application.journal
+        for name, value, text in (
+            ("commits", journal.commits, "Transactions the audit writer committed."),
+            ("entries", journal.entries, "Audit entries those transactions appended."),
+            (
+                "redone",
+                journal.redone,
+                "Decisions made again at commit: the log showed a newer context.",
+            ),
+        ):
+            family = CounterMetricFamily(f"trainguard_journal_{name}", text)
+            family.add_metric([], value)
+            yield family
 
 
 class MetricsMiddleware:

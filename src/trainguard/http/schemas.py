@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..app.service import MAX_BATCH_RECORDS, MAX_SCAN_DOCUMENTS
+from ..app.decisions import MAX_BATCH_RECORDS
+from ..app.service import MAX_SCAN_DOCUMENTS
 
 MAX_NAME_CHARS = 256
 MAX_TIME_CHARS = 64
