@@ -24,10 +24,11 @@ from ..decision.decide import CoreDecision, Decision, DecisionContext, Record, d
 from ..errors import InputError
 from ..timeutil import format_instant
 from .access import DECIDE, Principal
-from .journal import Prepared
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from .journal import Prepared
 
 # numpy, pyarrow and the compiled loops load with the first batch, not with a
 # single decision: ``trainguard decide`` starts without them.
@@ -47,6 +48,8 @@ class BatchColumns:
 
 def one(ctx: DecisionContext, record: Record, use: str, at: datetime | None) -> Prepared[Any]:
     """One decision: its audit entry, and the answer with the entry's index."""
+    from .journal import Prepared
+
     decision = decide(ctx, record, use, at).to_json()
     return Prepared([("decision", decision)], lambda idx: {**decision, "audit_index": idx[0]})
 
@@ -70,6 +73,8 @@ def many(
     ctx: DecisionContext, tenant: str, use: str, at: datetime, records: BatchColumns
 ) -> Prepared[BatchAnswer]:
     """Decisions for a batch of ``tenant``'s records: one audit entry, the batch's root."""
+    from .journal import Prepared
+
     table = batch_table(tenant, records)
     rows, allowed = decision_rows(ctx, table, use, at)
     summary = {
