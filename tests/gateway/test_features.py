@@ -32,6 +32,18 @@ def test_a_summary_quotes_turns_in_meeting_order_up_to_its_word_budget() -> None
         assert p["text"] in turns[p["segment"]] and p["citation"] == 1
 
 
+def test_a_summary_opens_with_the_agenda_the_meeting_opens_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Human summaries restate what a meeting set out to do, which is said first.
+    from trainguard.gateway import features
+
+    sources = meeting_sources(meeting_rows()[11], "acme", AT)  # ES2002a, a kick-off
+    assert "kick-off meeting" in summarize(sources).points[0]["text"]
+    monkeypatch.setattr(features, "EARLY_BONUS", 0.0)  # centrality alone misses it
+    assert all("kick-off" not in p["text"] for p in summarize(sources).points)
+
+
 def test_a_question_brings_the_turn_that_answers_it_first() -> None:
     turns = [
         Segment("We should meet again next week to look at the prototype together.", "A"),
