@@ -177,6 +177,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         pytest.MonkeyPatch.context() as patch,
         mock.patch("typer.testing._get_command", lambda _app: command),
         mock.patch("trainguard.http.create_app", lambda *a, **k: None),
+        mock.patch("trainguard.http.gateway.configure", lambda *a, **k: None),
         mock.patch("uvicorn.run", lambda *a, **k: None),
     ):
         patch.chdir(base / "cwd")
