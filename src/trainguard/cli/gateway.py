@@ -67,33 +67,37 @@ def _run(
     )
 
 
+# The request's options, the same for both features.
+TENANT = typer.Option(..., "--tenant", help="The tenant the records belong to.")
+USER = typer.Option(..., "--user", help="The person asking: only what they may see is used.")
+PURPOSE = typer.Option("infer.feature", "--purpose", help="infer.feature or infer.third_party.")
+PROVIDER = typer.Option(
+    "local", "--provider", help="The model provider (on the tenant's allowlist)."
+)
+PROVIDERS = typer.Option(
+    None, "--providers", help="Provider allowlist file (default: only the built-in local provider)."
+)
+ACL = typer.Option(
+    None, "--acl", help='Access list file: {tenant: {container or id: [users] or "*"}}.'
+)
+ACCESS_HOOK = typer.Option(None, "--access-hook", help="The platform's access-check URL (POST).")
+AT = typer.Option(None, "--at", help="Time of use (default: now).")
+AS_JSON = typer.Option(False, "--json")
+
+
 @app.command("summarize")
 def summarize(
     ctx: typer.Context,
     records: Path = typer.Argument(..., help=RECORDS_HELP),
-    tenant: str = typer.Option(..., "--tenant", help="The tenant the records belong to."),
-    user: str = typer.Option(
-        ..., "--user", help="The person asking: only what they may see is used."
-    ),
-    purpose: str = typer.Option(
-        "infer.feature", "--purpose", help="infer.feature or infer.third_party."
-    ),
-    provider: str = typer.Option(
-        "local", "--provider", help="The model provider (on the tenant's allowlist)."
-    ),
-    providers: Path | None = typer.Option(
-        None,
-        "--providers",
-        help="Provider allowlist file (default: only the built-in local provider).",
-    ),
-    acl: Path | None = typer.Option(
-        None, "--acl", help='Access list file: {tenant: {container or id: [users] or "*"}}.'
-    ),
-    access_hook: str | None = typer.Option(
-        None, "--access-hook", help="The platform's access-check URL (POST)."
-    ),
-    at: str | None = typer.Option(None, "--at", help="Time of use (default: now)."),
-    as_json: bool = typer.Option(False, "--json"),
+    tenant: str = TENANT,
+    user: str = USER,
+    purpose: str = PURPOSE,
+    provider: str = PROVIDER,
+    providers: Path | None = PROVIDERS,
+    acl: Path | None = ACL,
+    access_hook: str | None = ACCESS_HOOK,
+    at: str | None = AT,
+    as_json: bool = AS_JSON,
 ) -> None:
     """An extractive summary of the records the user may see, every source cited."""
     _run(
@@ -118,29 +122,15 @@ def ask(
     ctx: typer.Context,
     records: Path = typer.Argument(..., help=RECORDS_HELP),
     question: str = typer.Option(..., "--question", "-q", help="The question."),
-    tenant: str = typer.Option(..., "--tenant", help="The tenant the records belong to."),
-    user: str = typer.Option(
-        ..., "--user", help="The person asking: only what they may see is used."
-    ),
-    purpose: str = typer.Option(
-        "infer.feature", "--purpose", help="infer.feature or infer.third_party."
-    ),
-    provider: str = typer.Option(
-        "local", "--provider", help="The model provider (on the tenant's allowlist)."
-    ),
-    providers: Path | None = typer.Option(
-        None,
-        "--providers",
-        help="Provider allowlist file (default: only the built-in local provider).",
-    ),
-    acl: Path | None = typer.Option(
-        None, "--acl", help='Access list file: {tenant: {container or id: [users] or "*"}}.'
-    ),
-    access_hook: str | None = typer.Option(
-        None, "--access-hook", help="The platform's access-check URL (POST)."
-    ),
-    at: str | None = typer.Option(None, "--at", help="Time of use (default: now)."),
-    as_json: bool = typer.Option(False, "--json"),
+    tenant: str = TENANT,
+    user: str = USER,
+    purpose: str = PURPOSE,
+    provider: str = PROVIDER,
+    providers: Path | None = PROVIDERS,
+    acl: Path | None = ACL,
+    access_hook: str | None = ACCESS_HOOK,
+    at: str | None = AT,
+    as_json: bool = AS_JSON,
 ) -> None:
     """The turns that answer a question, from the records the user may see, cited."""
     _run(
