@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,18 @@ def test_shown_is_short_printable_and_quoted(text: str) -> None:
     out = shown(text, 20)
     assert len(out.splitlines()) <= 1 and out[0] in "'\""
     out.encode("utf-8")
-    assert len(out) <= 20 * 10 + 40  # at most ten escape characters per character shown
+    quoted, _, rest = out.partition("… (")
+    assert len(quoted) <= 20 + 2  # escapes count against the limit, not beside it
+    assert (rest == "") == (
+        ast.literal_eval(quoted) == text
+    )  # cut exactly when something is left out
+    assert rest in ("", f"{len(text):,} characters)")
+
+
+def test_a_value_of_wide_escapes_is_cut_to_the_limit() -> None:
+    out = shown("0" * 9 + "\x1f" * 16 + "\U00010000" * 12, 80)
+    assert out.startswith("'000000000\\x1f") and out.endswith("… (37 characters)")
+    assert len(out.partition("… (")[0]) <= 82
 
 
 @pytest.mark.parametrize(

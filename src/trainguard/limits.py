@@ -51,10 +51,16 @@ MAX_SCAN_DOCUMENTS = 10_000
 
 def shown(value: str, limit: int = 80) -> str:
     """``value`` quoted for a one-line message: escapes for anything unprintable
-    (newlines, NUL, lone surrogates) and at most ``limit`` characters of it."""
-    cut = value if len(value) <= limit else value[:limit]
-    text = ascii(cut) if any(not c.isprintable() for c in cut) else repr(cut)
-    if len(value) > limit:
+    (newlines, NUL, lone surrogates) and at most ``limit`` characters of quoted
+    text, whatever the escapes cost (``\U0001f600`` is ten characters for one)."""
+    n = min(len(value), limit)
+    while True:
+        cut = value[:n]
+        text = ascii(cut) if any(not c.isprintable() for c in cut) else repr(cut)
+        if len(text) <= limit + 2 or n == 0:  # + 2: the quotes
+            break
+        n = max(0, min(n - 1, n * limit // len(text)))
+    if n < len(value):
         text += f"… ({len(value):,} characters)"
     return text
 
