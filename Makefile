@@ -24,8 +24,9 @@ serve: $(STAMP)
 	$(BIN)/trainguard --db serve-demo.db apikey create --role admin --tenant acme --name make-serve
 	$(BIN)/trainguard --db serve-demo.db serve
 
+# On every core (pytest-xdist); the tests that start Ray share one worker.
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadgroup
 
 # The compiled kernels as plain Python (NUMBA_DISABLE_JIT=1): each held to its
 # reference, and the modules around them, without numba's compiler in the way.
@@ -41,7 +42,7 @@ NOJIT_TESTS := tests/_native tests/test_canonical.py tests/test_verify.py \
 	tests/scan/test_matcher.py::test_the_batch_samples_match_the_reference \
 	tests/scan/media/test_audio_kernels.py tests/scan/media/test_index.py
 test-nojit: $(STAMP)
-	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -m "not slow" $(NOJIT_TESTS)
+	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -n auto -m "not slow" $(NOJIT_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

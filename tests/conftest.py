@@ -32,9 +32,15 @@ if numba.config.DISABLE_JIT:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under NUMBA_DISABLE_JIT=1, skip (visibly) the tests marked ``jit_only``: they run
+    """Tests that start Ray run on one pytest-xdist worker (``--dist loadgroup``): one
+    local Ray cluster, started once, instead of one per worker on a two-core machine.
+
+    Under NUMBA_DISABLE_JIT=1, skip (visibly) the tests marked ``jit_only``: they run
     real data through the kernels, minutes each as plain Python. The kernels' own
     property tests still run there."""
+    for item in items:
+        if item.get_closest_marker("ray"):
+            item.add_marker(pytest.mark.xdist_group("ray"))
     if not numba.config.DISABLE_JIT:
         return
     skip = pytest.mark.skip(reason="jit_only: too slow with NUMBA_DISABLE_JIT=1")
