@@ -67,6 +67,19 @@ def test_writes_are_signed_as_they_happen_and_rotation_verifies(
     assert "OK:" in tg("audit", "verify", "--key", str(key))[0]
 
 
+def test_decisions_are_signed_allowed_or_denied(tg: Cli, tmp_path: Path) -> None:
+    """`decide` ends with exit 0 or 1, not by returning: its entry is signed all the same,
+    so a script of decisions never runs the log past its unsigned limit."""
+    policies = sorted(Path(__file__).parents[2].glob("src/trainguard/demo/policies/v1-*.yaml"))
+    tg("policy", "add", *map(str, policies))
+    tg("tenant", "assign", "acme", "meetco-terms")
+    decide = ["decide", "--tenant", "acme", "--category", "customer.chat", "--collected-at", "2023-05-01"]
+    tg(*decide, "--use", "train.first_party")
+    tg(*decide, "--use", "no.such.use", code=1)
+    out, _ = tg("audit", "verify")
+    assert "0 entries after the latest" in out, out
+
+
 def test_init_pins_a_configured_key(tmp_path: Path, key: Path) -> None:
     Signer.generate("ops").save(key)
     cli = Cli(tmp_path / "a.db")

@@ -89,7 +89,12 @@ class GuardedGroup(typer.core.TyperGroup):
             _sign_appended(ctx)
             fail_line(str(exc))
             ctx.exit(exc.exit_code)
-        except (typer.TyperException, typer.Exit, typer.Abort):
+        except typer.Exit:
+            # A command that ends with its own exit code (decide: 0 allowed, 1
+            # denied) appended all the same: its entries are signed like any other's.
+            _sign_appended(ctx)
+            raise
+        except (typer.TyperException, typer.Abort):
             raise
         except KeyboardInterrupt:
             fail_line("interrupted")
