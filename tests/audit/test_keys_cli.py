@@ -73,7 +73,15 @@ def test_decisions_are_signed_allowed_or_denied(tg: Cli, tmp_path: Path) -> None
     policies = sorted(Path(__file__).parents[2].glob("src/trainguard/demo/policies/v1-*.yaml"))
     tg("policy", "add", *map(str, policies))
     tg("tenant", "assign", "acme", "meetco-terms")
-    decide = ["decide", "--tenant", "acme", "--category", "customer.chat", "--collected-at", "2023-05-01"]
+    decide = [
+        "decide",
+        "--tenant",
+        "acme",
+        "--category",
+        "customer.chat",
+        "--collected-at",
+        "2023-05-01",
+    ]
     tg(*decide, "--use", "train.first_party")
     tg(*decide, "--use", "no.such.use", code=1)
     out, _ = tg("audit", "verify")
