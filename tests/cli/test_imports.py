@@ -29,6 +29,8 @@ NOT_FOR_A_DECISION = (
     # A SQLite store is read and written through sqlite3 (trainguard.store.lite).
     "sqlalchemy",
     "asyncio",
+    # Appending an entry needs no signing code (a checkpoint does).
+    "cryptography",
 )
 NOT_FOR_THE_VERIFIER = ("numba", "sqlalchemy", "pyarrow", "numpy", "trainguard.store")
 
