@@ -2,9 +2,11 @@
 `trainguard --help`, `trainguard decide` on a small store (one policy, one
 tenant; the decision is logged) and `trainguard-verify --help`, beside the
 floors `python -c pass`, `python -c "import typer"` (what any Typer CLI pays
-before its first line runs) and `python -c "import typer, pydantic, sqlalchemy"`
-(what a decision from a SQLAlchemy store cannot avoid loading), and how many
-modules each one imports.
+before its first line runs), `python -c "import typer; from pydantic import
+BaseModel"` (what a decision cannot avoid loading: its terms and consent events
+are pydantic models; `import pydantic` alone loads almost nothing) and `python -c "import typer, pydantic, sqlalchemy"` (what a decision
+through SQLAlchemy, as every store but a plain SQLite file takes, cannot
+avoid), and how many modules each one imports.
 
 With --before SRC (a source tree of another version, e.g. from `git archive`),
 each trainguard command also runs from SRC, alternating with this version in
@@ -108,8 +110,12 @@ def main() -> None:
         commands: dict[str, Command] = {
             "python -c pass": (python_command("pass"), env),
             'python -c "import typer"': (python_command("import typer"), env),
-            # What a decision cannot do without: the CLI framework (which loads
-            # pydantic itself) and the store's database layer.
+            # What a decision cannot do without: the CLI framework and pydantic;
+            # through SQLAlchemy (PostgreSQL), its database layer too.
+            'python -c "import typer; from pydantic import BaseModel"': (
+                python_command("import typer; from pydantic import BaseModel"),
+                env,
+            ),
             'python -c "import typer, pydantic, sqlalchemy"': (
                 python_command("import typer, pydantic, sqlalchemy"),
                 env,
@@ -122,8 +128,11 @@ def main() -> None:
         for argv, command_env in commands.values():  # warm the file cache and the bytecode
             run_once(argv, command_env, folder)
         times: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(args.runs):  # interleaved, so background load hits each alike
-            for name, (argv, command_env) in commands.items():
+        for i in range(args.runs):  # interleaved, so background load hits each alike
+            # Every other round backwards: no command always follows the same one
+            # (a command run right after a heavy one measured slower).
+            order = list(commands.items())
+            for name, (argv, command_env) in order if i % 2 == 0 else order[::-1]:
                 times[name].append(run_once(argv, command_env, folder))
         floor = statistics.median(times["python -c pass"])
         results = {

@@ -26,6 +26,11 @@ NOT_FOR_A_DECISION = (
     "fsspec",
     "rich",
     "yaml",
+    # A SQLite store is read and written through sqlite3 (trainguard.store.lite).
+    "sqlalchemy",
+    "asyncio",
+    # Appending an entry needs no signing code (a checkpoint does).
+    "cryptography",
 )
 NOT_FOR_THE_VERIFIER = ("numba", "sqlalchemy", "pyarrow", "numpy", "trainguard.store")
 
@@ -91,8 +96,12 @@ def test_a_decision_loads_no_kernel_arrow_or_scanner(store: Path) -> None:
         " '--collected-at', '2024-01-01T00:00:00Z']\n"
         "main()"
     )
+    from trainguard.store import Store
+
+    size = Store(str(store)).audit.size()
     loaded = loaded_after(code, cwd=store.parent, env={"TRAINGUARD_AUDIT_KEY": "none.key"})
     assert "trainguard.decision.decide" in loaded  # it did decide
+    assert Store(str(store)).audit.size() == size + 1  # and logged the decision
     assert of_packages(loaded, (*NOT_FOR_A_DECISION, "trainguard.scan")) == []
 
 

@@ -201,3 +201,20 @@ def decide_and_log(
     decision = decide(context, record, use, at)
     # A decision someone asked for is evidence: it goes into the audit log.
     return decision, append("decision", decision.to_json())
+
+
+def decide_on_sqlite(
+    who: Principal, db: str | None, record: Record, use: str, at: datetime | None
+) -> tuple[Decision, int] | None:
+    """:func:`decide_and_log` on the SQLite store ``db`` names, without SQLAlchemy
+    (see :mod:`trainguard.store.lite`): the same decision and the same entry as
+    with the store's context and log. None when the store is not one that path
+    knows (PostgreSQL, another schema revision, anything unusual), nothing having
+    been written: take the full path then."""
+    from ..store.lite import LiteStore, Unusual
+
+    try:
+        with LiteStore.open(db) as lite:
+            return decide_and_log(who, lite.context(record.tenant), record, use, at, lite.record)
+    except Unusual:
+        return None

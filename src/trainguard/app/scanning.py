@@ -22,6 +22,7 @@ from .access import OPERATOR, Principal
 from .decisions import Append
 
 if TYPE_CHECKING:
+    from ..scan.media import MediaScanSummary
     from ..sources import Format
 
 
@@ -86,3 +87,47 @@ def scan_entry(
         "min_confidence_permille": round(config.min_confidence * 1000),
         "near_duplicates": config.near_duplicates,
     }
+
+
+def scan_media_files(
+    who: Principal,
+    registry: Registry,
+    paths: Sequence[str],
+    out: Path,
+    *,
+    engine: str = "local",
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    on_malformed: Callable[[Malformed], None] | None = None,
+    append: Append | None = None,
+) -> tuple[MediaScanSummary, int | None]:
+    """Scan every audio, image and video record under ``paths`` against the media
+    part of ``registry``, write the findings to ``out``, and log the
+    run with ``append`` when there is a log. The operator's, as for text."""
+    from ..scan.media import MediaConfig, scan_media
+
+    who.require(*OPERATOR)
+    summary = scan_media(
+        paths,
+        registry.path,
+        registry.keys,
+        out,
+        MediaConfig(),
+        on_malformed,
+        progress,
+        workers,
+        engine,
+    )
+    if append is None:
+        return summary, None
+    entry = {
+        "inputs": list(paths),
+        "registry": str(registry.path.resolve()),
+        "kind": "media",
+        "documents": summary.records,
+        "bytes": summary.bytes,
+        "findings": summary.findings,
+        "malformed": summary.malformed,
+        "findings_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+    }
+    return summary, append("scan.run", entry)

@@ -31,10 +31,10 @@ from sqlalchemy import (
     update,
 )
 
-from ..canonical import canonical_json_many
 from ..errors import ConflictError, InputError, IntegrityError, NotFoundError
-from ..timeutil import format_instant, now_utc, to_micros
+from ..timeutil import now_utc, to_micros
 from . import schema as t
+from .entry import entry_rows, head_sql, insert_sql, move_head_sql
 from .keys import (
     DEFAULT_MAX_UNSIGNED,
     KEY_KINDS,
@@ -128,28 +128,12 @@ class AuditLog:
         if not items:
             return []
         size = self._head_size(conn)
-        stamp = format_instant(at or now_utc())
-        bodies = canonical_json_many(
-            [
-                {"index": size + i, "kind": kind, "at": stamp, "data": data}
-                for i, (kind, data) in enumerate(items)
-            ]
-        )
-        rows = [
-            (size + i, leaf_hash(body), kind, body)
-            for i, ((kind, _), body) in enumerate(zip(items, bodies, strict=True))
-        ]
+        rows = entry_rows(size, items, at)
         # Straight to the driver's executemany: SQLAlchemy's per-row parameter
         # processing cost as much as canonicalizing the entries.
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"INSERT INTO {t.audit_entries.name} (idx, leaf_hash, kind, body) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark})",
-            rows,
-        )
-        conn.exec_driver_sql(
-            f"UPDATE {t.audit_head.name} SET size = {mark} WHERE id = 1", (size + len(rows),)
-        )
+        conn.exec_driver_sql(insert_sql(mark), rows)
+        conn.exec_driver_sql(move_head_sql(mark), (size + len(rows),))
         self.appended = True
         return [r[0] for r in rows]
 
@@ -316,8 +300,7 @@ class AuditLog:
         """The log's size, locked until the caller's transaction ends: a row lock on
         PostgreSQL; on SQLite the write transaction already holds the lock. Plain
         SQL: building the statement each time cost more than running it."""
-        lock = "" if conn.dialect.name == "sqlite" else " FOR UPDATE"
-        row = conn.exec_driver_sql(f"SELECT size FROM {t.audit_head.name} WHERE id = 1{lock}").one()
+        row = conn.exec_driver_sql(head_sql(lock=conn.dialect.name != "sqlite")).one()
         return int(row[0])
 
     def _origin(self, conn: Connection) -> str:

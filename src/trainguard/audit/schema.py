@@ -23,13 +23,15 @@ from sqlalchemy import (
     Text,
 )
 
+from . import names
+
 metadata = MetaData()
 
 # The log's key events (trainguard.audit.keys), as the partial index states them.
 KEY_EVENTS_CONDITION = "kind IN ('audit.key_pinned', 'audit.key_rotated')"
 
 audit_entries = Table(
-    "tg_audit_entries",
+    names.AUDIT_ENTRIES,
     metadata,
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
@@ -44,7 +46,7 @@ audit_entries = Table(
 )
 
 audit_checkpoints = Table(
-    "tg_audit_checkpoints",
+    names.AUDIT_CHECKPOINTS,
     metadata,
     Column("size", BigInteger, primary_key=True, autoincrement=False),
     Column("root", LargeBinary(32), nullable=False),
@@ -60,7 +62,7 @@ audit_checkpoints = Table(
 # One row: the log's size, locked by the single writer (SELECT … FOR UPDATE on
 # PostgreSQL, BEGIN IMMEDIATE on SQLite) so indexes are assigned without gaps.
 audit_head = Table(
-    "tg_audit_head",
+    names.AUDIT_HEAD,
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
@@ -71,16 +73,16 @@ audit_head = Table(
 
 # The state tables `audit verify` replays from the log (trainguard.audit.state).
 # Their columns are the store's; the store defines each table under this name.
-SETTINGS = "tg_settings"
-POLICY_VERSIONS = "tg_policy_versions"
-TENANT_FAMILIES = "tg_tenant_families"
-TAXONOMY_KEYS = "tg_taxonomy_keys"
-CONSENT_EVENTS = "tg_consent_events"
-MODELS = "tg_models"
-MODEL_MANIFESTS = "tg_model_manifests"
-NOTICES = "tg_notices"
-NOTICE_EVENTS = "tg_notice_events"
-API_KEYS = "tg_api_keys"
+SETTINGS = names.SETTINGS
+POLICY_VERSIONS = names.POLICY_VERSIONS
+TENANT_FAMILIES = names.TENANT_FAMILIES
+TAXONOMY_KEYS = names.TAXONOMY_KEYS
+CONSENT_EVENTS = names.CONSENT_EVENTS
+MODELS = names.MODELS
+MODEL_MANIFESTS = names.MODEL_MANIFESTS
+NOTICES = names.NOTICES
+NOTICE_EVENTS = names.NOTICE_EVENTS
+API_KEYS = names.API_KEYS
 STATE_TABLES = (
     SETTINGS,
     POLICY_VERSIONS,

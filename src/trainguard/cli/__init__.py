@@ -7,7 +7,10 @@ from ._app import app
 
 
 def main() -> None:
-    app()
+    # Each command's parameters are built only when it runs (see _lazy.py).
+    from ._lazy import root_group
+
+    root_group(app)()
 
 
 __all__ = ["app", "main"]

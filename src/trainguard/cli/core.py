@@ -461,10 +461,9 @@ def decide_cmd(
 ) -> None:
     """Is this use of this content allowed? Exit 0 allowed, 1 denied, 2 bad input."""
     from ..app.access import Principal
-    from ..app.decisions import decide_and_log
+    from ..app.decisions import decide_and_log, decide_on_sqlite
     from ..decision.decide import Record, explain_decision
 
-    store = open_store(ctx)
     # Bounded before anything is decided: the decision, ids and all, goes into the log.
     record = Record(
         check_record_id(record_id, "--id"),
@@ -474,9 +473,19 @@ def decide_cmd(
         tuple(check_subject(s, "--subjects") for s in split_identities(subjects)),
     )
     when = parse_instant(at, "--at") if at else None
-    decision, _ = decide_and_log(
-        Principal.local(), store.context(), record, use, when, store.audit.record
-    )
+    obj = ctx.find_root().obj or {}
+    # A SQLite store is read and written without SQLAlchemy, which would take most
+    # of the command's start; a store passed in, PostgreSQL or anything unusual
+    # take the store's own path.
+    done = None
+    if obj.get("store") is None:
+        done = decide_on_sqlite(Principal.local(), obj.get("db"), record, use, when)
+    if done is None:
+        store = open_store(ctx)
+        done = decide_and_log(
+            Principal.local(), store.context(), record, use, when, store.audit.record
+        )
+    decision = done[0]
     # Plain lines through click, not rich: a decision is printed often, from scripts,
     # and loading rich would take longer than making the decision.
     if as_json:

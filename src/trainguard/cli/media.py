@@ -1,8 +1,8 @@
-"""registry add and scan for audio, images and video: parse, call, format."""
+"""registry add, remove and compact, and scan, for audio, images and video: parse,
+call the application layer (which builds and logs the audit entries), format."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,12 +11,13 @@ import typer
 
 from ..errors import InputError
 from ..scan.corpus import Malformed
-from ..scan.keys import KeyRing
-from ..scan.media import KINDS, MediaConfig, MediaRegistry, register_media, scan_media
+from ..scan.media import KINDS, MediaRegistry
 from ..scan.registry import Registry
 from ._app import console, fail_line
 
 KIND_CHOICES = ("text", *KINDS, "media")
+
+Append = Callable[[str, dict[str, Any]], int]
 
 
 def check_kind(kind: str | None) -> str | None:
@@ -25,33 +26,27 @@ def check_kind(kind: str | None) -> str | None:
     return kind
 
 
+def recorded_at(index: int | None) -> str:
+    if index is None:
+        return " (no store: not recorded in an audit log)"
+    return f" (audit entry {index})"
+
+
 def add(
     sources: list[str], tenant: str, kind: str | None, category: str | None, reg: Registry,
-    progress: Callable[[int], None], record: Callable[[str, dict[str, Any]], str],
+    progress: Callable[[int], None], append: Append | None,
 ) -> None:  # fmt: skip
     """`registry add` of audio, image or video files."""
-    wanted: Any = kind if kind in KINDS else None
-    result = register_media(reg.path, reg.keys, tenant, sources, wanted, category, progress)
-    recorded = record(
-        "registry.add",
-        {
-            "registry": str(reg.path.resolve()),
-            "tenant": tenant,
-            "category": category,
-            "kind": kind or "media",
-            "sources": list(sources),
-            "added": result.added,
-            "already": result.already,
-            "fingerprints": result.landmarks + result.frames,
-            "item_ids_sha256": hashlib.sha256(
-                "\n".join(sorted(result.ids)).encode("utf-8")
-            ).hexdigest(),
-        },
+    from ..app.access import Principal
+    from ..app.registry import add_media
+
+    result, index = add_media(
+        Principal.local(), reg, tenant, sources, kind, category, progress=progress, append=append
     )
     console.print(
         f"registered {result.added:,} media items for tenant {tenant!r} "
         f"({result.landmarks:,} audio landmarks, {result.frames:,} picture hashes); "
-        f"{result.already:,} already registered{recorded}",
+        f"{result.already:,} already registered{recorded_at(index)}",
         markup=False,
     )
 
@@ -59,26 +54,16 @@ def add(
 def scan(
     paths: list[str], out: Path, reg: Registry, fail_on_findings: bool,
     progress: Callable[[int], None], on_malformed: Callable[[Malformed], None],
-    record: Callable[[str, dict[str, Any]], str], keys: KeyRing, workers: int = 1,
-    engine: str = "local",
+    append: Append | None, workers: int = 1, engine: str = "local",
 ) -> None:  # fmt: skip
     """`scan` of a media corpus."""
-    summary = scan_media(
-        paths, reg.path, keys, out, MediaConfig(), on_malformed, progress, workers, engine
-    )
-    recorded = record(
-        "scan.run",
-        {
-            "inputs": list(paths),
-            "registry": str(reg.path.resolve()),
-            "kind": "media",
-            "documents": summary.records,
-            "bytes": summary.bytes,
-            "findings": summary.findings,
-            "malformed": summary.malformed,
-            "findings_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
-        },
-    )
+    from ..app.access import Principal
+    from ..app.scanning import scan_media_files
+
+    summary, index = scan_media_files(
+        Principal.local(), reg, paths, out, engine=engine, workers=workers, progress=progress,
+        on_malformed=on_malformed, append=append,
+    )  # fmt: skip
     hours = summary.seconds_of_media / 3600
     console.print(
         f"scanned {summary.records:,} media records ({summary.by_kind['audio']:,} audio, "
@@ -87,7 +72,7 @@ def scan(
         f"{workers} worker(s)): "
         f"{summary.findings:,} with "
         f"registered content, {summary.malformed:,} malformed records skipped; findings in "
-        f"{out}{recorded}",
+        f"{out}{recorded_at(index)}",
         markup=False,
     )
     if fail_on_findings and summary.findings:
@@ -105,41 +90,34 @@ def stats(reg: Registry) -> dict[str, Any]:
     return out
 
 
-def remove(
-    reg: Registry, tenant: str, item: str, record: Callable[[str, dict[str, Any]], str]
-) -> bool:
+def remove(reg: Registry, tenant: str, item: str, append: Append | None) -> bool:
     """`registry remove` of a media item; False when ``item`` is not one (text, then)."""
-    media = MediaRegistry(reg.path, reg.keys)
-    if not media.exists() or not any(
-        i.tenant == tenant and i.id == item for i in media.items().values()
-    ):
+    from ..app.access import Principal
+    from ..app.registry import media_item_of, remove_media
+
+    if not media_item_of(reg, tenant, item):
         return False
-    removed = media.remove(tenant, item)
-    recorded = record(
-        "registry.remove",
-        {"registry": str(reg.path.resolve()), "tenant": tenant, "item": item, "kind": removed.kind},
-    )
+    removed, index = remove_media(Principal.local(), reg, tenant, item, append=append)
     console.print(
         f"removed {removed.kind} item {removed.id!r} of tenant {tenant!r} "
-        f"({removed.landmarks + removed.frames:,} fingerprints){recorded}",
+        f"({removed.landmarks + removed.frames:,} fingerprints){recorded_at(index)}",
         markup=False,
     )
     return True
 
 
-def compact(reg: Registry, record: Callable[[str, dict[str, Any]], str]) -> bool:
+def compact(reg: Registry, append: Append | None) -> bool:
     """`registry compact` of the media part; False when there is none."""
-    media = MediaRegistry(reg.path, reg.keys)
-    if not media.exists():
+    from ..app.registry import compact_media
+
+    done = compact_media(reg, append=append)
+    if done is None:
         return False
-    counts = media.compact()
-    recorded = record(
-        "registry.compact", {"registry": str(reg.path.resolve()), "kind": "media", **counts}
-    )
+    counts, index = done
     console.print(
         f"media: {counts['files_removed']} leftover files removed "
         f"({counts['bytes_freed']:,} bytes), {counts['item_lines_dropped']} uncommitted "
-        f"item lines dropped{recorded}",
+        f"item lines dropped{recorded_at(index)}",
         markup=False,
     )
     return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,10 +70,10 @@ def _report_malformed(m: Malformed) -> None:
     )
 
 
-def _record(ctx: typer.Context, kind: str, data: dict[str, Any]) -> str:
-    """Append the event to the audit log when there is a store; a note for the summary."""
+def _append(ctx: typer.Context) -> Callable[[str, dict[str, Any]], int] | None:
+    """How to append to the audit log when there is a store (None: there is none)."""
     store = recording_store(ctx)
-    return _recorded_at(store.audit.record(kind, data) if store is not None else None)
+    return store.audit.record if store is not None else None
 
 
 def _recorded_at(index: int | None) -> str:
@@ -127,7 +127,7 @@ def registry_add(
         with _bytes_progress() as bar:
             task = bar.add_task("registering", total=None)
             media.add(sources, tenant, kind, category, reg, lambda n: bar.advance(task, n),
-                      lambda k, d: _record(ctx, k, d))  # fmt: skip
+                      _append(ctx))  # fmt: skip
         return
     reg = open_registry(registry, keys, recording_store(ctx))
     with _bytes_progress() as bar:
@@ -177,7 +177,7 @@ def registry_remove(
     from . import media
 
     reg = open_registry(registry, keys, recording_store(ctx))
-    if media.remove(reg, tenant, item, lambda k, d: _record(ctx, k, d)):
+    if media.remove(reg, tenant, item, reg.store.audit.record if reg.store else None):
         return
     removed = remove_item(Principal.local(), reg, tenant, item)
     console.print(
@@ -199,7 +199,7 @@ def registry_compact(
     from . import media
 
     reg = Registry(registry, KeyRing(keys), recording_store(ctx))
-    if media.compact(reg, lambda k, d: _record(ctx, k, d)) and not reg.exists():
+    if media.compact(reg, reg.store.audit.record if reg.store else None) and not reg.exists():
         return
     r = reg.compact()
     console.print(
@@ -326,7 +326,7 @@ def scan_cmd(
         with _bytes_progress() as bar:
             task = bar.add_task("scanning", total=None)
             media.scan(paths, out, reg, fail_on_findings, lambda n: bar.advance(task, n),
-                       _report_malformed, lambda k, d: _record(ctx, k, d), reg.keys, workers, engine)  # fmt: skip
+                       _report_malformed, _append(ctx), workers, engine)  # fmt: skip
         return
     if not 0.0 <= min_confidence <= 1.0:
         raise InputError(f"--min-confidence {min_confidence}: must be between 0 and 1")

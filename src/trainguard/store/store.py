@@ -34,23 +34,8 @@ from ..decision.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from ..errors import ConflictError, InputError, NotFoundError
 from ..timeutil import format_instant, now_utc, to_micros
 from . import schema as t
-
-DEFAULT_URL = "sqlite:///trainguard.db"
-
-
-def resolve_url(db: str | None) -> str:
-    """``--db`` / ``TRAINGUARD_DB`` / ./trainguard.db, accepting plain paths for SQLite."""
-    raw = db or os.environ.get("TRAINGUARD_DB") or DEFAULT_URL
-    if "://" not in raw:
-        if "?" in raw or "#" in raw:
-            # In a URL these start a query or a fragment: the file opened would not
-            # be the one named.
-            raise InputError(f"database {raw!r}: a store path may not hold '?' or '#'")
-        return f"sqlite:///{raw}"
-    if raw.startswith(("postgresql://", "postgres://")):
-        # psycopg 3 is the driver we ship with the postgres extra.
-        return "postgresql+psycopg://" + raw.split("://", 1)[1]
-    return raw
+from .url import DEFAULT_URL as DEFAULT_URL
+from .url import resolve_url as resolve_url
 
 
 def _configure_sqlite(engine: Engine) -> None:
