@@ -37,6 +37,11 @@ def _key_path(key: Path | None) -> Path:
 _INDEX = typer.Argument(..., callback=index_value, help="Entry index (0 is the first).")
 
 
+def configured_key() -> Path:
+    """The signing key commands sign with: $TRAINGUARD_AUDIT_KEY, else ./trainguard-audit.key."""
+    return _key_path(None)
+
+
 def _pub_path(key: Path) -> Path:
     return key.with_name(key.name + ".pub")
 

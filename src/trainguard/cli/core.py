@@ -473,12 +473,15 @@ def decide_cmd(
         tuple(check_subject(s, "--subjects") for s in split_identities(subjects)),
     )
     when = parse_instant(at, "--at") if at else None
+    from .audit import configured_key
+
     obj = ctx.find_root().obj or {}
     # A SQLite store is read and written without SQLAlchemy, which would take most
     # of the command's start; a store passed in, PostgreSQL or anything unusual
-    # take the store's own path.
+    # take the store's own path. So does a configured signing key: the entry is then
+    # signed at once (a checkpoint needs the log's own code).
     done = None
-    if obj.get("store") is None:
+    if obj.get("store") is None and not configured_key().exists():
         done = decide_on_sqlite(Principal.local(), obj.get("db"), record, use, when)
     if done is None:
         store = open_store(ctx)
