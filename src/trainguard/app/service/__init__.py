@@ -7,7 +7,7 @@ library, writing the audit entry, and returning JSON-ready data. Adapters
 parse and format; they decide nothing.
 
 The operations live by area, one module each (decisions, consent, terms,
-registry, scans, models and audit); :class:`Application`
+notices, registry, scans, models, audit and reports); :class:`Application`
 composes them over the state they share (:class:`.base.Base`).
 """
 
@@ -29,7 +29,9 @@ from .audit import AuditOps, entry_tenant
 from .consent import ConsentOps
 from .decisions import DecisionOps
 from .models import ModelOps
+from .notices import NoticeOps
 from .registry import RegistryOps
+from .reports import ReportOps
 from .scans import ScanOps
 from .terms import TermsOps
 
@@ -38,10 +40,12 @@ class Application(
     DecisionOps,
     ConsentOps,
     TermsOps,
+    NoticeOps,
     RegistryOps,
     ScanOps,
     ModelOps,
     AuditOps,
+    ReportOps,
 ):
     def __init__(
         self,
