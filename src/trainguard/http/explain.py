@@ -143,7 +143,8 @@ def model_summary(
     "/audit/report",
     tags=["audit"],
     summary="The auditor's report, one HTML page (a tenant key: what is about its tenant)",
-    response_class=HTMLResponse,
+    # Not response_class=HTMLResponse: the error answers would be documented as HTML too.
+    response_model=None,
     responses=_HTML,
 )
 def audit_report(core: Core, who: Caller, tenant: s.Name | None = None) -> Response:
