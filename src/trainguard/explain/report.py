@@ -30,7 +30,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from ..audit.about import data_tenant
 from ..audit.note import parse_body
@@ -68,51 +68,35 @@ class AuditFacts:
 
 def gather(store: Store, tenant: str | None = None) -> AuditFacts:
     facts = AuditFacts(log_size=store.audit.size(), origin=store.audit.origin(), tenant=tenant)
+    lists = {"decision": facts.decisions, "gate.run": facts.gate_runs, "scan.run": facts.scans}
+    entries = select(t.audit_entries.c.idx, t.audit_entries.c.kind, t.audit_entries.c.body)
     with store.read() as conn:
         if tenant is None:
-            kinds = conn.execute(
-                select(t.audit_entries.c.kind, t.audit_entries.c.body.is_(None))
-            ).all()
+            kinds = conn.execute(select(t.audit_entries.c.kind, t.audit_entries.c.body.is_(None)))
             for kind, redacted in kinds:
                 facts.entry_kinds[kind] += 1
                 facts.redacted += bool(redacted)
+            wanted = entries.where(t.audit_entries.c.kind.in_(_KINDS))
         else:
-            facts.entry_kinds = _tenant_kinds(conn, tenant)
+            # Whose an entry is, only its data says: every body is read, once.
+            wanted = entries
+            lists = {"decision": facts.decisions}
         rows = conn.execute(
-            select(t.audit_entries.c.idx, t.audit_entries.c.kind, t.audit_entries.c.body)
-            .where(
-                t.audit_entries.c.kind.in_(_KINDS if tenant is None else ("decision",)),
-                t.audit_entries.c.body.is_not(None),
-            )
-            .order_by(t.audit_entries.c.idx)
+            wanted.where(t.audit_entries.c.body.is_not(None)).order_by(t.audit_entries.c.idx)
         )
         for idx, kind, body in rows:
             entry = json.loads(bytes(body))
-            if tenant is not None and data_tenant(entry["data"]) != tenant:
-                continue
-            data = {**entry["data"], "_index": idx, "_logged_at": entry["at"]}
-            {"decision": facts.decisions, "gate.run": facts.gate_runs, "scan.run": facts.scans}[
-                kind
-            ].append(data)
+            if tenant is not None:
+                if data_tenant(entry.get("data")) != tenant:
+                    continue
+                facts.entry_kinds[kind] += 1
+            if kind in lists:
+                lists[kind].append({**entry["data"], "_index": idx, "_logged_at": entry["at"]})
     for run in facts.gate_runs:
         run["_kept_out"] = _kept_out_reasons(run.get("out"))
     facts.models = _models(store, tenant)
     facts.checkpoint = store.audit.latest_checkpoint()
     return facts
-
-
-def _tenant_kinds(conn: Connection, tenant: str) -> Counter[str]:
-    """Entries about ``tenant``, by kind (each body read: whose an entry is, its data says)."""
-    counts: Counter[str] = Counter()
-    rows = conn.execute(
-        select(t.audit_entries.c.kind, t.audit_entries.c.body).where(
-            t.audit_entries.c.body.is_not(None)
-        )
-    )
-    for kind, body in rows:
-        if data_tenant(json.loads(bytes(body)).get("data")) == tenant:
-            counts[kind] += 1
-    return counts
 
 
 def _kept_out_reasons(out: str | None) -> dict[str, int] | None:
