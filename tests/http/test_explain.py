@@ -170,6 +170,7 @@ def test_a_summary_counts_the_callers_part_of_the_model(service: Service, model:
     assert whole.status_code == 200, whole.text
     assert considered(whole) == 5 and whole.json()["tenant"] is None
     assert considered(service.api("operator").get(url, params={"tenant": "globex"})) == 2
+    assert considered(service.api("operator").get(url, params={"tenant": "initech"})) == 0
     acme = service.api("acme:auditor").get(url)
     assert considered(acme) == 3 and acme.json()["tenant"] == "acme"
     # Nothing of globex's: its customer.chat records appear nowhere in acme's part.
