@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from trainguard.app.access import DECIDE, OPERATOR, FieldNotFound, Forbidden, Principal
+from trainguard.app.access import (
+    DECIDE,
+    OPERATOR,
+    REPORT_READ,
+    FieldNotFound,
+    Forbidden,
+    Principal,
+)
 from trainguard.errors import InputError
 
 ACME_SERVICE = Principal("k1", "service", "acme")
@@ -36,3 +43,15 @@ def test_the_local_operator_acts_for_the_tenant_it_names_and_may_do_everything()
         local.acting_for(None, *DECIDE)
     with pytest.raises(InputError, match="name the tenant"):
         local.own_tenant(*DECIDE)
+
+
+def test_a_platform_wide_artefact_is_read_whole_by_the_operator_and_in_part_by_a_tenant() -> None:
+    auditor = Principal("k3", "auditor", "acme")
+    assert auditor.part_of(None, *REPORT_READ) == auditor.part_of("acme", *REPORT_READ) == "acme"
+    with pytest.raises(FieldNotFound, match="no such tenant for this key"):
+        auditor.part_of("globex", *REPORT_READ)
+    with pytest.raises(Forbidden):
+        ACME_SERVICE.part_of(None, *REPORT_READ)
+    assert OPERATOR_KEY.part_of(None, *REPORT_READ) is None  # every tenant's
+    assert OPERATOR_KEY.part_of("globex", *REPORT_READ) == "globex"
+    assert Principal.local().part_of(None, *REPORT_READ) is None

@@ -108,3 +108,39 @@ def test_registered_and_removed_content_is_logged_alike(
     assert http_add[1]["item_ids"] == ["doc-1"]
     assert http_remove[0] == cli_remove[0] == "registry.remove"
     assert without(http_remove[1], *state) == without(cli_remove[1], *state)
+
+
+def test_a_notice_served_and_acknowledged_is_logged_alike(
+    service: Service,  # noqa: F811
+    cli_db: Path,
+) -> None:
+    terms = "meetco-terms@2023-08-07"
+    notice = service.api("acme:admin").get(f"/v1/policies/{terms}/notices/participant").json()
+    rendered = cli(cli_db, "notice", "render", terms, "--format", "json")
+    assert '"id": "' + notice["id"] + '"' in rendered
+    screen = service.api("acme:service")
+    cli_store = Store(str(cli_db))
+    for kind, command, at in (
+        ("served", "serve", "2023-08-08T10:00:00Z"),
+        ("acknowledged", "ack", "2023-08-08T10:01:00Z"),
+    ):
+        answer = screen.post(
+            f"/v1/notices/{notice['id']}/{kind}", json={"subject": "alice", "at": at}
+        )
+        assert answer.status_code == 200, answer.text
+        cli(
+            cli_db,
+            "notice",
+            command,
+            notice["id"],
+            "--tenant",
+            "acme",
+            "--subject",
+            "alice",
+            "--at",
+            at,
+        )
+        over_http, over_cli = last_entry(service.store), last_entry(cli_store)
+        assert over_http[0] == over_cli[0] == f"notice.{kind}"
+        # When each was written down differs; what was recorded does not.
+        assert without(over_http[1], "recorded_at") == without(over_cli[1], "recorded_at")

@@ -162,3 +162,27 @@ def test_the_notice_and_the_summary_pages_render_without_console_messages(
         shot, console = chromium.render(tmp_path / name, tmp_path)
         assert console == [], name
         assert chromium.png_size(shot) == (chromium.WIDTH, chromium.HEIGHT)
+
+
+def test_a_tenants_report_holds_its_decisions_and_its_records_impact_only(
+    world: World, tmp_path: Path
+) -> None:
+    store = world.demo.store
+    record_decisions(world.demo)
+    whole = gather(store)
+    parts = {t: gather(store, t) for t in ("acme", "globex")}
+    assert sum(len(p.decisions) for p in parts.values()) == len(whole.decisions)
+    for tenant, part in parts.items():
+        assert part.decisions and {d["record"]["tenant"] for d in part.decisions} == {tenant}
+        assert part.gate_runs == part.scans == [] and part.redacted == 0
+        [model] = part.models
+        [now] = impact(store, world.gate.model, tenant=tenant)
+        assert (model["records"], model["now_denied"]) == (now.records, now.now_denied)
+        assert part.entry_kinds["decision"] == len(part.decisions)
+    out = tmp_path / "acme.html"
+    made = CliRunner().invoke(
+        app, ["--db", store.url.split("///", 1)[1], "report", "--out", str(out), "--tenant", "acme"]
+    )
+    assert made.exit_code == 0, made.stderr
+    page = out.read_text()
+    assert "Audit report for tenant acme" in page and "globex" not in page

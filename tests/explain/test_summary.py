@@ -137,3 +137,22 @@ def test_summary_command_and_its_bad_input(world: World, tmp_path: Path) -> None
 def test_an_unknown_model_is_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError):
         training_summary(store, "nope")
+
+
+def test_a_tenants_part_counts_its_records_only_and_the_parts_add_up(world: World) -> None:
+    store, name = world.demo.store, world.gate.model
+    whole = training_summary(store, name)
+    parts = [training_summary(store, name, tenant=t) for t in ("acme", "globex")]
+    assert whole["tenant"] is None and [p["tenant"] for p in parts] == ["acme", "globex"]
+    for key in ("records_considered", "records_trained_on", "records_kept_out"):
+        sizes = [p["general_information"]["training_data_size"][key] for p in parts]
+        assert sum(sizes) == whole["general_information"]["training_data_size"][key]
+        assert key != "records_considered" or all(sizes)
+    assert "records of tenant acme only" in summary_html(parts[0])
+    assert "records of tenant" not in summary_html(whole)
+    shown = CliRunner().invoke(
+        app,
+        ["--db", store.url.split("///", 1)[1], "summary", "--model", name, "--tenant", "globex"],
+    )
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout) | {"generated_at": None} == parts[1] | {"generated_at": None}

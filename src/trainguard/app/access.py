@@ -7,15 +7,21 @@ principal and check it here, so every adapter enforces the same rules:
 =========  =============================================================
 role       may
 =========  =============================================================
-admin      its tenant's consent (append, list, state) and registry; its
-           tenant's decisions, scans, audit entries and model impact
-service    decisions and registry writes for its tenant; its scans
-auditor    read only: its tenant's consent, registry, scans, audit entries,
-           proofs and model impact
-operator   the platform: policies, tenant assignment, models, every audit
-           entry and proof; bound to no tenant, so no tenant's consent,
-           registry, decisions or scans
+admin      its tenant's consent (append, list, state), notice events and
+           registry; its tenant's decisions, scans, audit entries, model
+           impact, training summaries and report
+service    decisions, notices served and acknowledged, and registry writes
+           for its tenant; its scans
+auditor    read only: its tenant's consent, notice events, registry, scans,
+           audit entries, proofs, model impact, training summaries and report
+operator   the platform: policies, tenant assignment, models and their whole
+           training summaries, the whole report, every audit entry and
+           proof; bound to no tenant, so no tenant's consent, notice
+           events, registry, decisions or scans
 =========  =============================================================
+
+A tenant's summary of a model and its report count that tenant's records and
+entries only; the operator's count everyone's.
 
 Everyone with a key may read the terms (policies, notices, diffs), the latest
 checkpoint and consistency proofs: they say nothing about any one tenant.
@@ -46,6 +52,10 @@ SCAN_SUBMIT = ("admin", "service")
 SCAN_READ = ("admin", "service", "auditor")
 TENANT_READ = ("admin", "service", "auditor")
 IMPACT_READ = ("admin", "auditor", "operator")
+NOTICE_WRITE = ("admin", "service")  # a consent screen records what it showed
+NOTICE_READ = ("admin", "auditor")
+SUMMARY_READ = ("admin", "auditor", "operator")
+REPORT_READ = ("admin", "auditor", "operator")
 OPERATOR = ("operator",)
 
 
@@ -108,6 +118,16 @@ class Principal:
 
     def sees_everything(self) -> bool:
         return self.role in ("operator", LOCAL)
+
+    def part_of(self, tenant: str | None, *roles: str, field: str = "tenant") -> str | None:
+        """Whose part of a platform-wide artefact (a model's summary, the report) to
+        show: a tenant key's own tenant (a tenant the request names must be that
+        one); for the operator, the tenant named, or None: every tenant's."""
+        self.require(*roles)
+        if self.sees_everything():
+            return tenant
+        self.check_tenant(tenant, field)
+        return self.tenant
 
 
 class FieldNotFound(NotFoundError):

@@ -31,11 +31,11 @@ def notice_render(
     out: Path | None = typer.Option(None, "--out", help="Write it here instead of printing it."),
 ) -> None:
     """A plain-language notice of these terms, kind of content by kind, with its id."""
-    from ..explain.notices import FORMATS, build_notice, notice_html, notice_text
+    from ..app.notices import CLI_FIELDS, render
+    from ..explain.notices import FORMATS, notice_html, notice_text
 
     fmt = _format(fmt, FORMATS)
-    taxonomy = open_store(ctx).taxonomy()
-    notice = build_notice(resolve_version(ctx, version), taxonomy, audience)
+    notice = render(open_store(ctx), resolve_version(ctx, version), audience, CLI_FIELDS)
     if fmt == "json":
         text = json.dumps(notice.to_json(), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "html":
@@ -54,10 +54,13 @@ def notice_render(
 
 def _record(ctx: typer.Context, kind: str, notice_id: str, tenant: str, subject: str,
             at: str | None) -> None:  # fmt: skip
-    from ..explain.notice_events import record_notice_event
+    from ..app.access import Principal
+    from ..app.notices import CLI_FIELDS, record
 
     when = parse_instant(at, "--at") if at else None
-    event, added = record_notice_event(open_store(ctx), notice_id, kind, tenant, subject, when)
+    event, added = record(
+        Principal.local(), open_store(ctx), kind, notice_id, tenant, subject, when, CLI_FIELDS
+    )
     state = "recorded" if added else "already on record"
     console.print(
         f"{event.id}  notice {event.notice_id} {kind}: {tenant}/{subject} at "
@@ -104,21 +107,17 @@ def notice_list(
     """Notices served and acknowledged, in the order they were recorded."""
     from rich.table import Table
 
-    from ..explain.notice_events import notice_events, stored_notices
+    from ..app.access import Principal
+    from ..app.notices import CLI_FIELDS, event_json, events
 
     store = open_store(ctx)
-    events = notice_events(store, tenant, subject)
-    notices = stored_notices(store)
+    found = events(Principal.local(), store, tenant, subject, CLI_FIELDS)
     labels = {h: p.version.label for h, p in store.policy_set().by_hash.items()}
     if as_json:
-        rows = [
-            {**e.to_json(), "policy_version": notices[e.notice_id].policy_version} for e in events
-        ]
-        console.print(json.dumps(rows, indent=2), markup=False)
+        console.print(json.dumps([event_json(e, n) for e, n in found], indent=2), markup=False)
         return
     table = Table("id", "at", "kind", "tenant", "subject", "notice", "terms", "audience")
-    for e in events:
-        n = notices[e.notice_id]
+    for e, n in found:
         table.add_row(
             e.id,
             format_instant(e.at),
@@ -150,14 +149,22 @@ def summary_cmd(
     fmt: str = typer.Option("json", "--format", help="json or html."),
     provider: str | None = typer.Option(None, "--provider", help="The provider's name."),
     contact: str | None = typer.Option(None, "--contact", help="How to contact the provider."),
+    tenant: str | None = typer.Option(
+        None, "--tenant", help="Count this tenant's records only (its part of the summary)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Write it here instead of printing it."),
 ) -> None:
     """A public summary of a model's training content (EU AI Office template, Art. 53(1)(d)
     AI Act), every number counted from the model's manifests."""
-    from ..explain.summary import summary_html, training_summary
+    from ..app.access import Principal
+    from ..app.reports import summary
+    from ..explain.summary import summary_html
 
     fmt = _format(fmt, ("json", "html"))
-    data = training_summary(open_store(ctx), model, provider, contact)
+    data = summary(
+        Principal.local(), open_store(ctx), model, provider, contact, tenant,
+        model_field="--model", tenant_field="--tenant",
+    )  # fmt: skip
     text = (
         json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         if fmt == "json"
@@ -173,12 +180,21 @@ def summary_cmd(
 def report_cmd(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="The HTML file to write."),
+    tenant: str | None = typer.Option(
+        None, "--tenant", help="Only what is about this tenant (its part of the report)."
+    ),
 ) -> None:
     """One self-contained HTML file for an auditor: decisions, gate runs, scans, models and
     their impact, the latest signed checkpoint; charts inline, nothing fetched."""
-    from ..explain.report import write_report
+    from ..app.access import Principal
+    from ..app.reports import report
+    from ..explain.report import report_html
 
-    facts = write_report(open_store(ctx), out)
+    facts = report(Principal.local(), open_store(ctx), tenant, tenant_field="--tenant")
+    try:
+        out.write_text(report_html(facts), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write ({exc.strerror})") from None
     console.print(
         f"wrote {out}: {facts.log_size:,} log entries, {len(facts.decisions):,} decisions, "
         f"{len(facts.gate_runs)} gate runs, {len(facts.scans)} scans, {len(facts.models)} models",

@@ -10,6 +10,12 @@ What it shows, and where each part comes from:
   :func:`..lineage.impact`, now;
 - the latest signed checkpoint, and how much of the log it covers.
 
+A tenant's report (``gather(store, tenant)``) holds only what is about that
+tenant: its decisions, the models' impact on its records, the kinds of the
+entries that name it. Gate runs and scans are the platform's (their counts mix
+every tenant's records) and are left out, as are erased entries (an erased
+body no longer says whose it was).
+
 Styles and charts are inline (SVG, no script), so the file opens offline.
 """
 
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from ..audit.about import data_tenant
 from ..audit.note import parse_body
 from ..errors import InputError, TrainguardError
 from ..lineage import impact, list_models
@@ -56,29 +63,38 @@ class AuditFacts:
     models: list[dict[str, Any]] = field(default_factory=list)
     checkpoint: str | None = None
     generated_at: datetime = field(default_factory=now_utc)
+    tenant: str | None = None  # a tenant's report: only what is about this tenant
 
 
-def gather(store: Store) -> AuditFacts:
-    facts = AuditFacts(log_size=store.audit.size(), origin=store.audit.origin())
+def gather(store: Store, tenant: str | None = None) -> AuditFacts:
+    facts = AuditFacts(log_size=store.audit.size(), origin=store.audit.origin(), tenant=tenant)
+    lists = {"decision": facts.decisions, "gate.run": facts.gate_runs, "scan.run": facts.scans}
+    entries = select(t.audit_entries.c.idx, t.audit_entries.c.kind, t.audit_entries.c.body)
     with store.read() as conn:
-        kinds = conn.execute(select(t.audit_entries.c.kind, t.audit_entries.c.body.is_(None))).all()
-        for kind, redacted in kinds:
-            facts.entry_kinds[kind] += 1
-            facts.redacted += bool(redacted)
+        if tenant is None:
+            kinds = conn.execute(select(t.audit_entries.c.kind, t.audit_entries.c.body.is_(None)))
+            for kind, redacted in kinds:
+                facts.entry_kinds[kind] += 1
+                facts.redacted += bool(redacted)
+            wanted = entries.where(t.audit_entries.c.kind.in_(_KINDS))
+        else:
+            # Whose an entry is, only its data says: every body is read, once.
+            wanted = entries
+            lists = {"decision": facts.decisions}
         rows = conn.execute(
-            select(t.audit_entries.c.idx, t.audit_entries.c.kind, t.audit_entries.c.body)
-            .where(t.audit_entries.c.kind.in_(_KINDS), t.audit_entries.c.body.is_not(None))
-            .order_by(t.audit_entries.c.idx)
+            wanted.where(t.audit_entries.c.body.is_not(None)).order_by(t.audit_entries.c.idx)
         )
         for idx, kind, body in rows:
             entry = json.loads(bytes(body))
-            data = {**entry["data"], "_index": idx, "_logged_at": entry["at"]}
-            {"decision": facts.decisions, "gate.run": facts.gate_runs, "scan.run": facts.scans}[
-                kind
-            ].append(data)
+            if tenant is not None:
+                if data_tenant(entry.get("data")) != tenant:
+                    continue
+                facts.entry_kinds[kind] += 1
+            if kind in lists:
+                lists[kind].append({**entry["data"], "_index": idx, "_logged_at": entry["at"]})
     for run in facts.gate_runs:
         run["_kept_out"] = _kept_out_reasons(run.get("out"))
-    facts.models = _models(store)
+    facts.models = _models(store, tenant)
     facts.checkpoint = store.audit.latest_checkpoint()
     return facts
 
@@ -98,12 +114,12 @@ def _kept_out_reasons(out: str | None) -> dict[str, int] | None:
         return None
 
 
-def _models(store: Store) -> list[dict[str, Any]]:
+def _models(store: Store, tenant: str | None) -> list[dict[str, Any]]:
     out = []
     for model in list_models(store):
         row: dict[str, Any] = {"name": model.name, "trained_at": model.trained_at}
         try:
-            [result] = impact(store, model.name)
+            [result] = impact(store, model.name, tenant=tenant)
             row |= {
                 "records": result.records,
                 "now_denied": result.now_denied,
@@ -163,7 +179,18 @@ def report_html(facts: AuditFacts) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>trainguard audit report: {e(facts.origin)}</title>",
         f"<style>{_CSS}</style></head><body><main>",
-        "<h1>Audit report</h1>",
+        "<h1>Audit report</h1>"
+        if facts.tenant is None
+        else f"<h1>Audit report for tenant {e(facts.tenant)}</h1>",
+        *(
+            []
+            if facts.tenant is None
+            else [
+                '<p class="meta">Only what is about this tenant: its decisions, the models\' '
+                "impact on its records, the entries that name it. Gate runs and scans are the "
+                "platform's and are left out.</p>"
+            ]
+        ),
         f'<p class="meta">Log <code>{e(facts.origin)}</code>, {facts.log_size:,} entries'
         f"{f', {facts.redacted:,} erased (leaf hashes kept)' if facts.redacted else ''}. "
         f"Generated {e(format_instant(facts.generated_at))} by <code>trainguard report</code>.</p>",
@@ -211,6 +238,8 @@ def _reason_legend(decisions: list[dict[str, Any]]) -> str:
 
 def _gate_section(facts: AuditFacts) -> str:
     parts = ["<section><h2>Gate runs</h2>"]
+    if facts.tenant is not None:
+        return parts[0] + "<p>The platform's; not part of a tenant's report.</p></section>"
     if not facts.gate_runs:
         return parts[0] + "<p>No gate run is in the log.</p></section>"
     bars: list[charts.Row] = []
@@ -252,6 +281,8 @@ def _gate_section(facts: AuditFacts) -> str:
 
 def _scan_section(facts: AuditFacts) -> str:
     head = "<section><h2>Scans for registered customer content</h2>"
+    if facts.tenant is not None:
+        return head + "<p>The platform's; not part of a tenant's report.</p></section>"
     if not facts.scans:
         return head + "<p>No scan is in the log.</p></section>"
     bars: list[charts.Row] = []
@@ -366,9 +397,9 @@ _CSS = (
 )
 
 
-def write_report(store: Store, out: Path) -> AuditFacts:
-    """Gather the facts and write the report to ``out``."""
-    facts = gather(store)
+def write_report(store: Store, out: Path, tenant: str | None = None) -> AuditFacts:
+    """Gather the facts (``tenant``'s only, when given) and write the report to ``out``."""
+    facts = gather(store, tenant)
     text = report_html(facts)
     try:
         out.write_text(text, encoding="utf-8")

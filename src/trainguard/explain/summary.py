@@ -108,8 +108,9 @@ class ManifestCounts:
     scanned: bool = False
 
 
-def count_manifests(model: Model) -> ManifestCounts:
-    """Count the rows of every manifest of ``model``, after checking each root."""
+def count_manifests(model: Model, tenant: str | None = None) -> ManifestCounts:
+    """Count the rows of every manifest of ``model``, after checking each root; with
+    ``tenant``, only that tenant's rows."""
     out = ManifestCounts()
     for part in model.manifests:
         meta, table = read_manifest(part.path)
@@ -118,6 +119,8 @@ def count_manifests(model: Model) -> ManifestCounts:
                 f"model {model.name!r}: manifest {part.path} changed since it was registered"
             )
         out.scanned = out.scanned or bool(meta.get("scan"))
+        if tenant is not None:
+            table = table.filter(pc.field("tenant") == tenant)
         out.records += table.num_rows
         labels = pc.binary_join(table.column("categories"), "+")
         allowed = table.column("allowed")
@@ -140,11 +143,17 @@ def _value_counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
 
 
 def training_summary(
-    store: Store, model_name: str, provider: str | None = None, contact: str | None = None
+    store: Store,
+    model_name: str,
+    provider: str | None = None,
+    contact: str | None = None,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
-    """The public summary of ``model_name``'s training content (JSON-ready)."""
+    """The public summary of ``model_name``'s training content (JSON-ready). With
+    ``tenant``, the part of it that is that tenant's: every number counted over
+    that tenant's records only, so it tells nothing of any other tenant's."""
     model = get_model(store, model_name)
-    counts = count_manifests(model)
+    counts = count_manifests(model, tenant)
     taxonomy = store.taxonomy()
     admitted_total = sum(counts.admitted.values())
 
@@ -167,6 +176,7 @@ def training_summary(
         "format": SUMMARY_FORMAT,
         "template": TEMPLATE,
         "generated_at": format_instant(now_utc()),
+        "tenant": tenant,
         "general_information": {
             "provider": {"name": provider or NOT_STATED, "contact": contact or NOT_STATED},
             "model": {
@@ -278,6 +288,12 @@ def summary_html(summary: dict[str, Any]) -> str:
     g = summary["general_information"]
     size = g["training_data_size"]
     model = g["model"]
+    tenant = summary.get("tenant")
+    scope = (
+        f'<p class="meta">Counted over the records of tenant {e(tenant)} only.</p>'
+        if tenant
+        else ""
+    )
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -287,6 +303,7 @@ def summary_html(summary: dict[str, Any]) -> str:
         f"<h1>Public summary of the training content of {e(model['name'])}</h1>",
         f'<p class="meta">In the structure of the {e(summary["template"])}. Generated '
         f"{e(summary['generated_at'])} by trainguard from the model's gate manifests.</p>",
+        scope,
         "<h2>1. General information</h2>",
         "<h3>1.1 Provider</h3>",
         _table([("Name", g["provider"]["name"]), ("Contact", g["provider"]["contact"])], head=None),

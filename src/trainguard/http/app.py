@@ -156,7 +156,8 @@ def create_app(
         lifespan=lifespan,
         title="trainguard",
         version=__version__,
-        description="Decisions, consent, terms, registry, scans, models and audit proofs "
+        description="Decisions, consent, terms, notices, registry, scans, models, "
+        "training summaries, audit proofs and reports "
         "for the promise that customer content never trains AI models.",
         responses=ERROR_RESPONSES,
         dependencies=[Depends(known_query)],
@@ -169,9 +170,12 @@ def create_app(
     install(app, body_limit)
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
 
-    from .gateway import router as gateway_router  # here: it imports this module
+    # Here: they import this module.
+    from .explain import router as explain_router
+    from .gateway import router as gateway_router
 
     app.include_router(gateway_router)
+    app.include_router(explain_router)
 
     # --- service --------------------------------------------------------------------
 

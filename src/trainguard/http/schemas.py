@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..app.decisions import MAX_BATCH_RECORDS
-from ..app.service import MAX_SCAN_DOCUMENTS
+from ..limits import MAX_SCAN_DOCUMENTS
 
 MAX_NAME_CHARS = 256
 MAX_TIME_CHARS = 64
@@ -189,3 +189,34 @@ class ModelRequest(Strict):
     name: Name
     manifests: list[Name] = Field(min_length=1, max_length=1_000)
     trained_at: Time | None = None
+
+
+Audience = Literal["participant", "admin"]
+NoticeFormat = Literal["json", "html", "text"]
+SummaryFormat = Literal["json", "html"]
+
+
+class NoticeEventRequest(Strict):
+    subject: Name = Field(description="The person shown the notice, or acknowledging it.")
+    at: Time | None = Field(default=None, description="When (default: now).")
+    tenant: Name | None = Field(
+        default=None, description="The key's tenant (the default); any other is not found."
+    )
+
+
+class NoticeEvent(BaseModel):
+    id: str = Field(description="The same event recorded twice has the same id.")
+    notice_id: str
+    kind: str = Field(description="served or acknowledged")
+    tenant: str
+    subject: str
+    at: str
+    recorded_at: str
+
+
+class NoticeEventRecorded(NoticeEvent):
+    recorded: bool = Field(description="False: the same event was already on record.")
+
+
+class NoticeEventRow(NoticeEvent):
+    policy_version: str = Field(description="The hash of the version of the terms it shows.")
