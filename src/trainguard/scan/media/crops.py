@@ -12,12 +12,13 @@ it up to 26 bits). So each registered image also keeps
 
 A scanned image's keypoints are looked up (multi-index search, ``POINT_RADIUS``
 bits); the pairs of each registered item vote for one crop — a scale and an
-offset per axis — by sampled pairs of pairs (RANSAC). When ``MIN_INLIERS``
-keypoints agree, the registered centre is mapped into the scanned image, hashed
-there, and compared with the registered centre hash (``CENTRE_MAX_DISTANCE``):
-the finding needs both
-(the geometry says where, the centre's hash says it is the same content —
-slides sharing a template share many keypoints).
+offset per axis — by sampled pairs of pairs (RANSAC); :mod:`.spots` first
+screens out the items whose agreeing pairs are template keypoints, without a
+fit. When ``MIN_INLIERS`` keypoints agree, the registered centre is mapped into
+the scanned image, hashed there, and compared with the registered centre hash
+(``CENTRE_MAX_DISTANCE``): the finding needs both (the geometry says where, the
+centre's hash says it is the same content — slides sharing a template share many
+keypoints).
 
 Keypoints alone are not evidence: a title bar's corners or a logo box recur on
 every slide of a deck. Measured (``python bench/bench_media.py``): docs/media.md.
