@@ -40,7 +40,8 @@ NOJIT_TESTS := tests/_native tests/test_canonical.py tests/test_verify.py \
 	tests/scan/test_lookup.py tests/scan/test_normalize.py tests/scan/test_jsonline.py \
 	tests/scan/test_corpus.py::test_joined_lines_match_the_reference \
 	tests/scan/test_matcher.py::test_the_batch_samples_match_the_reference \
-	tests/scan/media/test_audio_kernels.py tests/scan/media/test_index.py
+	tests/scan/media/test_audio_kernels.py tests/scan/media/test_index.py \
+	tests/scan/media/test_spots.py
 test-nojit: $(STAMP)
 	NUMBA_DISABLE_JIT=1 $(BIN)/pytest -q -n auto -m "not slow" $(NOJIT_TESTS)
 

@@ -15,6 +15,7 @@ import fsspec
 from typer.testing import CliRunner
 
 from trainguard.cli import app
+from trainguard.scan.corpus import Malformed
 from trainguard.scan.media import samples as S
 from trainguard.scan.media.corpus import MediaRecord, expand_media, read_records
 
@@ -96,7 +97,10 @@ def test_a_url_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_hugging_face_audio_and_image_features_are_scanned(tmp_path: Path) -> None:
+@pytest.mark.parametrize("written_by", ["to_parquet", "save_to_disk"])
+def test_hugging_face_audio_and_image_features_are_scanned(tmp_path: Path, written_by: str) -> None:
+    """Parquet is text unless told; a `datasets` folder (Arrow files, state.json) whose
+    features hold Audio or Image is media without --kind."""
     datasets = pytest.importorskip("datasets")
     customer = tmp_path / "customer"
     customer.mkdir()
@@ -127,12 +131,15 @@ def test_hugging_face_audio_and_image_features_are_scanned(tmp_path: Path) -> No
         .cast_column("audio", datasets.Audio(decode=False))
         .cast_column("image", datasets.Image(decode=False))
     )
-    parquet = tmp_path / "hf.parquet"
-    ds.to_parquet(str(parquet))
+    if written_by == "to_parquet":
+        ds.to_parquet(str(tmp_path / "hf.parquet"))
+        corpus = [str(tmp_path / "hf.parquet"), "--kind", "media"]
+    else:
+        ds.save_to_disk(str(tmp_path / "hf"))
+        assert sorted(p.suffix for p in (tmp_path / "hf").iterdir()) == [".arrow", ".json", ".json"]
+        corpus = [str(tmp_path / "hf")]
     out = tmp_path / "findings.jsonl"
-    result = runner.invoke(
-        app, ["scan", str(parquet), "--kind", "media", "--out", str(out), *options]
-    )
+    result = runner.invoke(app, ["scan", *corpus, "--out", str(out), *options])
     assert result.exit_code == 0, result.stderr
     assert [
         (f["doc_id"], f["kind"], f["spans"][0]["item"].rsplit("/", 1)[1]) for f in findings(out)
@@ -140,3 +147,20 @@ def test_hugging_face_audio_and_image_features_are_scanned(tmp_path: Path) -> No
         ("a:audio", "audio", "call.wav"),
         ("b:image", "image", "slide.png"),
     ]
+
+
+def test_arrow_files_are_read_in_the_file_format_too_and_a_broken_one_is_malformed(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+
+    png = S.image_bytes(S.slide(3, 5).resize((64, 36)))
+    table = pa.table({"key": ["k1", "k2"], "png": pa.array([png, None], pa.binary())})
+    with pa.ipc.new_file(tmp_path / "file.arrow", table.schema) as writer:
+        writer.write_table(table)
+    assert list(read_records(tmp_path / "file.arrow")) == [
+        MediaRecord(str(tmp_path / "file.arrow"), "k1", png)
+    ]
+    (tmp_path / "broken.arrow").write_bytes(b"not arrow at all")
+    [broken] = read_records(tmp_path / "broken.arrow")
+    assert isinstance(broken, Malformed) and "Arrow file unreadable" in broken.problem

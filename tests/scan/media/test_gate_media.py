@@ -25,10 +25,11 @@ from .conftest import RATE, recording
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("with_text", [False, True], ids=["media only", "text and media"])
-def test_registered_media_in_a_binary_column_is_kept_out(
-    tmp_path: Path, policy_files: dict[str, Path], with_text: bool
-) -> None:
+def gate_input(tmp_path: Path, policy_files: dict[str, Path], with_text: bool) -> list[str]:
+    """A registry holding a recording and a slide of tenant acme (and a text if
+    ``with_text``), a store with the demo's terms, and in.parquet: a clean recording,
+    the registered call as mp3, the registered slide as JPEG, and bytes that are not
+    media. Returns the gate's command line, less --out and --engine."""
     options = ["--registry", str(tmp_path / "r"), "--keys", str(tmp_path / "k")]
     (tmp_path / "customer").mkdir()
     (tmp_path / "customer" / "call.wav").write_bytes(S.encode_audio(recording(1, 15.0), RATE))
@@ -71,17 +72,49 @@ def test_registered_media_in_a_binary_column_is_kept_out(
         }),
         tmp_path / "in.parquet",
     )  # fmt: skip
-    result = runner.invoke(
-        app,
-        ["--db", db, "gate", str(tmp_path / "in.parquet"), "--use", "train.first_party",
-         "--out", str(tmp_path / "o"), "--at", "2023-09-02T00:00:00Z", "--scan", *options],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    rows = {r["id"]: r for r in pq.read_table(tmp_path / "o" / "manifest.parquet").to_pylist()}
+    return ["--db", db, "gate", str(tmp_path / "in.parquet"), "--use", "train.first_party",
+            "--at", "2023-09-02T00:00:00Z", "--scan", *options]  # fmt: skip
+
+
+def assert_copies_kept_out(out: Path) -> None:
+    rows = {r["id"]: r for r in pq.read_table(out / "manifest.parquet").to_pylist()}
     assert rows["clean-audio"]["allowed"] and rows["other-bytes"]["allowed"]
     for kept_out in ("copied-call", "copied-slide"):
         assert not rows[kept_out]["allowed"]
         assert rows[kept_out]["reasons"] == ["REGISTERED_CUSTOMER_CONTENT"]
-    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scan"]["media_items"] == {"audio": 1, "image": 1, "video": 0}
-    assert verify_manifest(tmp_path / "o")["ok"]
+    assert verify_manifest(out)["ok"]
+
+
+@pytest.mark.parametrize("with_text", [False, True], ids=["media only", "text and media"])
+def test_registered_media_in_a_binary_column_is_kept_out(
+    tmp_path: Path, policy_files: dict[str, Path], with_text: bool
+) -> None:
+    result = runner.invoke(app, [*gate_input(tmp_path, policy_files, with_text),
+                                 "--out", str(tmp_path / "o")])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert_copies_kept_out(tmp_path / "o")
+
+
+@pytest.mark.ray
+def test_on_ray_the_same_records_are_kept_out_as_on_the_local_engine(
+    tmp_path: Path, policy_files: dict[str, Path]
+) -> None:
+    """The media check travels to Ray's workers (pickled without its matcher; each
+    opens the registry itself) and decides what it decides here."""
+    pytest.importorskip("ray")
+    command = gate_input(tmp_path, policy_files, with_text=False)
+    for engine in ("local", "ray"):
+        result = runner.invoke(app, [*command, "--out", str(tmp_path / engine),
+                                     "--engine", engine])  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert_copies_kept_out(tmp_path / engine)
+    assert (
+        pq.read_table(tmp_path / "ray" / "manifest.parquet").to_pylist()
+        == pq.read_table(tmp_path / "local" / "manifest.parquet").to_pylist()
+    )
+    assert (
+        pq.read_table(tmp_path / "ray" / "data").to_pylist()
+        == pq.read_table(tmp_path / "local" / "data").to_pylist()
+    )

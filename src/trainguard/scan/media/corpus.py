@@ -1,6 +1,7 @@
 """Media records of a corpus: files in folders, WebDataset-style tar shards, and the
-binary columns of Parquet files (plain, or Hugging Face ``datasets`` Audio and
-Image features: structs of ``bytes`` and ``path``), local or at fsspec URLs
+binary columns of Parquet files and of the Arrow files of Hugging Face ``datasets``
+folders written by ``save_to_disk`` (plain, or ``datasets`` Audio and Image
+features: structs of ``bytes`` and ``path``), local or at fsspec URLs
 (``s3://``, ``gs://``, ``memory://``, ``file://``, … with the filesystem's package).
 
 A record is one piece of media: a file, a tar member, or one binary value of a
@@ -23,7 +24,9 @@ from ...errors import InputError
 from ..corpus import Malformed
 from .decode import MEDIA_SUFFIXES
 
-CONTAINERS = (".tar", ".parquet")
+# .arrow: the Arrow IPC files of a `datasets` folder (save_to_disk writes the stream
+# format; the file format is read too).
+CONTAINERS = (".tar", ".parquet", ".arrow")
 ID_COLUMNS = ("id", "key", "__key__", "doc_id")
 MAX_RECORD_BYTES = 4 << 30  # a single record larger than this is refused, not read
 
@@ -95,6 +98,8 @@ def read_records(path: Path | str) -> Iterator[MediaRecord | Malformed]:
         yield from _tar_records(path)
     elif suffix == ".parquet":
         yield from _parquet_records(path)
+    elif suffix == ".arrow":
+        yield from _arrow_records(path)
     else:
         try:
             size = path.stat().st_size
@@ -116,6 +121,8 @@ def _url_records(url: str) -> Iterator[MediaRecord | Malformed]:
                 yield from _tar_records(url, f)
             elif suffix == ".parquet":
                 yield from _parquet_records(url, f)
+            elif suffix == ".arrow":
+                yield from _arrow_records(url, f)
             else:
                 size = f.size if isinstance(getattr(f, "size", None), int) else 0
                 if size > MAX_RECORD_BYTES:
@@ -176,20 +183,60 @@ def _parquet_records(path: Path | str, fileobj: Any = None) -> Iterator[MediaRec
     except (OSError, pa.ArrowException) as exc:
         yield Malformed(str(path), 1, f"Parquet file unreadable ({exc})")
         return
-    schema = pf.schema_arrow
-    features = {f.name for f in schema if _is_feature(f.type)}
-    binary = [f.name for f in schema if _is_binary(f.type) or f.name in features]
+    binary, id_column = _media_columns(path, pf.schema_arrow)
+    columns = binary + ([id_column] if id_column and id_column not in binary else [])
+    yield from _table_records(path, pf.iter_batches(columns=columns), binary, id_column, "Parquet")
+
+
+def _arrow_records(path: Path | str, fileobj: Any = None) -> Iterator[MediaRecord | Malformed]:
+    """The same from an Arrow IPC file: ``datasets``' ``save_to_disk`` writes its shards
+    (``data-00000-of-00001.arrow``) in the stream format; the file format is read too."""
+    import pyarrow as pa
+
+    try:
+        source = fileobj if fileobj is not None else pa.memory_map(str(path))
+        try:
+            reader: Any = pa.ipc.open_stream(source)
+        except pa.ArrowInvalid:
+            source.seek(0)
+            file_reader = pa.ipc.open_file(source)
+            batches: Iterator[Any] = (
+                file_reader.get_batch(i) for i in range(file_reader.num_record_batches)
+            )
+            schema = file_reader.schema
+        else:
+            batches, schema = iter(reader), reader.schema
+    except (OSError, pa.ArrowException) as exc:
+        yield Malformed(str(path), 1, f"Arrow file unreadable ({exc})")
+        return
+    binary, id_column = _media_columns(path, schema)
+    yield from _table_records(path, batches, binary, id_column, "Arrow")
+
+
+def _media_columns(path: Path | str, schema: Any) -> tuple[list[str], str | None]:
+    """The binary columns and Audio/Image features to read, and the id column if any."""
+    binary = [f.name for f in schema if _is_binary(f.type) or _is_feature(f.type)]
     if not binary:
         raise InputError(f"{path}: no binary column (or Audio/Image feature) to read media from")
-    id_column = next((c for c in ID_COLUMNS if c in schema.names), None)
+    return binary, next((c for c in ID_COLUMNS if c in schema.names), None)
+
+
+def _table_records(
+    path: Path | str, batches: Iterator[Any], binary: list[str], id_column: str | None, what: str
+) -> Iterator[MediaRecord | Malformed]:
+    """Each non-null value of the ``binary`` columns of record batches, named by the id
+    column if any, else by row (then ``:column`` when there are several)."""
+    import pyarrow as pa
+
     row = 0
     try:
-        for batch in pf.iter_batches(columns=binary + ([id_column] if id_column else [])):
+        for batch in batches:
             ids = batch.column(id_column).to_pylist() if id_column else None
             columns = {
-                c: batch.column(c).field("bytes") if c in features else batch.column(c)
+                c: batch.column(c).field("bytes") if _is_feature(batch.column(c).type)
+                else batch.column(c)
                 for c in binary
-            }
+            }  # fmt: skip
             for i in range(batch.num_rows):
                 row += 1
                 for c in binary:
@@ -201,4 +248,4 @@ def _parquet_records(path: Path | str, fileobj: Any = None) -> Iterator[MediaRec
                         name += f":{c}"
                     yield MediaRecord(str(path), name, value)
     except (OSError, pa.ArrowException) as exc:
-        yield Malformed(str(path), row + 1, f"Parquet file unreadable ({exc})")
+        yield Malformed(str(path), row + 1, f"{what} file unreadable ({exc})")

@@ -12,12 +12,13 @@ it up to 26 bits). So each registered image also keeps
 
 A scanned image's keypoints are looked up (multi-index search, ``POINT_RADIUS``
 bits); the pairs of each registered item vote for one crop — a scale and an
-offset per axis — by sampled pairs of pairs (RANSAC). When ``MIN_INLIERS``
-keypoints agree, the registered centre is mapped into the scanned image, hashed
-there, and compared with the registered centre hash (``CENTRE_MAX_DISTANCE``):
-the finding needs both
-(the geometry says where, the centre's hash says it is the same content —
-slides sharing a template share many keypoints).
+offset per axis — by sampled pairs of pairs (RANSAC); :mod:`.spots` first
+screens out the items whose agreeing pairs are template keypoints, without a
+fit. When ``MIN_INLIERS`` keypoints agree, the registered centre is mapped into
+the scanned image, hashed there, and compared with the registered centre hash
+(``CENTRE_MAX_DISTANCE``): the finding needs both (the geometry says where, the
+centre's hash says it is the same content — slides sharing a template share many
+keypoints).
 
 Keypoints alone are not evidence: a title bar's corners or a logo box recur on
 every slide of a deck. Measured (``python bench/bench_media.py``): docs/media.md.
@@ -26,6 +27,7 @@ every slide of a deck. Measured (``python bench/bench_media.py``): docs/media.md
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -38,6 +40,7 @@ POINT_RADIUS = 10  # bits of the 64 kept of a descriptor
 MIN_POINT_PAIRS = 8  # descriptor pairs with one item before its geometry is fitted
 MIN_INLIERS = 6  # keypoints that agree on one crop
 INLIER_TOLERANCE = 0.01  # of the width or height
+MIN_SPREAD = 0.05  # two pairs this far apart on both axes (in the scanned picture) fix a crop
 CENTRE = (0.2, 0.2, 0.8, 0.8)  # left, top, right, bottom, as shares of the picture
 # A crop keeps at least this share of each side (and a picture is not enlarged in it
 # by more than its inverse): beyond, the centre is not inside the crop anyway.
@@ -111,16 +114,23 @@ def centre_hash(picture: np.ndarray) -> int:
     return region_hash(picture, CENTRE)
 
 
-def fit_crop(scanned: np.ndarray, registered: np.ndarray, seed: int = 0) -> Crop | None:
-    """The crop most keypoint pairs agree on (each axis: a scale and an offset), fitted
-    by least squares over them; None when fewer than MIN_INLIERS agree."""
-    n = len(scanned)
-    if n < MIN_INLIERS:
-        return None
-    rng = np.random.default_rng(seed)  # the same pairs give the same answer
+@lru_cache(maxsize=512)
+def hypotheses(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of pairs a fit samples among ``n`` keypoint pairs: the same for the
+    same n, so the same pairs give the same answer."""
+    rng = np.random.default_rng(0)
     a, b = rng.integers(0, n, _HYPOTHESES), rng.integers(0, n, _HYPOTHESES)
+    a.setflags(write=False)  # shared by every caller
+    b.setflags(write=False)
+    return a, b
+
+
+def best_inliers(scanned: np.ndarray, registered: np.ndarray) -> np.ndarray | None:
+    """Which pairs agree with the sampled crop most of them agree with (the first such,
+    in sampling order); None when no sample gives a usable crop."""
+    a, b = hypotheses(len(scanned))
     dq, dr = scanned[a] - scanned[b], registered[a] - registered[b]
-    usable = (np.abs(dq) > 0.05).all(axis=1)
+    usable = (np.abs(dq) > MIN_SPREAD).all(axis=1)
     scale = np.divide(dr, dq, out=np.zeros_like(dr), where=usable[:, None])
     usable &= ((scale >= MIN_SCALE) & (scale <= MAX_SCALE)).all(axis=1)
     if not usable.any():
@@ -129,10 +139,18 @@ def fit_crop(scanned: np.ndarray, registered: np.ndarray, seed: int = 0) -> Crop
     offset = registered[a[usable]] - scale * scanned[a[usable]]
     error = np.abs(scanned[None] * scale[:, None] + offset[:, None] - registered[None]).max(axis=2)
     counts = (error < INLIER_TOLERANCE).sum(axis=1)
-    best = int(np.argmax(counts))
-    if counts[best] < MIN_INLIERS:
+    inliers: np.ndarray = error[int(np.argmax(counts))] < INLIER_TOLERANCE
+    return inliers
+
+
+def fit_crop(scanned: np.ndarray, registered: np.ndarray) -> Crop | None:
+    """The crop most keypoint pairs agree on (each axis: a scale and an offset), fitted
+    by least squares over them; None when fewer than MIN_INLIERS agree."""
+    if len(scanned) < MIN_INLIERS:
         return None
-    inliers = error[best] < INLIER_TOLERANCE
+    inliers = best_inliers(scanned, registered)
+    if inliers is None or int(inliers.sum()) < MIN_INLIERS:
+        return None
     ones = np.ones(int(inliers.sum()), np.float32)
     fitted = [
         np.linalg.lstsq(
@@ -145,5 +163,5 @@ def fit_crop(scanned: np.ndarray, registered: np.ndarray, seed: int = 0) -> Crop
     return Crop(
         (float(fitted[0][0]), float(fitted[1][0])),
         (float(fitted[0][1]), float(fitted[1][1])),
-        int(counts[best]),
+        int(inliers.sum()),
     )

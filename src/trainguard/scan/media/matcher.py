@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..keys import KeyRing
-from . import audio, crops
+from . import audio, crops, spots
 from .decode import FRAME_STEP
 from .image import DEFAULT_MAX_DISTANCE, POINTS_DOMAIN, Keying
 from .index import MultiIndex
@@ -49,6 +49,10 @@ class MediaConfig:
     centre_check: bool = True  # image against image: the centres must agree too
     centre_distance: int = crops.CENTRE_MAX_DISTANCE
     crops: bool = True  # look for crops of registered images by their keypoints
+    # An item is fitted as a crop when the keypoint pairs that agree with its best crop
+    # hypothesis weigh this much, each 1 / the items matched at its spot (.spots);
+    # 0 fits every item with enough pairs.
+    crop_min_weight: float = spots.MIN_WEIGHT
 
 
 @dataclass
@@ -229,13 +233,39 @@ class MediaMatcher:
         )
         if qi.size == 0:
             return []
+        # The fit samples pairs by their place in the list, and the index lists them in
+        # an order that follows the tenant's key: put them in one of their own (scanned
+        # keypoint, then registered position), so a finding does not depend on the key.
+        xy = np.clip(np.round(a.points_xy[hi] * 65535), 0, 65535).astype(np.uint64)
+        canonical = np.argsort(
+            (qi.astype(np.uint64) << np.uint64(32)) | (xy[:, 0] << np.uint64(16)) | xy[:, 1],
+            kind="stable",
+        )
+        qi, hi = qi[canonical], hi[canonical]
         codes = a.points_item[hi].astype(np.int64)
-        values, counts = np.unique(codes, return_counts=True)
+        values, dense, counts = np.unique(codes, return_inverse=True, return_counts=True)
+        candidates = [
+            k
+            for k in np.flatnonzero(counts >= crops.MIN_POINT_PAIRS).tolist()
+            if (code := int(values[k])) not in found
+            and code in self.items
+            and tenant.centre_of(code) is not None
+        ]
+        if self.config.crop_min_weight > 0 and candidates:
+            # Fit only the items whose best crop hypothesis is agreed on by pairs that
+            # weigh enough (.spots): template corners agree on every slide of a deck.
+            agree, weighed = spots.screen(
+                qi, fp.points_xy[qi], a.points_xy[hi], dense.reshape(-1), values.size, candidates
+            )
+            candidates = [
+                k
+                for k, n, w in zip(candidates, agree.tolist(), weighed.tolist(), strict=True)
+                if n >= crops.MIN_INLIERS and w >= self.config.crop_min_weight
+            ]
         out = []
-        for code in values[counts >= crops.MIN_POINT_PAIRS].tolist():
+        for code in values[candidates].tolist():
             registered_centre = tenant.centre_of(code)
-            if code in found or code not in self.items or registered_centre is None:
-                continue
+            assert registered_centre is not None  # checked above
             sel = codes == code
             crop = crops.fit_crop(fp.points_xy[qi[sel]], a.points_xy[hi[sel]])
             if crop is None:

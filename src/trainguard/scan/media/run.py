@@ -266,7 +266,8 @@ def looks_like_media(sources: Sequence[str]) -> bool:
     """Whether ``sources`` are media, so that ``registry add`` and ``scan`` take them
     without --kind: media files, tar shards, or folders holding media files and
     nothing the text reader takes (a text corpus with a stray picture stays text;
-    Parquet is text unless the kind says otherwise)."""
+    Parquet is text unless the kind says otherwise), and ``datasets`` folders whose
+    features hold Audio or Image."""
     from .decode import MEDIA_SUFFIXES
 
     text = {".jsonl", ".json", ".ndjson", ".txt", ".text", ".parquet", ".csv", ".gz", ".zst"}
@@ -278,9 +279,23 @@ def looks_like_media(sources: Sequence[str]) -> bool:
             continue
         p = Path(raw)
         if p.is_dir():
+            if any(_media_features(info) for info in p.rglob("dataset_info.json")):
+                return True
             suffixes = {f.suffix.lower() for f in p.rglob("*") if f.is_file()}
             if suffixes & MEDIA_SUFFIXES and not suffixes & text:
                 return True
         elif p.suffix.lower() in MEDIA_SUFFIXES or p.suffix.lower() == ".tar":
             return True
     return False
+
+
+def _media_features(info: Path) -> bool:
+    """Whether a ``datasets`` folder's dataset_info.json declares an Audio or Image
+    column (the columns the media reader takes; a list of images is not read)."""
+    try:
+        features = json.loads(info.read_text(encoding="utf-8")).get("features")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(features, dict) and any(
+        isinstance(f, dict) and f.get("_type") in ("Audio", "Image") for f in features.values()
+    )
