@@ -680,7 +680,9 @@ class AuditLog:
             if scan is not None:
                 from .state import read_tables
 
-                scan.tables = read_tables(lambda sql: _fetch_all(conn, sql))
+                scan.tables = read_tables(
+                    lambda sql: _fetch_all(conn, sql), sqlite=conn.dialect.name == "sqlite"
+                )
         return head, checkpoints, chunks, fault
 
     def _read_arrow(self, path: str, redacted: list[int], scan: LogScan | None) -> _Scanned:
@@ -712,7 +714,7 @@ class AuditLog:
             if scan is not None:
                 from .state import read_tables
 
-                scan.tables = read_tables(fetch)
+                scan.tables = read_tables(fetch, sqlite=True)
             columns = "idx, leaf_hash, body" if scan is None else "idx, leaf_hash, body, kind"
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
             cursor.execute(f"SELECT {columns} FROM {t.audit_entries.name} ORDER BY idx")
