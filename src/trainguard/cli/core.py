@@ -191,7 +191,7 @@ def policy_default(
 @tenant_app.command("assign")
 def tenant_assign(ctx: typer.Context, tenant: str, family: str) -> None:
     """Put TENANT under FAMILY (an enterprise contract). TENANT: lower-case ASCII
-    letters, digits, '.', '_', '-' (1-64, starting with a letter or digit)."""
+    letters, digits and single '.', '_', '-' between them (1-64)."""
     open_store(ctx).assign_tenant(tenant, family)
     console.print(f"tenant {tenant}: {family}")
 
