@@ -214,7 +214,8 @@ def decide_on_sqlite(
     from ..store.lite import LiteStore, Unusual
 
     try:
-        with LiteStore.open(db) as lite:
+        # Read and logged in one write transaction: see LiteStore.writing.
+        with LiteStore.open(db) as lite, lite.writing():
             return decide_and_log(who, lite.context(record.tenant), record, use, at, lite.record)
     except Unusual:
         return None
