@@ -787,11 +787,27 @@ def test_a_view_in_place_of_a_state_table_fails_verify(state: tuple[Store, dict[
     assert report.problem.startswith(f"schema: view '{TF}' is not the store's")
 
 
-def test_a_trigger_fails_verify(store: Store) -> None:
-    sql(
-        store,
-        f"CREATE TRIGGER tg_quiet AFTER INSERT ON {AE} BEGIN SELECT 1; END",
-    )
-    report = store.audit.verify(None)
+def test_a_trigger_fails_verify(any_store: Store) -> None:
+    if any_store.is_sqlite:
+        sql(any_store, f"CREATE TRIGGER tg_quiet AFTER INSERT ON {AE} BEGIN SELECT 1; END")
+    else:
+        sql(
+            any_store,
+            "CREATE FUNCTION tg_quiet_fn() RETURNS trigger LANGUAGE plpgsql "
+            "AS 'BEGIN RETURN NEW; END'",
+            f"CREATE TRIGGER tg_quiet AFTER INSERT ON {AE} "
+            "FOR EACH ROW EXECUTE FUNCTION tg_quiet_fn()",
+        )
+    report = any_store.audit.verify(None)
     assert report.problem is not None
     assert report.problem.startswith("schema: trigger 'tg_quiet' is not the store's")
+
+
+def test_a_rule_fails_verify(any_store: Store) -> None:
+    """PostgreSQL's rules rewrite statements: one can drop a table's writes unseen."""
+    if any_store.is_sqlite:
+        pytest.skip("SQLite has no rules")
+    sql(any_store, f"CREATE RULE tg_drop AS ON INSERT TO {TF} DO INSTEAD NOTHING")
+    report = any_store.audit.verify(None)
+    assert report.problem is not None
+    assert report.problem.startswith("schema: rule 'tg_drop' is not the store's")
