@@ -296,6 +296,11 @@ class AuditLog:
         self.append(conn, PIN_KIND, pin_data(signer, self._origin(conn), index, max_unsigned))
         self._keep_pin(conn, signer.verifier, max_unsigned)
 
+    def lock(self, conn: Connection) -> int:
+        """Take the log's append lock in the caller's write transaction (held until it
+        ends) and return the log's size."""
+        return self._head_size(conn)
+
     def _head_size(self, conn: Connection) -> int:
         """The log's size, locked until the caller's transaction ends: a row lock on
         PostgreSQL; on SQLite the write transaction already holds the lock. Plain
