@@ -685,3 +685,129 @@ def test_the_pinned_key_settings_are_held_to_the_key_entries(store: Store) -> No
     )
     with pytest.raises(InputError, match="cannot be erased"):
         store.audit.redact(rotation)
+
+
+# --- a table rebuilt without its constraints --------------------------------------------
+# Someone with the database file can rebuild a table as they like: without the key that
+# kept its rows unique, without the column types that kept text text, or as a view.
+
+
+def rebuilt(table: str, columns: str = "") -> list[str]:
+    """Statements that rebuild ``table`` with the same rows and no constraints (and, with
+    ``columns``, those columns without a type: SQLite then keeps any value as given)."""
+    create = f"CREATE TABLE {table}_new ({columns})" if columns else f"CREATE TABLE {table}_new AS "
+    copy = (
+        [f"INSERT INTO {table}_new SELECT * FROM {table}"]
+        if columns
+        else [create + f"SELECT * FROM {table}"]
+    )
+    return [
+        *([create] if columns else []),
+        *copy,
+        f"DROP TABLE {table}",
+        f"ALTER TABLE {table}_new RENAME TO {table}",
+    ]
+
+
+SEQ_FIRST = f"(SELECT min(seq) - 1 FROM {CE})"
+DUPLICATES: list[tuple[str, list[str], str]] = [
+    (
+        # The decision reads the first row (WHERE key = ?), the check read the last.
+        "a second default family, read first",
+        [
+            *rebuilt(ST),
+            f"CREATE TABLE st_copy AS SELECT * FROM {ST}",
+            f"DELETE FROM {ST}",
+            f"INSERT INTO {ST} VALUES ('default_family', 'elsewhere')",
+            f"INSERT INTO {ST} SELECT * FROM st_copy",
+            "DROP TABLE st_copy",
+        ],
+        f"{ST} row 'default_family': stored twice",
+    ),
+    (
+        "a second family for a tenant",
+        [*rebuilt(TF), f"INSERT INTO {TF} VALUES ('acme', 'meetco-terms')"],
+        f"{TF} row 'acme': stored twice",
+    ),
+    (
+        "a second taxonomy key",
+        [*rebuilt(TK), f"INSERT INTO {TK} SELECT * FROM {TK}"],
+        f"{TK} row 'customer.sticker'/'category': stored twice",
+    ),
+    (
+        # Ordered before the logged row, so the logged row was the one compared.
+        "a consent event under a logged event's id, ordered before it",
+        [
+            *rebuilt(CE),
+            f"INSERT INTO {CE} SELECT {SEQ_FIRST}, id, tenant, kind, 'mallory', role, at_us, "
+            f"replace(body, 'bob', 'mallory'), recorded_at_us FROM {CE} WHERE id = '{{bob}}'",
+        ],
+        f"{CE} row '{{bob}}': stored twice",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("attack", "statements", "words"), DUPLICATES, ids=[a[0] for a in DUPLICATES]
+)
+def test_a_key_stored_twice_fails_verify(
+    state: tuple[Store, dict[str, Any]], attack: str, statements: list[str], words: str
+) -> None:
+    store, names = state
+    sql(store, *(s.format(**names) for s in statements))
+    report = store.audit.verify(None)
+    assert not report.ok, attack
+    assert report.problem == words.format(**names) + " (the schema keeps its key unique)"
+
+
+def test_a_tenant_stored_as_a_number_fails_verify(tmp_path: Path) -> None:
+    """In a rebuilt table without column types SQLite keeps the integer 123 as given: to
+    the code that reads it, not the tenant '123' the log assigned, though it prints alike."""
+    store = Store(str(tmp_path / "t.db"))
+    store.init()
+    from trainguard.demo.run import copy_policy_files
+
+    files = copy_policy_files(tmp_path)
+    store.add_policies([(load_policy_file(f), str(f)) for f in files])
+    store.assign_tenant("123", "meetco-terms")
+    assert store.audit.verify(None).ok
+    sql(store, *rebuilt(TF, "tenant, family"), f"UPDATE {TF} SET tenant = 123")
+    report = store.audit.verify(None)
+    assert report.problem == f"{TF} row 123: tenant is int, not text"
+    store.engine.dispose()
+
+
+def test_a_view_in_place_of_a_state_table_fails_verify(state: tuple[Store, dict[str, Any]]) -> None:
+    """A view can give a decision rows it gives this check no longer (it may read the
+    log's size, or the clock); the store creates none."""
+    store, _ = state
+    sql(store, f"ALTER TABLE {TF} RENAME TO tf_rows", f"CREATE VIEW {TF} AS SELECT * FROM tf_rows")
+    report = store.audit.verify(None)
+    assert report.problem is not None
+    assert report.problem.startswith(f"schema: view '{TF}' is not the store's")
+
+
+def test_a_trigger_fails_verify(any_store: Store) -> None:
+    if any_store.is_sqlite:
+        sql(any_store, f"CREATE TRIGGER tg_quiet AFTER INSERT ON {AE} BEGIN SELECT 1; END")
+    else:
+        sql(
+            any_store,
+            "CREATE FUNCTION tg_quiet_fn() RETURNS trigger LANGUAGE plpgsql "
+            "AS 'BEGIN RETURN NEW; END'",
+            f"CREATE TRIGGER tg_quiet AFTER INSERT ON {AE} "
+            "FOR EACH ROW EXECUTE FUNCTION tg_quiet_fn()",
+        )
+    report = any_store.audit.verify(None)
+    assert report.problem is not None
+    assert report.problem.startswith("schema: trigger 'tg_quiet' is not the store's")
+
+
+def test_a_rule_fails_verify(any_store: Store) -> None:
+    """PostgreSQL's rules rewrite statements: one can drop a table's writes unseen."""
+    if any_store.is_sqlite:
+        pytest.skip("SQLite has no rules")
+    sql(any_store, f"CREATE RULE tg_drop AS ON INSERT TO {TF} DO INSTEAD NOTHING")
+    report = any_store.audit.verify(None)
+    assert report.problem is not None
+    assert report.problem.startswith("schema: rule 'tg_drop' is not the store's")

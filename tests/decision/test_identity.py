@@ -47,7 +47,14 @@ CAFE_NFC = unicodedata.normalize("NFC", "caf\u00e9")
 CAFE_NFD = unicodedata.normalize("NFD", "caf\u00e9")
 
 
-@pytest.mark.parametrize("name", [*ACME_LOOKALIKES, CAFE_NFC, CAFE_NFD, "", "-acme", "a" * 65])
+# Spellings that differ from a tenant's name by a separator at the end or a doubled one:
+# "acme." is the domain "acme" to a person, "acme..eu" a slip for "acme.eu".
+SEPARATOR_LOOKALIKES = ["acme-ent.", "acme-ent-", "acme-ent_", "acme--ent", "acme._ent", "acme..eu"]
+
+
+@pytest.mark.parametrize(
+    "name", [*ACME_LOOKALIKES, *SEPARATOR_LOOKALIKES, CAFE_NFC, CAFE_NFD, "", "-acme", "a" * 65]
+)
 def test_a_lookalike_tenant_name_is_refused_with_one_line_naming_the_field(name: str) -> None:
     with pytest.raises(IdentityError) as err:
         check_tenant(name, "--tenant")
@@ -59,6 +66,13 @@ def test_a_lookalike_tenant_name_is_refused_with_one_line_naming_the_field(name:
 @pytest.mark.parametrize("name", ["acme-ent", "acme", "a", "t1.eu_west-2", "0day", "a" * 64])
 def test_well_formed_tenants_pass_unchanged(name: str) -> None:
     assert check_tenant(name) == name
+
+
+def test_a_separator_at_the_end_or_doubled_is_named() -> None:
+    with pytest.raises(IdentityError, match="^--tenant 'acme.': a tenant must end with a letter"):
+        check_tenant("acme.", "--tenant")
+    with pytest.raises(IdentityError, match="characters 5-6 are two of '.', '_' and '-' in a row"):
+        check_tenant("acme..eu")
 
 
 def test_messages_show_the_invisible_character_by_its_code_point() -> None:
@@ -129,7 +143,7 @@ def _decide(ctx: DecisionContext, tenant: str) -> tuple[bool, tuple[str, ...], s
     return d.allowed, d.reasons, family
 
 
-@pytest.mark.parametrize("name", [*ACME_LOOKALIKES, CAFE_NFC, CAFE_NFD])
+@pytest.mark.parametrize("name", [*ACME_LOOKALIKES, *SEPARATOR_LOOKALIKES, CAFE_NFC, CAFE_NFD])
 def test_a_lookalike_tenant_is_denied_unknown_tenant_even_with_a_permissive_default(
     name: str,
 ) -> None:
@@ -145,7 +159,8 @@ def test_without_a_default_every_unassigned_tenant_is_unknown() -> None:
 
 def test_batch_rows_with_lookalike_tenants_are_denied_row_by_row() -> None:
     ctx = _ctx("lenient")
-    names = ["acme-ent", "globex", *ACME_LOOKALIKES]
+    lookalikes = [*ACME_LOOKALIKES, *SEPARATOR_LOOKALIKES]
+    names = ["acme-ent", "globex", *lookalikes]
     table = pa.table(
         {
             "id": [f"r{i}" for i in range(len(names))],
@@ -157,8 +172,8 @@ def test_batch_rows_with_lookalike_tenants_are_denied_row_by_row() -> None:
     rows = decide_batch(ctx, table, "train.first_party", datetime(2023, 2, 1, tzinfo=UTC))
     reasons = rows.column("reasons").to_pylist()
     assert reasons[0] == list(STRICT_DENIAL) and reasons[1] == ["ALLOWED"]
-    assert reasons[2:] == [["UNKNOWN_TENANT"]] * len(ACME_LOOKALIKES)
-    assert rows.column("allowed").to_pylist()[2:] == [False] * len(ACME_LOOKALIKES)
+    assert reasons[2:] == [["UNKNOWN_TENANT"]] * len(lookalikes)
+    assert rows.column("allowed").to_pylist()[2:] == [False] * len(lookalikes)
 
 
 @given(name=st.text(max_size=12) | st.sampled_from(ACME_LOOKALIKES))

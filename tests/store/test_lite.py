@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from trainguard.app.access import Principal
 from trainguard.app.decisions import decide_and_log, decide_on_sqlite
+from trainguard.audit.entry import entry_rows, insert_sql, move_head_sql
 from trainguard.cli import app
 from trainguard.decision.consent import ConsentEvent
 from trainguard.decision.decide import Record
@@ -225,6 +226,37 @@ def test_concurrent_writers_on_both_paths_leave_a_gap_free_log(
     assert sorted(indexes) == list(range(size, size + 32))
     report = store.audit.verify()
     assert report.ok and report.size == size + 32, report.problem
+
+
+def test_a_decision_is_made_on_the_state_logged_before_it(template: Path, tmp_path: Path) -> None:
+    """Another process assigns initech a family while a decision for initech waits for
+    the append lock: the decision, logged after the assignment, is made under it (it
+    once read its state before waiting, and was logged after a change it never saw)."""
+    db = copy_of(template, tmp_path / "race.db")
+    record = Record("r", "initech", ("customer.chat",), datetime(2023, 9, 1, tzinfo=UTC))
+    done: list[Any] = []
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the assignment, as the store writes it
+    other.execute("INSERT INTO tg_tenant_families VALUES ('initech', 'meetco-terms')")
+    [(assigned,)] = other.execute("SELECT size FROM tg_audit_head").fetchall()
+    entry = ("tenant.family", {"tenant": "initech", "family": "meetco-terms"})
+    other.executemany(insert_sql("?"), entry_rows(assigned, [entry]))
+    other.execute(move_head_sql("?"), (assigned + 1,))
+    decider = threading.Thread(
+        target=lambda: done.append(
+            decide_on_sqlite(LOCAL, str(db), record, "analytics.product", None)
+        )
+    )
+    decider.start()
+    decider.join(timeout=0.5)  # it waits on the lock this transaction holds
+    other.execute("COMMIT")
+    other.close()
+    decider.join()
+    decision, index = done[0]
+    assert index == assigned + 1
+    assert decision.to_json()["policy_at_use"]["family"] == "meetco-terms"
+    report = Store(str(db)).audit.verify()
+    assert report.ok, report.problem
 
 
 def set_revision(db: Path, revision: str) -> None:

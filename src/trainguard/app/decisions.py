@@ -28,6 +28,7 @@ from .access import DECIDE, Principal
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ..store import Store
     from .journal import Prepared
 
 # numpy, pyarrow and the compiled loops load with the first batch, not with a
@@ -203,6 +204,20 @@ def decide_and_log(
     return decision, append("decision", decision.to_json())
 
 
+def decide_on_store(
+    who: Principal, store: Store, record: Record, use: str, at: datetime | None
+) -> tuple[Decision, int]:
+    """:func:`decide_and_log` through the store's own path: the context read and
+    the entry appended in one transaction that holds the log's append lock from
+    its start (:meth:`Store.deciding`), so the entry follows exactly the state
+    the decision was made on."""
+    with store.deciding() as conn:
+        context = store.context(conn)
+        return decide_and_log(
+            who, context, record, use, at, lambda kind, data: store.audit.append(conn, kind, data)
+        )
+
+
 def decide_on_sqlite(
     who: Principal, db: str | None, record: Record, use: str, at: datetime | None
 ) -> tuple[Decision, int] | None:
@@ -214,7 +229,8 @@ def decide_on_sqlite(
     from ..store.lite import LiteStore, Unusual
 
     try:
-        with LiteStore.open(db) as lite:
+        # Read and logged in one write transaction: see LiteStore.writing.
+        with LiteStore.open(db) as lite, lite.writing():
             return decide_and_log(who, lite.context(record.tenant), record, use, at, lite.record)
     except Unusual:
         return None

@@ -296,6 +296,11 @@ class AuditLog:
         self.append(conn, PIN_KIND, pin_data(signer, self._origin(conn), index, max_unsigned))
         self._keep_pin(conn, signer.verifier, max_unsigned)
 
+    def lock(self, conn: Connection) -> int:
+        """Take the log's append lock in the caller's write transaction (held until it
+        ends) and return the log's size."""
+        return self._head_size(conn)
+
     def _head_size(self, conn: Connection) -> int:
         """The log's size, locked until the caller's transaction ends: a row lock on
         PostgreSQL; on SQLite the write transaction already holds the lock. Plain
@@ -680,7 +685,9 @@ class AuditLog:
             if scan is not None:
                 from .state import read_tables
 
-                scan.tables = read_tables(lambda sql: _fetch_all(conn, sql))
+                scan.tables = read_tables(
+                    lambda sql: _fetch_all(conn, sql), sqlite=conn.dialect.name == "sqlite"
+                )
         return head, checkpoints, chunks, fault
 
     def _read_arrow(self, path: str, redacted: list[int], scan: LogScan | None) -> _Scanned:
@@ -712,7 +719,7 @@ class AuditLog:
             if scan is not None:
                 from .state import read_tables
 
-                scan.tables = read_tables(fetch)
+                scan.tables = read_tables(fetch, sqlite=True)
             columns = "idx, leaf_hash, body" if scan is None else "idx, leaf_hash, body, kind"
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
             cursor.execute(f"SELECT {columns} FROM {t.audit_entries.name} ORDER BY idx")

@@ -47,6 +47,7 @@ from .rowfaults import changed as _changed
 from .rowfaults import deleted as _deleted
 from .rowfaults import inserted as _inserted
 from .rowfaults import micros as _micros
+from .rowshape import SHAPES, check_objects, check_shapes
 from .schema import (
     CONSENT_EVENTS,
     MODEL_MANIFESTS,
@@ -82,6 +83,7 @@ class StateTables:
     api_keys: list[Row]
     notices: list[Row]
     notice_events: list[Row]
+    objects: list[Row]  # views, triggers and rules: (kind, name)
 
 
 _QUERIES = {
@@ -99,9 +101,22 @@ _QUERIES = {
 }
 
 
-def read_tables(fetch: Callable[[str], Sequence[Row]]) -> StateTables:
+# Schema objects the store never creates (see rowshape.check_objects).
+_OBJECTS_SQLITE = "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger')"
+_OBJECTS_POSTGRES = (
+    "SELECT 'view', table_name FROM information_schema.views "
+    "WHERE table_schema = current_schema() "
+    "UNION ALL SELECT 'trigger', trigger_name FROM information_schema.triggers "
+    "WHERE event_object_schema = current_schema() "
+    "UNION ALL SELECT 'rule', rulename FROM pg_rules WHERE schemaname = current_schema()"
+)
+
+
+def read_tables(fetch: Callable[[str], Sequence[Row]], *, sqlite: bool) -> StateTables:
     """Each table in one query, through the caller's cursor (so in its snapshot)."""
-    return StateTables(**{name: list(fetch(sql)) for name, sql in _QUERIES.items()})
+    tables = {name: list(fetch(sql)) for name, sql in _QUERIES.items()}
+    objects = list(fetch(_OBJECTS_SQLITE if sqlite else _OBJECTS_POSTGRES))
+    return StateTables(**tables, objects=objects)
 
 
 def redaction_record(index: int, entry: dict[str, Any], leaf: bytes) -> dict[str, Any]:
@@ -218,7 +233,9 @@ def check_state(scan: LogScan) -> Fault | None:
     tables: StateTables = scan.tables
     try:
         return (
-            _check_erasures(log, scan)
+            check_objects(tables.objects)
+            or check_shapes({name: getattr(tables, name) for name in SHAPES})
+            or _check_erasures(log, scan)
             or _check_settings(log, tables)
             or _check_policies(log, tables)
             or _check_tenants(log, tables)

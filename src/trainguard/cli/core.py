@@ -191,7 +191,7 @@ def policy_default(
 @tenant_app.command("assign")
 def tenant_assign(ctx: typer.Context, tenant: str, family: str) -> None:
     """Put TENANT under FAMILY (an enterprise contract). TENANT: lower-case ASCII
-    letters, digits, '.', '_', '-' (1-64, starting with a letter or digit)."""
+    letters, digits and single '.', '_', '-' between them (1-64)."""
     open_store(ctx).assign_tenant(tenant, family)
     console.print(f"tenant {tenant}: {family}")
 
@@ -461,7 +461,7 @@ def decide_cmd(
 ) -> None:
     """Is this use of this content allowed? Exit 0 allowed, 1 denied, 2 bad input."""
     from ..app.access import Principal
-    from ..app.decisions import decide_and_log, decide_on_sqlite
+    from ..app.decisions import decide_on_sqlite, decide_on_store
     from ..decision.decide import Record, explain_decision
 
     # Bounded before anything is decided: the decision, ids and all, goes into the log.
@@ -484,10 +484,7 @@ def decide_cmd(
     if obj.get("store") is None and not configured_key().exists():
         done = decide_on_sqlite(Principal.local(), obj.get("db"), record, use, when)
     if done is None:
-        store = open_store(ctx)
-        done = decide_and_log(
-            Principal.local(), store.context(), record, use, when, store.audit.record
-        )
+        done = decide_on_store(Principal.local(), open_store(ctx), record, use, when)
     decision = done[0]
     # Plain lines through click, not rich: a decision is printed often, from scripts,
     # and loading rich would take longer than making the decision.

@@ -10,7 +10,8 @@ repaired:
 ============  =====================================================  =========
 kind          characters                                             length
 ============  =====================================================  =========
-tenant        ``a-z 0-9 . _ -``, starting with a letter or digit     1–64
+tenant        ``a-z 0-9 . _ -``, starting and ending with a letter   1–64
+              or digit, never two of ``. _ -`` in a row
 family        as tenant (a policy family's name)                     1–64
 subject       ``A-Z a-z 0-9 . _ @ + : -``, starting with a letter    1–256
               or digit (user ids, e-mail addresses)
@@ -19,6 +20,10 @@ model name    ``A-Z a-z 0-9 . _ @ + : / -``, starting with a letter  1–200
 record id     any printable text: no control, format (zero-width,    1–256
               bidi) or surrogate characters, no space at either end
 ============  =====================================================  =========
+
+A tenant may not end with ``.``, ``_`` or ``-`` nor double them: ``acme.``,
+``acme-`` and ``acme..eu`` read as ``acme`` and ``acme.eu``, and a well-formed
+name that no tenant was assigned falls under the default terms.
 
 Subjects may hold capitals because user ids elsewhere do: ``Bob`` and ``bob``
 are then two people, and nothing ever folds one into the other. All of these
@@ -81,7 +86,15 @@ class IdentityKind:
             return None
         first = next((i for i, ch in enumerate(value) if not _ALLOWED_CHAR[self.name](ch)), None)
         if first is None:
-            return f"a {self.name} must start with a letter or digit"
+            if value[0] in _SEPARATORS:
+                return f"a {self.name} must start with a letter or digit"
+            if value[-1] in _SEPARATORS:
+                return f"a {self.name} must end with a letter or digit"
+            twice = next(i for i in range(1, len(value)) if value[i - 1 : i + 1] in _DOUBLED)
+            return (
+                f"characters {twice}-{twice + 1} are two of '.', '_' and '-' in a row, "
+                f"which no {self.name} may hold"
+            )
         return (
             f"character {first + 1} is {_describe(value[first])}; a {self.name} holds only "
             f"{self.allowed}"
@@ -102,13 +115,17 @@ _ALLOWED_CHAR = {
     "model name": _MODEL_CHARS.__contains__,
 }
 
-_TENANT_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_SEPARATORS = "._-"
+_DOUBLED = frozenset(a + b for a in _SEPARATORS for b in _SEPARATORS)
+# Letters and digits, single separators between them (the length is checked apart).
+_TENANT_RE = re.compile(r"(?=.{1,64}\Z)[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 TENANT = IdentityKind(
     "tenant",
     _TENANT_RE,
     64,
-    "lower-case ASCII letters, digits, '.', '_' and '-', starting with a letter or digit",
+    "lower-case ASCII letters, digits, '.', '_' and '-', starting and ending with a "
+    "letter or digit",
 )
 FAMILY = IdentityKind(
     "policy family",

@@ -7,9 +7,10 @@ handful of statements: read the terms, the tenant's family, the taxonomy and
 the tenant's consent events, then append one audit entry. This module runs
 them directly and writes exactly the rows the store writes: the entry's bytes
 come from audit/entry.py, which the store's log uses too, under the store's
-discipline — the same pragmas on connecting, the reads in one read
-transaction, the append in BEGIN IMMEDIATE (SQLite's single writer: the log's
-append lock), which reads the head, inserts the entry and moves the head.
+discipline — the same pragmas on connecting, then one BEGIN IMMEDIATE
+(SQLite's single writer: the log's append lock) in which the decision reads
+its state, and the append reads the head, inserts the entry and moves the
+head. So the entry lands at the point of the log whose state it was made on.
 
 It handles only what it knows: a plain SQLite path to an existing file whose
 schema is at :data:`KNOWN_REVISION`. Anything else — another revision, a
@@ -24,6 +25,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -107,15 +110,44 @@ class LiteStore:
         if rows != [(KNOWN_REVISION,)]:
             raise Unusual(f"schema revision {rows!r}, not {KNOWN_REVISION}")
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One write transaction (BEGIN IMMEDIATE: the log's append lock) around the
+        reads and the append within it, committed on leaving.
+
+        Why: a decision read in a transaction of its own and logged in another
+        could be logged after a consent withdrawal or a new assignment that some
+        other process committed in between, which the decision never saw; the
+        log would then show it made under state it was not made under."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise Unusual(str(exc)) from None
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                # SQLite commits all or nothing: after a failed COMMIT the
+                # transaction is still open (rolled back above) or already undone.
+                raise Unusual(str(exc)) from None
+            raise
+
     # --- reading ------------------------------------------------------------------------
 
     def context(self, tenant: str) -> DecisionContext:
         """What a decision for ``tenant``'s content reads, from one snapshot: every
         version of the terms, the default family, the tenant's own family, the
         taxonomy, and the tenant's consent events. A decision reads no other
-        tenant's assignment or events, so it comes out as under ``Store.context()``."""
+        tenant's assignment or events, so it comes out as under ``Store.context()``.
+        Within :meth:`writing`, in its transaction."""
+        own = not self._conn.in_transaction
         try:
-            self._conn.execute("BEGIN")
+            if own:
+                self._conn.execute("BEGIN")
             try:
                 policies = self._rows(
                     f"SELECT body FROM {POLICY_VERSIONS} ORDER BY family, effective_at_us"
@@ -131,7 +163,8 @@ class LiteStore:
                     f"SELECT body FROM {CONSENT_EVENTS} WHERE tenant = ? ORDER BY seq", (tenant,)
                 )
             finally:
-                self._conn.execute("COMMIT")
+                if own:
+                    self._conn.execute("COMMIT")
             policy_set = PolicySet(
                 [PolicyVersion.model_validate(json.loads(r[0])) for r in policies],
                 default_family=default[0][0] if default else None,
@@ -151,12 +184,12 @@ class LiteStore:
     # --- appending ----------------------------------------------------------------------
 
     def record(self, kind: str, data: dict[str, Any], at: datetime | None = None) -> int:
-        """Append one entry in its own write transaction; its index once committed."""
+        """Append one entry: in :meth:`writing`'s transaction (its index once that
+        commits), else in a write transaction of its own."""
+        if not self._conn.in_transaction:
+            with self.writing():
+                return self.record(kind, data, at)
         conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise Unusual(str(exc)) from None
         try:
             head = conn.execute(head_sql(lock=False)).fetchall()
             if len(head) != 1 or not isinstance(head[0][0], int):
@@ -165,15 +198,8 @@ class LiteStore:
             rows = entry_rows(size, [(kind, data)], at)
             conn.executemany(insert_sql("?"), rows)
             conn.execute(move_head_sql("?"), (size + len(rows),))
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                # SQLite commits all or nothing: after a failed COMMIT the
-                # transaction is still open (rolled back above) or already undone.
-                raise Unusual(str(exc)) from None
-            raise
+        except sqlite3.Error as exc:
+            raise Unusual(str(exc)) from None
         return rows[0][0]
 
 

@@ -185,7 +185,10 @@ class Store:
 
     def taxonomy(self) -> Taxonomy:
         with self.read() as conn:
-            rows = conn.execute(select(t.taxonomy_keys)).all()
+            return self._taxonomy(conn)
+
+    def _taxonomy(self, conn: Connection) -> Taxonomy:
+        rows = conn.execute(select(t.taxonomy_keys)).all()
         cats = {r.key: r.description for r in rows if r.kind == "category"}
         uses = {r.key: r.description for r in rows if r.kind == "use"}
         return DEFAULT_TAXONOMY.extended(cats, uses)
@@ -276,11 +279,14 @@ class Store:
 
     def policies(self) -> list[PolicyVersion]:
         with self.read() as conn:
-            rows = conn.execute(
-                select(t.policy_versions.c.body).order_by(
-                    t.policy_versions.c.family, t.policy_versions.c.effective_at_us
-                )
-            ).all()
+            return self._policies(conn)
+
+    def _policies(self, conn: Connection) -> list[PolicyVersion]:
+        rows = conn.execute(
+            select(t.policy_versions.c.body).order_by(
+                t.policy_versions.c.family, t.policy_versions.c.effective_at_us
+            )
+        ).all()
         return [PolicyVersion.model_validate(json.loads(r.body)) for r in rows]
 
     def set_default_family(self, family: str | None) -> None:
@@ -313,10 +319,13 @@ class Store:
             raise NotFoundError(f"policy family {family!r} has no versions in the store")
 
     def policy_set(self) -> PolicySet:
-        with self.read() as conn:
-            default = self._setting(conn, "default_family")
-            tenants = {r.tenant: r.family for r in conn.execute(select(t.tenant_families))}
-        return PolicySet(self.policies(), default_family=default, tenant_families=tenants)
+        with self.read(snapshot=True) as conn:
+            return self._policy_set(conn)
+
+    def _policy_set(self, conn: Connection) -> PolicySet:
+        default = self._setting(conn, "default_family")
+        tenants = {r.tenant: r.family for r in conn.execute(select(t.tenant_families))}
+        return PolicySet(self._policies(conn), default_family=default, tenant_families=tenants)
 
     # --- consent -----------------------------------------------------------------------
 
@@ -388,11 +397,14 @@ class Store:
         return added, len(batch) - added
 
     def consent_events(self, tenant: str | None = None) -> list[ConsentEvent]:
+        with self.read() as conn:
+            return self._consent_events(conn, tenant)
+
+    def _consent_events(self, conn: Connection, tenant: str | None = None) -> list[ConsentEvent]:
         q = select(t.consent_events.c.body).order_by(t.consent_events.c.seq)
         if tenant is not None:
             q = q.where(t.consent_events.c.tenant == tenant)
-        with self.read() as conn:
-            return [ConsentEvent.model_validate(json.loads(r.body)) for r in conn.execute(q)]
+        return [ConsentEvent.model_validate(json.loads(r.body)) for r in conn.execute(q)]
 
     def _consent_events_of(self, tenants: Sequence[str]) -> list[ConsentEvent]:
         """The events of these tenants, in the order they were recorded."""
@@ -410,9 +422,25 @@ class Store:
 
     # --- decisions ---------------------------------------------------------------------
 
-    def context(self) -> DecisionContext:
-        """Everything ``decide`` needs, loaded once."""
-        return DecisionContext(self.policy_set(), Ledger(self.consent_events()), self.taxonomy())
+    def context(self, conn: Connection | None = None) -> DecisionContext:
+        """Everything ``decide`` needs, loaded once: from one snapshot, or read in
+        ``conn``'s transaction (see :meth:`deciding`)."""
+        if conn is None:
+            with self.read(snapshot=True) as conn:
+                return self.context(conn)
+        return DecisionContext(
+            self._policy_set(conn), Ledger(self._consent_events(conn)), self._taxonomy(conn)
+        )
+
+    @contextmanager
+    def deciding(self) -> Iterator[Connection]:
+        """A write transaction holding the log's append lock from its start, for a
+        decision that reads its context (``context(conn)``) and appends its entry
+        (``audit.append(conn, …)``) in it: the entry then lands at the point of the
+        log whose state the decision read, not after a change committed meanwhile."""
+        with self.write() as conn:
+            self.audit.lock(conn)
+            yield conn
 
 
 def _create_private(path: str) -> None:
