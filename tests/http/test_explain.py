@@ -194,6 +194,20 @@ def test_a_summary_is_not_another_tenants_and_not_the_services(
     assert missing.status_code == 404 and error_of(missing)["field"] == "name"
 
 
+def test_a_tenant_key_is_not_told_where_the_server_keeps_a_models_manifests(
+    service: Service, model: str, tmp_path: Path
+) -> None:
+    """A manifest gone from the server is the operator's to see, path and all; a
+    tenant's key is told only that it could not be read."""
+    (tmp_path / "gated").rename(tmp_path / "moved")
+    for url in (f"/v1/models/{model}/summary", "/v1/impact", f"/v1/impact?model={model}"):
+        operator = service.api("operator").get(url)
+        assert operator.status_code >= 400 and str(tmp_path) in operator.text, url
+        tenant = service.api("acme:auditor").get(url)
+        assert tenant.status_code == 500 and error_of(tenant)["code"] == "integrity", url
+        assert str(tmp_path) not in tenant.text and "could not be read" in tenant.text, url
+
+
 def tile(page: str, label: str) -> int:
     found = re.search(rf'<div class="tile"><b>([0-9,]+)</b><span>{label}</span>', page)
     assert found is not None, label

@@ -34,9 +34,11 @@ the service from its callers, not a store from its owner.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..errors import InputError, NotFoundError, TrainguardError
+from ..errors import InputError, IntegrityError, NotFoundError, TrainguardError
 
 ROLES = ("admin", "service", "auditor", "operator")
 TENANT_ROLES = ("admin", "service", "auditor")
@@ -136,3 +138,18 @@ class FieldNotFound(NotFoundError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+@contextmanager
+def server_paths_hidden(who: Principal, what: str) -> Iterator[None]:
+    """Errors met reading files on the server (a model's manifests) name their paths:
+    the operator sees them as they are; a tenant's key learns only that ``what``
+    could not be read, not where the server keeps its files."""
+    try:
+        yield
+    except (InputError, IntegrityError) as exc:
+        if who.tenant is None:
+            raise
+        raise IntegrityError(
+            f"{what}: could not be read on the server (the operator can see why)"
+        ) from exc

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..decision.identity import check_model_name, check_tenant
 from ..errors import NotFoundError
-from .access import REPORT_READ, SUMMARY_READ, FieldNotFound, Principal
+from .access import REPORT_READ, SUMMARY_READ, FieldNotFound, Principal, server_paths_hidden
 
 if TYPE_CHECKING:
     from ..explain.report import AuditFacts
@@ -44,7 +44,8 @@ def summary(
         get_model(store, model)
     except NotFoundError as exc:
         raise FieldNotFound(model_field, str(exc)) from None
-    return training_summary(store, model, provider, contact, tenant=part)
+    with server_paths_hidden(who, f"model {model!r}: its gate manifests"):
+        return training_summary(store, model, provider, contact, tenant=part)
 
 
 def report(

@@ -9,7 +9,7 @@ from typing import Any
 from ...decision.identity import check_model_name
 from ...lineage import get_model, impact, list_models
 from ...timeutil import parse_instant
-from ..access import IMPACT_READ, OPERATOR, Principal
+from ..access import IMPACT_READ, OPERATOR, Principal, server_paths_hidden
 from ..models import register
 from .base import Base
 
@@ -39,4 +39,8 @@ class ModelOps(Base):
         if model is not None:
             check_model_name(model, "model")
         when = parse_instant(at, "at") if at else None
-        return [r.to_json() for r in impact(self.store, model, when, tenant=who.tenant)]
+        if model is not None:
+            get_model(self.store, model)  # a name the caller gave: not found is theirs to know
+        what = f"model {model!r}: its gate manifests" if model else "the models' gate manifests"
+        with server_paths_hidden(who, what):
+            return [r.to_json() for r in impact(self.store, model, when, tenant=who.tenant)]
