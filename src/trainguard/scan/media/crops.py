@@ -51,6 +51,12 @@ MIN_SCALE, MAX_SCALE = 0.4, 1.25
 # any of their template's and 12 from other decks'; with the whole hash or the
 # keypoints as the other half of the evidence, 10 (docs/media.md).
 CENTRE_MAX_DISTANCE = 10
+# A video's still against a registered video's: both compressed frames, their text
+# blurred, so slides of one template come closer. Measured on generated slides, crops
+# were found within 8 bits while an unregistered slide came within 10 of a registered
+# frame; a screenshot (an image) against a video still keeps 10, which real slides'
+# crops needed (python bench/bench_media.py --part video; docs/media.md).
+STILL_CENTRE_MAX_DISTANCE = 8
 _HYPOTHESES = 256
 
 

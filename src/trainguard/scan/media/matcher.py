@@ -49,6 +49,8 @@ class MediaConfig:
     min_frames: int = DEFAULT_MIN_FRAMES
     centre_check: bool = True  # image against image: the centres must agree too
     centre_distance: int = crops.CENTRE_MAX_DISTANCE
+    # A scanned video's still against a registered video's (.crops).
+    still_centre_distance: int = crops.STILL_CENTRE_MAX_DISTANCE
     crops: bool = True  # look for crops of registered images by their keypoints
     # An item is fitted as a crop when the keypoint pairs that agree with its best crop
     # hypothesis weigh this much, each 1 / the items matched at its spot (.spots);
@@ -319,9 +321,13 @@ class MediaMatcher:
                 np.array([crops.region_hash(picture, box)], np.uint64)
             )
             d = bin(int(scanned_centre[0]) ^ registered_centre).count("1")
-            if d > self.config.centre_distance:
-                continue
             code = int(a.centres_item[still])
+            if d > (
+                self.config.still_centre_distance
+                if fp.kind == "video" and self.items[code].kind == "video"
+                else self.config.centre_distance
+            ):
+                continue
             region = [round(v, 3) for v in crop.seen()]
             out.append((code, float(a.centres_time[still]), crop.inliers, d, region))
         return out
