@@ -20,6 +20,10 @@ the scanned image, hashed there, and compared with the registered centre hash
 centre's hash says it is the same content — slides sharing a template share many
 keypoints).
 
+A video's *stills* (its sampled frames more than ``decode.STILL_BITS`` from the
+previous still) keep keypoints and a centre like an image, with their time; each
+still is a candidate of its own, so crops of video frames are found the same way.
+
 Keypoints alone are not evidence: a title bar's corners or a logo box recur on
 every slide of a deck. Measured (``python bench/bench_media.py``): docs/media.md.
 """
