@@ -7,9 +7,13 @@
 - recall and false-positive rate per transformation (audio, slides; the slides
   with the whole picture hash alone and with the centre check and crops), on
   generated slides and on the real slides of tests/data/slides;
-- multi-index hashing against a linear scan (numpy popcount) at 1M and 10M hashes.
+- multi-index hashing against a linear scan (numpy popcount) at 1M and 10M hashes;
+- video: registry bytes per second of a screen share with and without its stills'
+  keypoints, recall of crops of its frames (cropped screenshots, cropped clips),
+  false positives among unregistered slides of the same templates, and seconds of
+  video scanned per CPU second with and without the crop search.
 
-Run: python bench/bench_media.py [--minutes 20] [--quick]
+Run: python bench/bench_media.py [--minutes 20] [--quick] [--part video ...]
 """
 
 from __future__ import annotations
@@ -295,6 +299,115 @@ def throughput(base: Path, minutes: float) -> dict[str, Any]:
     }
 
 
+def video(base: Path) -> dict[str, Any]:
+    """Crops inside video. Registered: a screen share of 20 generated slides (deck 5,
+    1280x720), each shown 3 s (a fast presenter), and the 20 registered real pages as
+    a screen share too. A frame is found when the span names the share and its frame
+    time (``item_start``) is within one sampled frame (1 s) of the slide's."""
+    from PIL import Image
+
+    keys = KeyRing(base / "keys")
+    registry = MediaRegistry(base / "video", keys)
+    deck = [S.slide(i, 5) for i in range(20)]
+    each = 3.0
+    share = S.encode_video(deck, each, size=(1280, 720))
+    pages = sorted(SLIDES.glob("*.jpg"))
+    real = [Image.open(p).convert("RGB") for p in pages[0::2]]
+    real_others = [Image.open(p).convert("RGB") for p in pages[1::2]]
+    real_share = S.encode_video(real, each, size=(960, 720))
+    fps = {"share": fingerprint(decode(share, "share.mp4"))}
+    fps["real-share"] = fingerprint(decode(real_share, "real.mp4"))
+    registry.add("acme", [(k, None, fp) for k, fp in fps.items()])
+    disk: dict[str, int] = {}
+    for p in (base / "video" / "media").glob("*.npy"):
+        disk[p.name.split("-")[0]] = disk.get(p.name.split("-")[0], 0) + p.stat().st_size
+    seconds = sum(fp.duration for fp in fps.values())
+    m = MediaMatcher(registry, keys)
+
+    def at(spans: list[dict[str, Any]], item: str, t: float) -> bool:
+        return any(s["item"] == item and abs(s["item_start"] - t) <= 1.0 for s in spans)
+
+    def shot(item: str, slides: list[Any], f: float) -> float:
+        found = [
+            at(m.find(fingerprint(decode(S.image_bytes(crop(img, f)), "q.png"))), item, each * i)
+            for i, img in enumerate(slides)
+        ]
+        return sum(found) / len(found)
+
+    def clip(item: str, slides: list[Any], f: float, size: tuple[int, int]) -> float:
+        """Each registered slide cropped, 3 s, after 2 s of an unregistered one: found
+        when the span says 2 s in the clip and the slide's time in the share."""
+        lead = S.slide(999, 5)
+        found = []
+        for i, img in enumerate(slides):
+            data = S.encode_video([lead, crop(img, f)], [2.0, each], size=size)
+            spans = [s for s in m.find(fingerprint(decode(data, "q.mp4"))) if s["item"] == item]
+            found.append(at(spans, item, each * i) and abs(spans[0]["start"] - 2.0) <= 1.0)
+        return sum(found) / len(found)
+
+    recall = {
+        f"{who}: {how} {round(f * 100)}%": fn(f)
+        for f in (0.02, 0.05, 0.10)
+        for who, item, slides, size in (
+            ("generated", "share", deck, (800, 450)),
+            ("real", "real-share", real, (640, 480)),
+        )
+        for how, fn in (
+            ("screenshot cropped", lambda f, i=item, s=slides: shot(i, s, f)),
+            ("clip cropped", lambda f, i=item, s=slides, z=size: clip(i, s, f, z)),
+        )
+    }
+    others = [S.slide(i, 5) for i in range(2000, 2040)]
+    fp_videos = {
+        "40 unregistered slides of the template, one clip": S.encode_video(others, 2.0),
+        "the same cropped 5%": S.encode_video([crop(o, 0.05) for o in others], 2.0),
+        "the 20 unregistered real pages, one clip": S.encode_video(real_others, 2.0),
+        "the same cropped 5%, one clip": S.encode_video(
+            [crop(o, 0.05) for o in real_others], 2.0, size=(640, 480)
+        ),
+    }
+    false_positives: dict[str, Any] = {
+        k: [
+            {f: s[f] for f in ("item", "evidence", "start", "item_start", "distance")}
+            for s in m.find(fingerprint(decode(v, "o.mp4")))
+        ]
+        for k, v in fp_videos.items()
+    }
+    false_positives["the 40 unregistered slides cropped 5%, as screenshots"] = sum(
+        bool(m.find(fingerprint(decode(S.image_bytes(crop(o, 0.05)), "o.png")))) for o in others
+    )
+    # Speed: a 2-minute screen share of unregistered slides of the template (12 s each),
+    # with and without the crop search; alternated, three rounds, medians of CPU time.
+    scanned = S.encode_video([S.slide(i, 5) for i in range(3000, 3010)], 12.0)
+    minutes = fingerprint(decode(scanned, "s.mp4")).duration
+    scanners = {
+        "decode_only": lambda: decode(scanned, "s.mp4"),
+        "scan_whole_hash_only": lambda: MediaMatcher(registry, keys, MediaConfig(crops=False)).find(
+            fingerprint(decode(scanned, "s.mp4", "video"))
+        ),
+        "scan_with_crops": lambda: m.find(fingerprint(decode(scanned, "s.mp4"))),
+    }
+    rounds: dict[str, list[float]] = {k: [] for k in scanners}
+    for _ in range(3):
+        for k, fn in scanners.items():
+            rounds[k].append(cpu(fn)[0])
+    return {
+        "registry_bytes_per_second_of_video": {
+            "whole_hashes_only (before)": round(disk.get("visual", 0) / seconds, 1),
+            "with_stills_keypoints_and_centres": round(
+                sum(disk.get(k, 0) for k in ("visual", "points", "centres")) / seconds, 1
+            ),
+            "input": f"screen shares, a slide every {each:g} s ({seconds:.0f} s)",
+        },
+        "recall": recall,
+        "false_positives_spans": false_positives,
+        "speed_seconds_of_video_per_cpu_second": {
+            k: round(minutes / statistics.median(t), 1) for k, t in rounds.items()
+        },
+        "speed_input": f"{minutes:.0f} s 1280x720 H.264 screen share, a slide every 12 s",
+    }
+
+
 def index(sizes: list[int], queries: int, linear_queries: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(0)
     out = []
@@ -328,19 +441,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=20.0, help="minutes of audio to scan")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parts = ("throughput", "quality", "real_slides", "video", "index")
+    parser.add_argument("--part", action="append", choices=parts, help="only these parts")
     args = parser.parse_args()
     single_core()
+    runs: dict[str, Callable[[Path], Any]] = {
+        "throughput": lambda base: throughput(base, 5 if args.quick else args.minutes),
+        "quality": lambda base: quality(base, 4 if args.quick else 12, 10 if args.quick else 40),
+        "real_slides": real_slides,
+        "video": video,
+        "index": lambda base: index(
+            [100_000] if args.quick else [1_000_000, 10_000_000], 1000, 20 if args.quick else 50
+        ),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        result = {
-            "machine": machine(),
-            "throughput": throughput(base, 5 if args.quick else args.minutes),
-            "quality": quality(base, 4 if args.quick else 12, 10 if args.quick else 40),
-            "real_slides": real_slides(base),
-            "index": index(
-                [100_000] if args.quick else [1_000_000, 10_000_000], 1000, 20 if args.quick else 50
-            ),
-        }
+        result = {"machine": machine()}
+        for part in args.part or parts:
+            result[part] = runs[part](base)
     print(json.dumps(result, indent=2))
 
 

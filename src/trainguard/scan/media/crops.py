@@ -20,6 +20,10 @@ the scanned image, hashed there, and compared with the registered centre hash
 centre's hash says it is the same content — slides sharing a template share many
 keypoints).
 
+A video's *stills* (its sampled frames more than ``decode.STILL_BITS`` from the
+previous still) keep keypoints and a centre like an image, with their time; each
+still is a candidate of its own, so crops of video frames are found the same way.
+
 Keypoints alone are not evidence: a title bar's corners or a logo box recur on
 every slide of a deck. Measured (``python bench/bench_media.py``): docs/media.md.
 """
@@ -51,6 +55,12 @@ MIN_SCALE, MAX_SCALE = 0.4, 1.25
 # any of their template's and 12 from other decks'; with the whole hash or the
 # keypoints as the other half of the evidence, 10 (docs/media.md).
 CENTRE_MAX_DISTANCE = 10
+# A video's still against a registered video's: both compressed frames, their text
+# blurred, so slides of one template come closer. Measured on generated slides, crops
+# were found within 8 bits while an unregistered slide came within 10 of a registered
+# frame; a screenshot (an image) against a video still keeps 10, which real slides'
+# crops needed (python bench/bench_media.py --part video; docs/media.md).
+STILL_CENTRE_MAX_DISTANCE = 8
 _HYPOTHESES = 256
 
 

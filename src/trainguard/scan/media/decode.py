@@ -28,6 +28,11 @@ FRAME_STEP = 1.0  # seconds between the video frames that are hashed
 HASH_SIDE = 64  # frames and images are shrunk to 64x64 grey before hashing
 # Images are also kept this wide (grey) for their keypoints, which find crops.
 PICTURE_WIDTH = 480
+# A sampled video frame is a *still* (kept this wide too, for its keypoints) when its
+# hash is more than this many bits from the last still's: a screen share holds a slide
+# for many seconds, and frames within it are the same picture to the matcher anyway
+# (image.DEFAULT_MAX_DISTANCE).
+STILL_BITS = 5
 # A 24-megapixel photo or an 8K screen capture passes; a crafted "bomb" does not.
 MAX_IMAGE_PIXELS = 64_000_000
 
@@ -109,6 +114,9 @@ class Decoded:
     times: np.ndarray | None = field(default=None, repr=False)  # each frame's time in seconds
     # An image in grey, PICTURE_WIDTH wide (uint8): where its keypoints are found.
     picture: np.ndarray | None = field(default=None, repr=False)
+    # A video's stills (its distinct sampled frames, like ``picture``) and their times.
+    stills: list[np.ndarray] = field(default_factory=list, repr=False)
+    still_times: list[float] = field(default_factory=list, repr=False)
 
 
 def decode(data: bytes, name: str, kind: Kind | None = None) -> Decoded:
@@ -216,10 +224,16 @@ def _frames(container: Any, stream: Any, name: str) -> Iterator[Any]:
 
 
 def decode_video(data: bytes, name: str) -> Decoded:
-    """One 64x64 grey frame a second (and every key frame), plus the audio track."""
+    """One 64x64 grey frame a second (and every key frame), its stills (see
+    STILL_BITS), plus the audio track."""
+    from .image import dct_hash  # image.py reads this module's constants
+
     av = _require("av")
     frames: list[np.ndarray] = []
     times: list[float] = []
+    stills: list[np.ndarray] = []
+    still_times: list[float] = []
+    last_still: int | None = None
     try:
         with av.open(io.BytesIO(data)) as container:
             if not container.streams.video:
@@ -236,6 +250,11 @@ def decode_video(data: bytes, name: str) -> Decoded:
                     )
                     frames.append(small.to_ndarray().astype(np.float32))
                     times.append(t)
+                    h = int(dct_hash(frames[-1][None])[0])
+                    if last_still is None or (h ^ last_still).bit_count() > STILL_BITS:
+                        last_still = h
+                        stills.append(_still(frame))
+                        still_times.append(t)
                     if t + 1e-6 >= due:
                         due = (np.floor(t / FRAME_STEP) + 1) * FRAME_STEP
             duration = float(container.duration / 1e6) if container.duration else last
@@ -252,4 +271,14 @@ def decode_video(data: bytes, name: str) -> Decoded:
             audio = decode_audio(data, name)
         except MediaError:
             audio = None  # a video whose sound is broken is still a video
-    return Decoded("video", duration, audio, np.stack(frames), np.asarray(times, dtype=np.float32))
+    return Decoded(
+        "video", duration, audio, np.stack(frames), np.asarray(times, dtype=np.float32),
+        stills=stills, still_times=still_times,
+    )  # fmt: skip
+
+
+def _still(frame: Any) -> np.ndarray:
+    """A video frame in grey, PICTURE_WIDTH wide, like an image's picture."""
+    height = max(1, round(frame.height * PICTURE_WIDTH / max(frame.width, 1)))
+    grey = frame.reformat(width=PICTURE_WIDTH, height=height, format="gray", interpolation="AREA")
+    return np.ascontiguousarray(grey.to_ndarray(), dtype=np.uint8)

@@ -13,8 +13,9 @@ Three kinds of evidence, each with its own threshold (measured: docs/media.md):
   centres within ``centre_distance`` too: slides sharing a template fall within
   it as whole pictures far more often than in their middles (measured:
   docs/media.md);
-- *crops*: an image whose keypoints agree on where it lies in a registered
-  image, and whose part there holds that image's centre within
+- *crops*: a still (an image, or a distinct frame of a video) whose keypoints
+  agree on where it lies in a registered still (an image, or a distinct frame
+  of a registered video), and whose part there holds that still's centre within
   ``centre_distance`` bits (:mod:`.crops`).
 
 Each span says where in the scanned record (``start``/``end``, seconds) and
@@ -48,6 +49,8 @@ class MediaConfig:
     min_frames: int = DEFAULT_MIN_FRAMES
     centre_check: bool = True  # image against image: the centres must agree too
     centre_distance: int = crops.CENTRE_MAX_DISTANCE
+    # A scanned video's still against a registered video's (.crops).
+    still_centre_distance: int = crops.STILL_CENTRE_MAX_DISTANCE
     crops: bool = True  # look for crops of registered images by their keypoints
     # An item is fitted as a crop when the keypoint pairs that agree with its best crop
     # hypothesis weigh this much, each 1 / the items matched at its spot (.spots);
@@ -80,10 +83,12 @@ class _Tenant:
         return self.point_index
 
     def centre_of(self, code: int) -> int | None:
-        """The keyed centre hash of a registered image."""
+        """The keyed centre hash of an item's first still (an image's only one)."""
         if self.centres is None:
             a = self.arrays
-            self.centres = dict(zip(a.centres_item.tolist(), a.centres_hash.tolist(), strict=True))
+            # Reversed, so each item's first still is the one left in the dict.
+            pairs = zip(a.centres_item[::-1].tolist(), a.centres_hash[::-1].tolist(), strict=True)
+            self.centres = dict(pairs)
         return self.centres.get(code)
 
 
@@ -163,7 +168,8 @@ class MediaMatcher:
         radius = self.config.max_distance
         keying = tenant.keying
         qi, hi, dist = tenant.visual_index().search(keying.apply(fp.hashes), radius)
-        centre = int(keying.apply(fp.centre)[0]) if fp.centre.size else None
+        # Image against image only: a video frame's whole hash is evidence alone.
+        centre = int(keying.apply(fp.centre)[0]) if fp.kind == "image" and fp.centre.size else None
         if qi.size == 0:
             return []
         codes = a.visual_item[hi].astype(np.int64)
@@ -203,7 +209,7 @@ class MediaMatcher:
             else:
                 # A picture: one close hash is the evidence; image against image, the
                 # centres must agree as well.
-                registered_centre = tenant.centre_of(int(code))
+                registered_centre = tenant.centre_of(int(code)) if item.kind == "image" else None
                 if (
                     self.config.centre_check
                     and centre is not None
@@ -225,12 +231,49 @@ class MediaMatcher:
     def _crop_spans(
         self, tenant: _Tenant, fp: Fingerprints, found: set[int]
     ) -> list[dict[str, Any]]:
-        """Registered images the scanned image is a crop of (see .crops)."""
-        a = tenant.arrays
-        assert fp.picture is not None
+        """Registered stills each scanned still is a crop of (see .crops), one span per
+        registered item: where in the scanned record (its stills' times) and in the item."""
         qi, hi, _ = tenant.points_index().search(
             tenant.point_keying.apply(fp.points), crops.POINT_RADIUS
         )
+        scanned_still = fp.points_still[qi] if qi.size else qi
+        by_item: dict[int, list[tuple[float, float, int, int, list[float]]]] = {}
+        for still in np.unique(scanned_still).tolist():
+            sel = scanned_still == still
+            time = float(fp.centre_time[still])
+            for code, r_time, inliers, d, region in self._still_crops(
+                tenant, fp, fp.pictures[still], qi[sel], hi[sel], found
+            ):
+                by_item.setdefault(code, []).append((time, r_time, inliers, d, region))
+        out = []
+        for code, matches in by_item.items():
+            matches.sort()
+            best = min(matches, key=lambda m: (m[3], -m[2]))
+            first, last = matches[0], matches[-1]
+            out.append(
+                self._span(
+                    tenant, code, "crop",
+                    start=round(first[0], 2), end=round(last[0], 2),
+                    item_start=round(first[1], 2), item_end=round(last[1], 2),
+                    region=best[4], matches=best[2], distance=best[3],
+                    confidence=round(1.0 - best[3] / 32.0, 3),
+                    **({"frames": len(matches)} if fp.kind == "video" else {}),
+                )
+            )  # fmt: skip
+        return out
+
+    def _still_crops(
+        self,
+        tenant: _Tenant,
+        fp: Fingerprints,
+        picture: np.ndarray,
+        qi: np.ndarray,
+        hi: np.ndarray,
+        found: set[int],
+    ) -> list[tuple[int, float, int, int, list[float]]]:
+        """(item, still time, inliers, centre distance, region) of each registered still
+        one scanned still (``picture``, its keypoint pairs ``qi``/``hi``) is a crop of."""
+        a = tenant.arrays
         if qi.size == 0:
             return []
         # The fit samples pairs by their place in the list, and the index lists them in
@@ -242,17 +285,15 @@ class MediaMatcher:
             kind="stable",
         )
         qi, hi = qi[canonical], hi[canonical]
-        codes = a.points_item[hi].astype(np.int64)
-        values, dense, counts = np.unique(codes, return_inverse=True, return_counts=True)
+        stills = a.points_still[hi].astype(np.int64)
+        values, dense, counts = np.unique(stills, return_inverse=True, return_counts=True)
         candidates = [
             k
             for k in np.flatnonzero(counts >= crops.MIN_POINT_PAIRS).tolist()
-            if (code := int(values[k])) not in found
-            and code in self.items
-            and tenant.centre_of(code) is not None
+            if (code := int(a.centres_item[values[k]])) not in found and code in self.items
         ]
         if self.config.crop_min_weight > 0 and candidates:
-            # Fit only the items whose best crop hypothesis is agreed on by pairs that
+            # Fit only the stills whose best crop hypothesis is agreed on by pairs that
             # weigh enough (.spots): template corners agree on every slide of a deck.
             agree, weighed = spots.screen(
                 qi, fp.points_xy[qi], a.points_xy[hi], dense.reshape(-1), values.size, candidates
@@ -263,10 +304,9 @@ class MediaMatcher:
                 if n >= crops.MIN_INLIERS and w >= self.config.crop_min_weight
             ]
         out = []
-        for code in values[candidates].tolist():
-            registered_centre = tenant.centre_of(code)
-            assert registered_centre is not None  # checked above
-            sel = codes == code
+        for still in values[candidates].tolist():
+            registered_centre = int(a.centres_hash[still])
+            sel = stills == still
             crop = crops.fit_crop(fp.points_xy[qi[sel]], a.points_xy[hi[sel]])
             if crop is None:
                 continue
@@ -278,16 +318,16 @@ class MediaMatcher:
                 continue  # the registered centre is not inside the scanned image
             box = tuple(min(1.0, max(0.0, v)) for v in box)
             scanned_centre = tenant.keying.apply(
-                np.array([crops.region_hash(fp.picture, box)], np.uint64)
+                np.array([crops.region_hash(picture, box)], np.uint64)
             )
             d = bin(int(scanned_centre[0]) ^ registered_centre).count("1")
-            if d > self.config.centre_distance:
+            code = int(a.centres_item[still])
+            if d > (
+                self.config.still_centre_distance
+                if fp.kind == "video" and self.items[code].kind == "video"
+                else self.config.centre_distance
+            ):
                 continue
-            out.append(
-                self._span(
-                    tenant, code, "crop", start=0.0, end=0.0, item_start=0.0, item_end=0.0,
-                    region=[round(v, 3) for v in crop.seen()],
-                    matches=crop.inliers, distance=d, confidence=round(1.0 - d / 32.0, 3),
-                )
-            )  # fmt: skip
+            region = [round(v, 3) for v in crop.seen()]
+            out.append((code, float(a.centres_time[still]), crop.inliers, d, region))
         return out

@@ -139,12 +139,13 @@ def image_bytes(img: Any, fmt: str = "PNG", **options: Any) -> bytes:
 
 
 def encode_video(
-    pictures: list[Any], seconds_each: float, fps: int = 5, codec: str = "libx264",
+    pictures: list[Any], seconds_each: float | list[float], fps: int = 5, codec: str = "libx264",
     container: str = "mp4", size: tuple[int, int] | None = None,
     audio: np.ndarray | None = None, audio_rate: int = 16000, crf: int = 28,
 ) -> bytes:  # fmt: skip
-    """A video showing each picture for ``seconds_each`` (a screen share of a deck),
-    with ``audio`` as its sound if given."""
+    """A video showing each picture for ``seconds_each`` (a screen share of a deck; or
+    each for its own number of seconds, given a list), with ``audio`` as its sound if
+    given."""
     av = _require("av")
     buf = io.BytesIO()
     w, h = size or pictures[0].size
@@ -157,9 +158,12 @@ def encode_video(
         if audio is not None:
             a_stream = c.add_stream("aac", rate=audio_rate, layout="mono")
         n = 0
-        for pic in pictures:
+        durations = (
+            seconds_each if isinstance(seconds_each, list) else [seconds_each] * len(pictures)
+        )
+        for pic, seconds in zip(pictures, durations, strict=True):
             frame = av.VideoFrame.from_image(pic.convert("RGB").resize((w, h)))
-            for _ in range(round(seconds_each * fps)):
+            for _ in range(round(seconds * fps)):
                 out = frame.reformat(format="yuv420p")
                 out.pts = n
                 n += 1

@@ -6,14 +6,17 @@ Layout::
     media/items.jsonl          one line per item: code, tenant, id, kind, category, counts
     media/<name>.hash.npy      audio: a tenant's keyed landmarks, sorted (uint32)
     media/<name>.item.npy      the item code of each (uint32)
-    media/<name>.time.npy      audio: the anchor frame (uint32); visual: seconds (float32)
+    media/<name>.time.npy      audio: the anchor frame (uint32); visual, centres: seconds
     media/<name>.xy.npy        points: each keypoint's position (float32 pairs)
+    media/<name>.still.npy     points: the row of its still in the centres (uint32)
 
 ``visual`` arrays hold keyed 64-bit perceptual hashes of images and video
 frames (uint64, in the order added); ``audio`` arrays keyed landmarks of audio
-files and of the sound of videos; ``points`` and ``centres`` an image's keyed
-keypoint descriptors with their positions, and the keyed hash of its centre
-(what finds crops, :mod:`.crops`). Every add rewrites the tenant's arrays under
+files and of the sound of videos; ``centres`` one row per *still* — an image, or
+a video frame that differs from the video's previous still (decode.STILL_BITS) —
+with the keyed hash of its centre, its item and time, and ``points`` the stills'
+keyed keypoint descriptors with their positions and still (what finds crops,
+:mod:`.crops`). Every add rewrites the tenant's arrays under
 new names and then replaces ``media.json`` atomically, so a crash leaves the
 previous state; the text registry beside it is not touched. Nothing stored
 identifies content without the tenant's key (see :mod:`.audio`, :mod:`.image`).
@@ -50,14 +53,14 @@ PARAMETERS = {
     "fanout": audio.FANOUT,
     "visual": "dct-4-12-of-64",
     "points": f"orb-{crops.MAX_POINTS}-of-{PICTURE_WIDTH}-centre-{crops.CENTRE}",
-    "media_format": 2,
+    "media_format": 3,  # 3: video stills keep keypoints and centres
 }
 # The parts of each array set of a tenant.
 ARRAYS: dict[str, tuple[str, ...]] = {
     "audio": ("hash", "item", "time"),
     "visual": ("hash", "item", "time"),
-    "points": ("hash", "item", "xy"),
-    "centres": ("hash", "item"),
+    "points": ("hash", "still", "xy"),
+    "centres": ("hash", "item", "time"),
 }
 
 
@@ -83,12 +86,15 @@ class Fingerprints:
     anchors: np.ndarray  # uint32 anchor frames
     hashes: np.ndarray  # uint64 DCT hash of each sampled frame
     times: np.ndarray  # float32 seconds of each sampled frame
-    # Images only (see .crops): keypoint positions and descriptors, the centre's hash,
-    # and the grey picture the scan hashes aligned regions of (never stored).
+    # Per still (an image, or a video's distinct frames; see .crops): keypoint
+    # positions, descriptors and still numbers, each still's centre hash and time, and
+    # the grey pictures the scan hashes aligned regions of (never stored).
     points_xy: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.float32))
     points: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+    points_still: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint32))
     centre: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
-    picture: np.ndarray | None = field(default=None, repr=False)
+    centre_time: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
+    pictures: list[np.ndarray] = field(default_factory=list, repr=False)
 
 
 def fingerprint(decoded: Decoded) -> Fingerprints:
@@ -102,9 +108,19 @@ def fingerprint(decoded: Decoded) -> Fingerprints:
         hashes, times = np.empty(0, np.uint64), np.empty(0, np.float32)
     fp = Fingerprints(decoded.kind, decoded.duration, landmarks, anchors, hashes, times)
     if decoded.picture is not None:
-        fp.points_xy, fp.points = crops.keypoints(decoded.picture)
-        fp.centre = np.array([crops.centre_hash(decoded.picture)], np.uint64)
-        fp.picture = decoded.picture
+        stills, still_times = [decoded.picture], [0.0]
+    else:
+        stills, still_times = decoded.stills, decoded.still_times
+    if stills:
+        found = [crops.keypoints(p) for p in stills]
+        fp.points_xy = np.concatenate([xy for xy, _ in found]).reshape(-1, 2)
+        fp.points = np.concatenate([bits for _, bits in found])
+        fp.points_still = np.repeat(
+            np.arange(len(stills), dtype=np.uint32), [bits.size for _, bits in found]
+        )
+        fp.centre = np.array([crops.centre_hash(p) for p in stills], np.uint64)
+        fp.centre_time = np.asarray(still_times, np.float32)
+        fp.pictures = list(stills)
     return fp
 
 
@@ -122,10 +138,11 @@ class TenantArrays:
     visual_item: np.ndarray
     visual_time: np.ndarray
     points_hash: np.ndarray
-    points_item: np.ndarray
+    points_still: np.ndarray
     points_xy: np.ndarray
     centres_hash: np.ndarray
     centres_item: np.ndarray
+    centres_time: np.ndarray
 
     @staticmethod
     def empty() -> TenantArrays:
@@ -133,15 +150,27 @@ class TenantArrays:
             np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(0, np.uint32),
             np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty(0, np.float32),
             np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty((0, 2), np.float32),
-            np.empty(0, np.uint64), np.empty(0, np.uint32),
+            np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty(0, np.float32),
         )  # fmt: skip
 
     def parts(self, kind: str) -> list[np.ndarray]:
         return [getattr(self, f"{kind}_{part}") for part in ARRAYS[kind]]
 
+    @property
+    def points_item(self) -> np.ndarray:
+        """The item code of each keypoint."""
+        out: np.ndarray = self.centres_item[self.points_still]
+        return out
+
     def keep(self, kind: str, code: int) -> list[np.ndarray]:
-        """The arrays of ``kind`` without the rows of item ``code``."""
+        """The arrays of ``kind`` without the rows of item ``code`` (points renumber
+        their stills to the centres kept)."""
         arrays = self.parts(kind)
+        if kind == "points":
+            stills_kept = self.centres_item != code
+            renumber = (np.cumsum(stills_kept) - 1).astype(np.uint32)
+            kept = stills_kept[arrays[1]]
+            return [arrays[0][kept], renumber[arrays[1][kept]], arrays[2][kept]]
         kept = arrays[1] != code
         return [a[kept] for a in arrays]
 
@@ -278,9 +307,10 @@ class MediaRegistry:
             parts: dict[str, list[np.ndarray]] = {
                 "ah": [old.audio_hash], "ai": [old.audio_item], "at": [old.audio_time],
                 "vh": [old.visual_hash], "vi": [old.visual_item], "vt": [old.visual_time],
-                "ph": [old.points_hash], "pi": [old.points_item], "pxy": [old.points_xy],
-                "ch": [old.centres_hash], "ci": [old.centres_item],
+                "ph": [old.points_hash], "ps": [old.points_still], "pxy": [old.points_xy],
+                "ch": [old.centres_hash], "ci": [old.centres_item], "ct": [old.centres_time],
             }  # fmt: skip
+            stills = int(old.centres_item.size)
             lines = []
             code = int(meta["next_item"])
             already = 0
@@ -296,10 +326,12 @@ class MediaRegistry:
                 parts["vi"].append(np.full(fp.hashes.size, code, np.uint32))
                 parts["vt"].append(fp.times.astype(np.float32))
                 parts["ph"].append(point_keying.apply(fp.points))
-                parts["pi"].append(np.full(fp.points.size, code, np.uint32))
+                parts["ps"].append((fp.points_still + stills).astype(np.uint32))
                 parts["pxy"].append(fp.points_xy.astype(np.float32).reshape(-1, 2))
                 parts["ch"].append(keying.apply(fp.centre))
                 parts["ci"].append(np.full(fp.centre.size, code, np.uint32))
+                parts["ct"].append(fp.centre_time.astype(np.float32))
+                stills += int(fp.centre.size)
                 lines.append(
                     {
                         "code": code, "tenant": tenant, "id": item_id, "kind": fp.kind,
@@ -324,9 +356,11 @@ class MediaRegistry:
                     "visual", *(np.concatenate(parts[k]) for k in ("vh", "vi", "vt"))
                 ),
                 "points": self._save(
-                    "points", *(np.concatenate(parts[k]) for k in ("ph", "pi", "pxy"))
+                    "points", *(np.concatenate(parts[k]) for k in ("ph", "ps", "pxy"))
                 ),
-                "centres": self._save("centres", *(np.concatenate(parts[k]) for k in ("ch", "ci"))),
+                "centres": self._save(
+                    "centres", *(np.concatenate(parts[k]) for k in ("ch", "ci", "ct"))
+                ),
             }
             meta["tenants"][tenant] = new_spec
             meta["next_item"] = code
