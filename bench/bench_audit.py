@@ -3,7 +3,8 @@ generated and verified per second, full verification in entries/s — against
 the floor of canonicalizing and hashing the same entries with no storage.
 
 The state section times verification of a log with its state tables (one
-entry in ten a consent event, with its row) with and without the state check,
+entry in ten a consent event, with its row; the others real decisions, which
+the state check makes again) with and without the state check,
 and appends of consent entries carrying what the state check needs beside
 plain appends of the same entries.
 
@@ -28,6 +29,7 @@ from trainguard.audit.merkle import leaf_hash, verify_consistency, verify_inclus
 from trainguard.audit.note import Signer
 from trainguard.canonical import canonical_json_many
 from trainguard.decision.consent import ConsentEvent
+from trainguard.decision.decide import DecisionContext, Record, decide
 from trainguard.decision.policy import load_policy_file
 from trainguard.demo.run import copy_policy_files
 from trainguard.store import Store
@@ -198,26 +200,30 @@ def consent_events(start: int, n: int, policy: str) -> list[ConsentEvent]:
     ]
 
 
-def decision(i: int) -> tuple[str, dict[str, Any]]:
-    return (
-        "decision",
-        {
-            "record": f"rec-{i}",
-            "tenant": f"tenant-{i % 97}",
-            "use": "train.first_party",
-            "allowed": False,
-            "reasons": ["DENIED_AT_USE"],
-            "at": "2023-08-15T00:00:00Z",
-        },
-    )
+def decisions(
+    ctx: DecisionContext, start: int, n: int, granted: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """Real decisions, as the store logs them: made under the context the store had
+    when they were logged (verify makes each again). Half name a subject whose consent may be on
+    record; uses and times vary, as a service's traffic does."""
+    uses = ("train.first_party", "infer.feature", "analytics.product")
+    out = []
+    for i in range(start, start + n):
+        subjects = (f"user-{i % max(granted, 1)}",) if i % 2 else ()
+        record = Record(f"rec-{i}", f"tenant-{i % 97}", ("customer.chat",), _EPOCH, subjects)
+        at = _EPOCH + timedelta(days=1 + i % 9, seconds=i)
+        out.append(("decision", decide(ctx, record, uses[i % 3], at).to_json()))
+    return out
 
 
 def state_store(path: Path, entries: int) -> Store:
-    """A log of ``entries`` entries in batches of 1,000; every tenth batch is consent events."""
+    """A log of ``entries`` entries in batches of 1,000; every tenth batch is consent
+    events, the others decisions."""
     store = Store(str(path))
     store.init()
     files = copy_policy_files(path.parent)
     store.add_policies([(load_policy_file(f), str(f)) for f in files])
+    store.set_default_family("meetco-terms")
     policy = store.policy_set().resolve("2023-08-07").hash
     consent = 0
     for b in range(entries // 1000):
@@ -225,8 +231,9 @@ def state_store(path: Path, entries: int) -> Store:
             # Withdrawals of subjects never granted: only their rows matter here.
             store.add_consent_events(consent_events(consent, 1000, policy), allow_unmatched=True)
             consent += 1000
+            ctx = store.context()  # the state changed: decide under the new one
         else:
-            store.audit.record_many([decision(b * 1000 + i) for i in range(1000)])
+            store.audit.record_many(decisions(ctx, b * 1000, 1000, consent))
     return store
 
 
@@ -252,6 +259,7 @@ def state_section(entries: int, tmp: Path) -> dict[str, Any]:
             wall[state].append(time.perf_counter() - start)
             cpu[state].append(time.process_time() - start_cpu)
             assert report.ok, report.problem
+    out["decisions_made_again"] = getattr(report, "redecided", None)
     size = out["entries"]
     for clock, times in (("", wall), ("_cpu", cpu)):
         without = size / statistics.median(times[False])

@@ -67,16 +67,22 @@ CONSENT_KINDS = frozenset({CONSENT_GRANT, CONSENT_WITHDRAW})
 NOTICE_EVENT_KINDS = frozenset({NOTICE_SERVED, NOTICE_ACKNOWLEDGED})
 REDACTABLE_STATE_KINDS = CONSENT_KINDS | NOTICE_EVENT_KINDS
 
+# Single decisions are kept too: verify makes each again under the replayed state.
+DECISION = "decision"
+KEPT_KINDS = STATE_KINDS | {DECISION}
+
 Fault = tuple[str, int | None]
 
 
 @dataclass
 class LogScan:
-    """State-bearing entries (index, body) in log order, and erased rows by index."""
+    """State-bearing and decision entries (index, body) in log order, and erased rows by index."""
 
     entries: list[tuple[int, bytes]] = field(default_factory=list)
     erased: dict[int, tuple[str, bytes]] = field(default_factory=dict)
     tables: Any = None  # the state tables, read in the same snapshot (state.StateTables)
+    redecided: int = 0  # logged decisions made again and found the same
+    not_redecided: int = 0  # logged decisions that could not be made again (see redecide)
 
     def take_arrow(self, batch: Any, start: int, good: int) -> Fault | None:
         """Rows ``[0, good)`` of an Arrow batch of (idx, leaf_hash, body, kind)."""
@@ -100,7 +106,7 @@ class LogScan:
         if not present.all():
             for i in np.flatnonzero(~present).tolist():
                 self.erased[start + i] = (kind_col[i].as_py(), leaf_col[i].as_py())
-        wanted = pc.is_in(kind_col, value_set=pa.array(sorted(STATE_KINDS)))
+        wanted = pc.is_in(kind_col, value_set=pa.array(sorted(KEPT_KINDS)))
         wanted = pc.and_(wanted, pa.array(present))
         if pc.any(wanted).as_py():
             rows = np.flatnonzero(wanted.to_numpy(zero_copy_only=False)) + start
@@ -125,7 +131,7 @@ class LogScan:
                 fault = _kind_fault(start + i, raw, kind)
                 if fault is not None:
                     return fault
-            if kind in STATE_KINDS:
+            if kind in KEPT_KINDS:
                 self.entries.append((start + i, raw))
         return None
 

@@ -92,6 +92,8 @@ class VerifyReport:
     keys: KeyChain | None = None  # the keys checkpoints were checked against (None: unsigned)
     unsigned: int = 0  # entries after the latest checkpoint
     latest: str | None = None  # the latest checkpoint note, verified
+    redecided: int = 0  # logged single decisions made again under the logged state
+    not_redecided: int = 0  # logged single decisions that could not be made again
 
     def fail(self, problem: str, index: int | None = None) -> VerifyReport:
         self.ok, self.problem, self.bad_index = False, problem, index
@@ -551,6 +553,7 @@ class AuditLog:
             # Every entry is sound: now the state tables must be what the log says.
             with _collector_paused():
                 state_fault = check_state(scan)
+            report.redecided, report.not_redecided = scan.redecided, scan.not_redecided
             if state_fault is not None:
                 return report.fail(*state_fault)
         return report

@@ -43,6 +43,7 @@ from .collect import (
     Fault,
     LogScan,
 )
+from .redecide import DECISION_TAIL, check_decisions
 from .rowfaults import changed as _changed
 from .rowfaults import deleted as _deleted
 from .rowfaults import inserted as _inserted
@@ -178,6 +179,8 @@ def _replay(scan: LogScan) -> tuple[_Replayed, Fault | None]:
             if body.endswith(_CONSENT_TAILS):
                 append((index, body))
                 continue
+            if body.endswith(DECISION_TAIL):  # made again once the tables are checked
+                continue
             entry = loads(body)
             _apply(log, index, entry["kind"], entry["at"], entry["data"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -247,6 +250,7 @@ def check_state(scan: LogScan) -> Fault | None:
             or check_notice_events(
                 log.service, tables.notice_events, _erased_digests(log, scan, NOTICE_EVENT_KINDS)
             )
+            or _check_decisions(log, scan)
         )
     except (KeyError, TypeError, ValueError) as exc:
         # Only an entry written around the store's code (body and leaf forged
@@ -255,6 +259,12 @@ def check_state(scan: LogScan) -> Fault | None:
             f"a state-bearing entry lacks what it must carry ({type(exc).__name__}: {exc})",
             None,
         )
+
+
+def _check_decisions(log: _Replayed, scan: LogScan) -> Fault | None:
+    fault, counts = check_decisions(scan, log.redactions)
+    scan.redecided, scan.not_redecided = counts.checked, counts.not_checked
+    return fault
 
 
 def _erased_digests(log: _Replayed, scan: LogScan, kinds: frozenset[str]) -> dict[str, int]:

@@ -279,7 +279,14 @@ def verify(
         else ""
     )
     consistent = f"; consistent with the checkpoint in {seen_file}" if seen_file else ""
-    console.print(f"OK: {report.size} entries, {signed}{redacted}{consistent}", markup=False)
+    redecided = f"; {report.redecided} decisions made again and matched" + (
+        f", {report.not_redecided} not re-checked (an entry they need was erased)"
+        if report.not_redecided
+        else ""
+    )
+    console.print(
+        f"OK: {report.size} entries, {signed}{redacted}{redecided}{consistent}", markup=False
+    )
     if witness is not None:
         if report.latest is None or report.keys is None:
             console.print(f"{witness}: left as it was (no signed checkpoint was verified)")
