@@ -20,6 +20,7 @@ from trainguard.decision.identity import (
     SUBJECT,
     TENANT,
     IdentityError,
+    IdentityKind,
     check_subject,
     check_tenant,
     show,
@@ -231,3 +232,19 @@ def test_no_string_but_the_consenting_subject_has_that_subjects_consent(subject:
     rec = Record("r", "acme-ent", ("customer.chat",), T0, (subject,))
     d = decide(ctx, rec, "train.first_party", datetime(2023, 2, 1, tzinfo=UTC))
     assert d.allowed == (subject == "bob")
+
+
+@given(
+    kind=st.sampled_from([TENANT, FAMILY, SUBJECT, MODEL_NAME, RECORD_ID]),
+    value=st.text(alphabet="aZ09._-+@:/ \u200b", max_size=8) | st.text(max_size=8),
+)
+def test_every_name_is_accepted_or_refused_in_one_line(kind: IdentityKind, value: str) -> None:
+    """Whatever the text, a kind either takes it or names one problem (a subject of
+    only '+' once ended in an internal error, not a message)."""
+    problem = kind.problem(value)
+    assert problem is None or (problem and "\n" not in problem)
+    if problem is None:
+        assert kind.check(value, "f") == value
+    else:
+        with pytest.raises(IdentityError):
+            kind.check(value, "f")

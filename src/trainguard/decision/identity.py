@@ -86,15 +86,20 @@ class IdentityKind:
             return None
         first = next((i for i, ch in enumerate(value) if not _ALLOWED_CHAR[self.name](ch)), None)
         if first is None:
-            if value[0] in _SEPARATORS:
+            if not (value[0].isascii() and value[0].isalnum()):
                 return f"a {self.name} must start with a letter or digit"
             if value[-1] in _SEPARATORS:
                 return f"a {self.name} must end with a letter or digit"
-            twice = next(i for i in range(1, len(value)) if value[i - 1 : i + 1] in _DOUBLED)
-            return (
-                f"characters {twice}-{twice + 1} are two of '.', '_' and '-' in a row, "
-                f"which no {self.name} may hold"
+            twice = next(
+                (i for i in range(1, len(value)) if value[i - 1 : i + 1] in _DOUBLED), None
             )
+            if twice is not None:
+                return (
+                    f"characters {twice}-{twice + 1} are two of '.', '_' and '-' in a row, "
+                    f"which no {self.name} may hold"
+                )
+            # Every rule above holds and the pattern still refuses: say what it wants.
+            return f"a {self.name} holds only {self.allowed}, starting with a letter or digit"
         return (
             f"character {first + 1} is {_describe(value[first])}; a {self.name} holds only "
             f"{self.allowed}"
