@@ -264,6 +264,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         (base / "flipped-proof.json").write_bytes(_flipped((base / "proof.json").read_bytes()))
         for i, text in enumerate(ODD_JSON):
             (base / f"odd-{i}.json").write_text(text)
+        notice = base / "notice.json"
+        ok("notice", "render", "meetco-terms@2023-08-11", "--format", "json", "--out", str(notice))
+        notice_id = json.loads(notice.read_text())["id"]
+        ok("notice", "serve", notice_id, "--tenant", "acme", "--subject", "alice")
+        ok("model", "register", "m-1", "--manifest", str(base / "gated"))
         ok("audit", "keygen", "--key", str(base / "audit.key"))
         ok("audit", "checkpoint", "--key", str(base / "audit.key"))
         # One pooled connection rather than one per query, and commits that need not
@@ -281,6 +286,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "policy_files": [str(f) for f in files],
             "registry": str(registry),
             "keys": str(keys),
+            "notice_id": notice_id,
         }
         store.engine.dispose()
 
@@ -447,6 +453,27 @@ def entry_points(w: dict[str, Any]) -> dict[str, st.SearchStrategy[list[str]]]:
             opt("--tenant", tenant), opt("--user", value("alice")), opt("--acl", value(str(b / "acl.yaml"))),
             opt("--access-hook", value("http://127.0.0.1:9/")), opt("--at", time), flag("--json"),
         ),
+        "notice render": command(
+            "notice", "render", pos(ref), opt("--audience", value("participant", "admin")),
+            opt("--format", value("text", "html", "json")), opt("--out", out_file),
+        ),
+        "notice serve": command(
+            "notice", "serve", pos(value(w["notice_id"], "ntc-000000000000000000000000")),
+            opt("--tenant", tenant), opt("--subject", value("alice", "bob")), opt("--at", time),
+        ),
+        "notice ack": command(
+            "notice", "ack", pos(value(w["notice_id"])), opt("--tenant", tenant),
+            opt("--subject", value("alice", "bob")), opt("--at", time),
+        ),
+        "notice list": command(
+            "notice", "list", opt("--tenant", tenant), opt("--subject", value("alice")), flag("--json")
+        ),
+        "summary": command(
+            "summary", opt("--model", value("m-1", "m-2")), opt("--format", value("json", "html")),
+            opt("--provider", value("MeetCo")), opt("--contact", value("ai@example.com")),
+            opt("--tenant", tenant), opt("--out", out_file),
+        ),
+        "report": command("report", opt("--out", out_file), opt("--tenant", tenant)),
         "serve": command(
             "serve", opt("--host", value("127.0.0.1")), opt("--port", value("8000", "65535", "65536")), *reg
         ),
@@ -459,7 +486,8 @@ ENTRY_POINTS = [
     "consent list", "audit show", "audit prove", "audit consistency", "audit verify",
     "audit redact", "gate", "manifest verify", "manifest prove", "manifest check-proof",
     "model register", "model show", "impact", "registry add", "registry remove",
-    "registry reference", "scan", "summarize", "ask", "serve",
+    "registry reference", "scan", "summarize", "ask", "notice render", "notice serve",
+    "notice ack", "notice list", "summary", "report", "serve",
 ]  # fmt: skip
 
 
