@@ -5,6 +5,7 @@ same errors."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -53,3 +54,26 @@ def test_the_program_answers_as_before(
         answers.append((exit.value.code, *capsys.readouterr()))
     assert answers[0] == answers[1]
     assert answers[0][0] in (0, 2)
+
+
+def test_if_typers_builders_change_every_command_is_built_the_documented_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lazy group leans on Typer builders outside its documented API: a Typer
+    release that changed them must cost start-up time, never a command."""
+
+    def changed(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("unexpected keyword argument")
+
+    typer_now = SimpleNamespace(
+        get_command=typer.main.get_command,
+        get_command_name=typer.main.get_command_name,
+        get_command_from_info=changed,
+        get_group_from_info=changed,
+    )
+    monkeypatch.setattr("trainguard.cli._lazy.typer_main", typer_now)
+    root = root_group(app)
+    ctx = root.make_context("trainguard", [], resilient_parsing=True)
+    assert root.get_command(ctx, "decide").name == "decide"
+    assert root.get_command(ctx, "audit").get_command(ctx, "verify").name == "verify"
+    assert helps(root) == helps(typer.main.get_command(app))

@@ -8,9 +8,15 @@ from ._app import app
 
 def main() -> None:
     # Each command's parameters are built only when it runs (see _lazy.py).
+    import typer
+
     from ._lazy import root_group
 
-    root_group(app)()
+    try:
+        group = root_group(app)
+    except (AttributeError, TypeError):  # see _lazy.py: Typer's builders moved
+        group = typer.main.get_command(app)
+    group()
 
 
 __all__ = ["app", "main"]

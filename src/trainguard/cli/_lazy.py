@@ -82,6 +82,20 @@ def root_group(app: typer.Typer) -> Any:
                 suggest_commands=app.suggest_commands,
             ),
         )
+    eager: list[Any] = []
+
+    def made(name: str, make: Callable[[], Any]) -> Any:
+        # These builders are Typer's own but not its documented API: should a Typer
+        # release change them, build every command the documented way instead.
+        try:
+            return make()
+        except (AttributeError, TypeError):
+            if not eager:
+                eager.append(typer_main.get_command(app))
+            return eager[0].commands[name]
+
+    for name in list(commands):
+        commands.later(name, partial(made, name, commands._makers[name]))
     bare = copy.copy(app)
     bare.registered_commands = []
     bare.registered_groups = []
