@@ -208,9 +208,9 @@ def local_engine(
             future.cancel()
 
 
-def ray_engine(
-    shards: Sequence[Shard], options: ScanOptions, workers: int
-) -> Iterator[ShardResult]:
+def start_ray(workers: int) -> Any:
+    """The ray module, with a local cluster of ``workers`` CPUs started if none runs
+    (kept for the process's later scans), quiet: no dashboard, progress bars or logs."""
     try:
         import ray
     except ImportError:
@@ -224,6 +224,13 @@ def ray_engine(
         )  # fmt: skip
     ray.data.DataContext.get_current().enable_progress_bars = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)
+    return ray
+
+
+def ray_engine(
+    shards: Sequence[Shard], options: ScanOptions, workers: int
+) -> Iterator[ShardResult]:
+    ray = start_ray(workers)
     by_number = {s.number: s for s in shards}
 
     def run(item: dict[str, Any]) -> dict[str, Any]:

@@ -164,20 +164,11 @@ def _ray_results(
     files: list[Path | str], registry: str, keys: str, config: MediaConfig, workers: int
 ) -> Iterator[FileResult]:
     """Each file a Ray task (a worker builds the matcher once); results in file order."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError("--engine ray needs Ray: pip install 'trainguard[ray]'") from None
-    import logging
     import warnings
 
-    if not ray.is_initialized():
-        ray.init(
-            num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,
-            logging_level=logging.ERROR,
-        )  # fmt: skip
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    from ..engine import start_ray
+
+    ray = start_ray(workers)
 
     def run(item: dict[str, Any]) -> dict[str, Any]:
         _start_worker(registry, keys, config)
